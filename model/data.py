@@ -1,0 +1,382 @@
+"""Data for the causal lattice model: the synthetic pan-cancer SCM, table and shipped loaders, validation,
+stratified splits and train-only standardisation.
+
+Every loader returns a `Dataset`; `validate_dataset` rejects bad input with a `DataValidationError` that names
+the column or row and the fix, before any training.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from model.config import (
+    BreastCancerDataConfig,
+    DataSource,
+    SplitConfig,
+    SyntheticDataConfig,
+    TableDataConfig,
+)
+
+GROUPS: tuple[str, ...] = ("lung", "colon", "breast")
+
+
+class DataValidationError(ValueError):
+    """Input data cannot be used; the message names the column/row and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A numeric feature table with optional label, group and ground-truth DAG over the features."""
+
+    features: np.ndarray  # (n, F) float32
+    feature_names: list[str]
+    labels: np.ndarray | None = None  # (n,) int64 class indices
+    class_names: list[str] = field(default_factory=list)
+    groups: np.ndarray | None = None  # (n,) str
+    true_edges: list[tuple[str, str]] | None = None
+    name: str = "dataset"
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def subset(self, mask: np.ndarray) -> Dataset:
+        return replace(
+            self,
+            features=self.features[mask],
+            labels=None if self.labels is None else self.labels[mask],
+            groups=None if self.groups is None else self.groups[mask],
+        )
+
+    def true_graph(self) -> nx.DiGraph | None:
+        if self.true_edges is None:
+            return None
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.feature_names)
+        graph.add_edges_from(self.true_edges)
+        return graph
+
+    def fingerprint(self) -> str:
+        """A content hash of the data, for lineage tags."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.features).tobytes())
+        digest.update("\x1f".join(self.feature_names).encode())
+        if self.labels is not None:
+            digest.update(self.labels.tobytes())
+        if self.groups is not None:
+            digest.update("\x1f".join(map(str, self.groups)).encode())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature mean/std fitted on the training split only."""
+
+    mean: np.ndarray
+    std: np.ndarray
+
+    @classmethod
+    def fit(cls, features: np.ndarray) -> Standardizer:
+        std = features.std(axis=0)
+        return cls(mean=features.mean(axis=0), std=np.where(std > 0, std, 1.0))
+
+    def transform(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.mean) / self.std).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """Standardised train and test parts of one dataset."""
+
+    train: Dataset
+    test: Dataset
+    standardizer: Standardizer
+
+
+def _nonlinearity(kind: int, values: np.ndarray) -> np.ndarray:
+    if kind == 0:
+        return np.tanh(values)
+    if kind == 1:
+        return np.sin(values)
+    return values
+
+
+def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
+    """Sample the synthetic pan-cancer SCM of SPEC §3.
+
+    Genes follow a random DAG with nonlinear mechanisms; the three cohorts differ by shifted root marginals and
+    by a few cohort-specific mechanism strengths. The label is caused by `n_causal_genes` genes. Biomarkers are
+    caused by the label with a strength that differs by cohort, so they are correlates, not causes: a model that
+    leans on them loses accuracy on a held-out cohort. The returned DAG covers the gene-to-gene edges (the label
+    is not a feature, so biomarkers have no feature parents).
+    """
+    rng = np.random.default_rng(config.seed)
+    n_genes = config.n_genes
+    gene_names = [f"gene_{i:02d}" for i in range(n_genes)]
+    # Edges only go from lower to higher index, so the graph is acyclic; the order is hidden by shuffling
+    # the column order below.
+    adjacency = np.triu(rng.random((n_genes, n_genes)) < config.edge_probability, k=1)
+    weights = adjacency * rng.choice([-1.0, 1.0], size=adjacency.shape) * rng.uniform(0.8, 1.6, adjacency.shape)
+    mechanism_kind = rng.integers(0, 3, size=n_genes)
+    changed = rng.choice(n_genes, size=max(1, n_genes // 8), replace=False)
+    group_scale = {g: np.ones(n_genes) for g in GROUPS}
+    for g_index, g in enumerate(GROUPS):
+        group_scale[g][changed] = [0.5, 1.0, 1.6][g_index]
+    root_shift = {g: rng.normal(0.0, 0.6, size=n_genes) for g in GROUPS}
+
+    groups = np.array(GROUPS)[rng.integers(0, len(GROUPS), size=config.n_samples)]
+    genes = np.zeros((config.n_samples, n_genes))
+    for j in range(n_genes):
+        noise = rng.normal(0.0, 0.5, size=config.n_samples)
+        parents = np.flatnonzero(adjacency[:, j])
+        if parents.size == 0:
+            shift = np.array([root_shift[g][j] for g in groups])
+            genes[:, j] = shift + rng.normal(0.0, 1.0, size=config.n_samples)
+            continue
+        drive = _nonlinearity(mechanism_kind[j], genes[:, parents]) @ weights[parents, j]
+        scale = np.array([group_scale[g][j] for g in groups])
+        genes[:, j] = scale * drive + noise
+    # Label caused by a few genes, preferring genes with parents so the causes sit inside the graph.
+    causal_candidates = np.argsort(-adjacency.sum(axis=0) + rng.random(n_genes) * 0.5)
+    causal = causal_candidates[: config.n_causal_genes]
+    standardised = (genes - genes.mean(axis=0)) / genes.std(axis=0)
+    logit = standardised[:, causal] @ rng.choice([-1.5, 1.5], size=causal.size)
+    labels = (rng.random(config.n_samples) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
+
+    biomarker_strength = {"lung": 1.5, "colon": 0.8, "breast": 0.1}
+    biomarkers = np.stack(
+        [
+            np.array([biomarker_strength[g] for g in groups]) * (2 * labels - 1) + rng.normal(0, 1, config.n_samples)
+            for _ in range(config.n_biomarkers)
+        ],
+        axis=1,
+    ).reshape(config.n_samples, config.n_biomarkers)
+    biomarker_names = [f"biomarker_{k}" for k in range(config.n_biomarkers)]
+
+    features = np.concatenate([genes, biomarkers], axis=1)
+    names = gene_names + biomarker_names
+    order = rng.permutation(len(names))
+    true_edges = [(gene_names[i], gene_names[j]) for i, j in zip(*np.nonzero(adjacency), strict=True)]
+    return Dataset(
+        features=features[:, order].astype(np.float32),
+        feature_names=[names[k] for k in order],
+        labels=labels,
+        class_names=["negative", "positive"],
+        groups=groups,
+        true_edges=true_edges,
+        name="synthetic_pancancer",
+    )
+
+
+def load_breast_cancer_dataset() -> Dataset:
+    """The Wisconsin breast cancer set shipped inside scikit-learn (no network)."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    names = [str(n).replace(" ", "_") for n in bunch.feature_names]
+    return Dataset(
+        features=np.asarray(bunch.data, dtype=np.float32),
+        feature_names=names,
+        labels=np.asarray(bunch.target, dtype=np.int64),
+        class_names=[str(n) for n in bunch.target_names],
+        name="breast_cancer",
+    )
+
+
+def _read_table(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DataValidationError(f"data file {path} does not exist: set data.path to an existing CSV or Parquet")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise DataValidationError(f"data file {path}: unsupported extension {suffix!r}; use .csv or .parquet")
+
+
+def _check_duplicate_names(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    duplicates = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if duplicates:
+        raise DataValidationError(
+            f"duplicate {what} name(s) {duplicates}: rename the columns so every feature name is unique"
+        )
+
+
+def load_table(config: TableDataConfig) -> Dataset:
+    """Load a user's CSV/Parquet table with named feature columns and optional label/group/edge list."""
+    frame = _read_table(config.path)
+    _check_duplicate_names([str(c) for c in frame.columns], "column")
+    for role, column in (("label_column", config.label_column), ("group_column", config.group_column)):
+        if column is not None and column not in frame.columns:
+            raise DataValidationError(
+                f"{role} {column!r} is not a column of {config.path}; columns are {list(frame.columns)}"
+            )
+    reserved = {config.label_column, config.group_column}
+    if config.feature_columns is not None:
+        _check_duplicate_names(config.feature_columns, "feature")
+        missing = [c for c in config.feature_columns if c not in frame.columns]
+        if missing:
+            raise DataValidationError(
+                f"feature column(s) {missing} missing from {config.path}: fix data.feature_columns or the file"
+            )
+        feature_columns = list(config.feature_columns)
+    else:
+        feature_columns = [str(c) for c in frame.columns if c not in reserved]
+    if not feature_columns:
+        raise DataValidationError(f"{config.path} has no feature columns besides the label and group columns")
+    non_numeric = [c for c in feature_columns if not pd.api.types.is_numeric_dtype(frame[c])]
+    if non_numeric:
+        column = non_numeric[0]
+        bad = frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()]
+        example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
+        raise DataValidationError(
+            f"feature column(s) {non_numeric} are not numeric{example}: encode them as numbers or "
+            "exclude them via data.feature_columns"
+        )
+    labels, class_names = None, []
+    if config.label_column is not None:
+        label_series = frame[config.label_column]
+        if label_series.isna().any():
+            row = int(np.flatnonzero(label_series.isna().to_numpy())[0])
+            raise DataValidationError(
+                f"label column {config.label_column!r} is empty at row {row}: fill or drop unlabeled rows"
+            )
+        codes, uniques = pd.factorize(label_series, sort=True)
+        labels, class_names = codes.astype(np.int64), [str(u) for u in uniques]
+    groups = None
+    if config.group_column is not None:
+        group_series = frame[config.group_column]
+        if group_series.isna().any():
+            row = int(np.flatnonzero(group_series.isna().to_numpy())[0])
+            raise DataValidationError(f"group column {config.group_column!r} is empty at row {row}")
+        groups = group_series.astype(str).to_numpy()
+    true_edges = _load_edges(config.edges_path, feature_columns) if config.edges_path else None
+    return Dataset(
+        features=frame[feature_columns].to_numpy(dtype=np.float64).astype(np.float32),
+        feature_names=feature_columns,
+        labels=labels,
+        class_names=class_names,
+        groups=groups,
+        true_edges=true_edges,
+        name=config.path.stem,
+    )
+
+
+def _load_edges(path: Path, feature_names: list[str]) -> list[tuple[str, str]]:
+    edges = _read_table(path)
+    if not {"source", "target"} <= set(edges.columns):
+        raise DataValidationError(f"edge list {path} needs columns 'source' and 'target'")
+    known = set(feature_names)
+    for row, (source, target) in enumerate(zip(edges["source"], edges["target"], strict=True)):
+        for end in (source, target):
+            if str(end) not in known:
+                raise DataValidationError(
+                    f"edge list {path} row {row} names {end!r}, which is not a feature column"
+                )
+    return [(str(s), str(t)) for s, t in zip(edges["source"], edges["target"], strict=True)]
+
+
+def load_dataset(source: DataSource) -> Dataset:
+    """Load and validate the dataset a config names."""
+    if isinstance(source, SyntheticDataConfig):
+        dataset = make_synthetic_pancancer(source)
+    elif isinstance(source, BreastCancerDataConfig):
+        dataset = load_breast_cancer_dataset()
+    else:
+        dataset = load_table(source)
+    validate_dataset(dataset)
+    return dataset
+
+
+def validate_dataset(dataset: Dataset, min_group_size: int = 20) -> None:
+    """Reject data that cannot be trained on, naming the column/row and the fix."""
+    _check_duplicate_names(dataset.feature_names, "feature")
+    finite = np.isfinite(dataset.features)
+    if not finite.all():
+        row, col = (int(v) for v in np.argwhere(~finite)[0])
+        value = dataset.features[row, col]
+        raise DataValidationError(
+            f"feature {dataset.feature_names[col]!r} has a non-finite value ({value}) at row {row} "
+            f"({int((~finite).sum())} such cells in all): impute or drop those rows before training"
+        )
+    if dataset.features.shape[0] < 2 * min_group_size:
+        raise DataValidationError(
+            f"only {dataset.features.shape[0]} rows: at least {2 * min_group_size} are needed for a train/test split"
+        )
+    if dataset.labels is not None and len(np.unique(dataset.labels)) < 2:
+        only = dataset.class_names[int(dataset.labels[0])] if dataset.class_names else dataset.labels[0]
+        raise DataValidationError(
+            f"the label has a single class ({only!r}): a classifier needs at least two; "
+            "drop label_column to learn the structure only"
+        )
+    if dataset.groups is not None:
+        names, counts = np.unique(dataset.groups, return_counts=True)
+        small = [(str(n), int(c)) for n, c in zip(names, counts, strict=True) if c < min_group_size]
+        if small:
+            raise DataValidationError(
+                f"group(s) {small} have fewer than split.min_group_size={min_group_size} rows, too few to split "
+                "into train and test: merge them into another group or drop them"
+            )
+
+
+def _strata(dataset: Dataset) -> np.ndarray:
+    n = dataset.features.shape[0]
+    labels = dataset.labels.astype(str) if dataset.labels is not None else np.full(n, "")
+    groups = dataset.groups.astype(str) if dataset.groups is not None else np.full(n, "")
+    return np.char.add(np.char.add(labels, "|"), groups)
+
+
+def split_dataset(dataset: Dataset, config: SplitConfig) -> DataSplit:
+    """Split stratified by label and group, then standardise with statistics of the training part only."""
+    from sklearn.model_selection import train_test_split
+
+    validate_dataset(dataset, config.min_group_size)
+    indices = np.arange(dataset.features.shape[0])
+    strata = _strata(dataset)
+    # A stratum with a single row cannot be split; fall back to stratifying by label only for those.
+    _, stratum_counts = np.unique(strata, return_counts=True)
+    stratify = strata if stratum_counts.min() >= 2 else None
+    train_idx, test_idx = train_test_split(
+        indices, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
+    )
+    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
+    standardizer = Standardizer.fit(dataset.features[train_idx])
+    train = dataset.subset(train_idx)
+    test = dataset.subset(test_idx)
+    return DataSplit(
+        train=replace(train, features=standardizer.transform(train.features)),
+        test=replace(test, features=standardizer.transform(test.features)),
+        standardizer=standardizer,
+    )
+
+
+def group_split(dataset: Dataset, group: str, config: SplitConfig) -> DataSplit:
+    """Train and test within one cohort (seed VI.3 `train_subset`)."""
+    if dataset.groups is None or group not in set(dataset.groups):
+        raise DataValidationError(f"group {group!r} is not in the data's group column")
+    return split_dataset(replace(dataset.subset(dataset.groups == group), name=f"{dataset.name}[{group}]"), config)
+
+
+def leave_one_group_out(dataset: Dataset, held_out: str) -> DataSplit:
+    """Train on every cohort but `held_out`, test on all of `held_out`; standardise on the training cohorts."""
+    if dataset.groups is None or held_out not in set(dataset.groups):
+        raise DataValidationError(f"group {held_out!r} is not in the data's group column")
+    mask = dataset.groups == held_out
+    train, test = dataset.subset(~mask), dataset.subset(mask)
+    standardizer = Standardizer.fit(train.features)
+    return DataSplit(
+        train=replace(train, features=standardizer.transform(train.features)),
+        test=replace(test, features=standardizer.transform(test.features)),
+        standardizer=standardizer,
+    )

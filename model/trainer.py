@@ -1,0 +1,184 @@
+"""Training: a plain function from data and typed configs to a trained model and its history (SPEC §2, seed VI.2)."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
+
+from model.config import ModelConfig, TrainConfig
+from model.data import Dataset
+from model.losses import causal_lattice_loss
+from model.metrics import KLCausal, LaplacianEnergy, UtilityEntropy
+from model.transformer import CausalLatticeTransformer
+
+logger = logging.getLogger("causal_lattice.train")
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the message names the epoch, step and the offending terms."""
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    loss: dict[str, float]
+    train_accuracy: float | None
+    utility_per_block: list[float]
+    utility_entropy: float
+    grad_norms: dict[str, float]  # mean L2 norm per parameter over the epoch's steps
+    seconds: float
+
+
+@dataclass
+class TrainResult:
+    model: CausalLatticeTransformer
+    history: list[EpochRecord] = field(default_factory=list)
+
+    def gradient_log(self) -> dict[str, list[float]]:
+        """Per-parameter gradient norm per epoch, for `logs/grad/*.json`."""
+        names = self.history[0].grad_norms.keys() if self.history else []
+        return {name: [record.grad_norms[name] for record in self.history] for name in names}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch and make torch pick deterministic kernels."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+
+
+def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    x = torch.from_numpy(np.ascontiguousarray(dataset.features, dtype=np.float32))
+    y = torch.from_numpy(dataset.labels) if dataset.labels is not None else None
+    groups = None
+    if dataset.groups is not None:
+        _, codes = np.unique(dataset.groups, return_inverse=True)
+        groups = torch.from_numpy(codes.astype(np.int64))
+    return x, y, groups
+
+
+def log_epoch(record: EpochRecord, epochs: int) -> None:
+    accuracy = "" if record.train_accuracy is None else f" acc={record.train_accuracy:.3f}"
+    logger.info(
+        "epoch %d/%d loss=%.4f%s sem=%.3f util=%s (%.1fs)",
+        record.epoch, epochs, record.loss["total"], accuracy, record.loss["sem"],
+        "/".join(f"{u:.2f}" for u in record.utility_per_block), record.seconds,
+    )
+
+
+def train_model(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    progress: Callable[[EpochRecord, int], None] | None = log_epoch,
+) -> TrainResult:
+    """Train a causal lattice transformer on standardised `dataset` (the training split).
+
+    Seeds everything from `train_config.seed`, so the same seed and config give bit-identical weights and
+    metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss.
+    """
+    seed_everything(train_config.seed)
+    x, y, groups = _tensors(dataset)
+    model = CausalLatticeTransformer(dataset.feature_names, dataset.n_classes if y is not None else 0, model_config)
+    lattice_params = [model.lattice_encoder.theta]
+    other_params = [p for n, p in model.named_parameters() if n != "lattice_encoder.theta"]
+    optimizer = torch.optim.AdamW(
+        [{"params": other_params}, {"params": lattice_params, "lr": train_config.lattice_lr, "weight_decay": 0.0}],
+        lr=train_config.lr,
+        weight_decay=train_config.weight_decay,
+    )
+    generator = torch.Generator().manual_seed(train_config.seed)
+    n = x.shape[0]
+    need_weights = train_config.lambdas.causal > 0
+    result = TrainResult(model=model)
+    for epoch in range(1, train_config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n, generator=generator)
+        sums: dict[str, float] = {}
+        grad_sums: dict[str, float] = {}
+        steps = 0
+        accuracy = MulticlassAccuracy(num_classes=max(model.n_classes, 2)) if y is not None else None
+        entropy = UtilityEntropy(model_config.n_blocks)
+        # Batches of one sample break batch statistics (V-REx variance); fold a trailing single row in.
+        batches = list(order.split(train_config.batch_size))
+        if len(batches) > 1 and batches[-1].numel() < 2:
+            batches[-2] = torch.cat([batches[-2], batches.pop()])
+        for step, index in enumerate(batches):
+            xb = x[index]
+            yb = y[index] if y is not None else None
+            gb = groups[index] if groups is not None else None
+            output = model(xb, need_weights=need_weights)
+            loss = causal_lattice_loss(output, xb, yb, gb, model.causal_prior(), train_config)
+            if not torch.isfinite(loss.total):
+                bad = [k for k, v in loss.terms.items() if not torch.isfinite(v)]
+                raise TrainingDivergedError(
+                    f"loss is {loss.total.item()} at epoch {epoch}, step {step} (non-finite terms: {bad or 'sum'}); "
+                    f"lower train.lr (now {train_config.lr}) or train.lattice_lr (now {train_config.lattice_lr})"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.total.backward()
+            for name, parameter in model.named_parameters():
+                if parameter.grad is not None:
+                    grad_sums[name] = grad_sums.get(name, 0.0) + float(parameter.grad.norm(2))
+            torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+            optimizer.step()
+            steps += 1
+            sums["total"] = sums.get("total", 0.0) + float(loss.total.detach())
+            for key, value in loss.terms.items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            if accuracy is not None and output.logits is not None and yb is not None:
+                accuracy.update(output.logits.detach(), yb)
+            entropy.update(output.utilities)
+        record = EpochRecord(
+            epoch=epoch,
+            loss={k: v / steps for k, v in sums.items()},
+            train_accuracy=float(accuracy.compute()) if accuracy is not None else None,
+            utility_per_block=[float(u) for u in entropy.mean_utility()],
+            utility_entropy=float(entropy.compute()),
+            grad_norms={k: v / steps for k, v in grad_sums.items()},
+            seconds=time.perf_counter() - started,
+        )
+        result.history.append(record)
+        if progress is not None:
+            progress(record, train_config.epochs)
+    model.eval()
+    return result
+
+
+@torch.no_grad()
+def evaluate_model(model: CausalLatticeTransformer, dataset: Dataset, dense: bool = False) -> dict[str, float]:
+    """Accuracy/AUROC/F1 (gated inference unless `dense`), kl_causal, laplacian and utility_entropy."""
+    model.eval()
+    x, y, _ = _tensors(dataset)
+    output = model(x, dense=dense)
+    results: dict[str, float] = {}
+    if output.logits is not None and y is not None:
+        classes = max(model.n_classes, 2)
+        results["accuracy"] = float(MulticlassAccuracy(num_classes=classes, average="micro")(output.logits, y))
+        results["auroc"] = float(MulticlassAUROC(num_classes=classes)(output.logits.softmax(-1), y))
+        results["f1"] = float(MulticlassF1Score(num_classes=classes, average="macro")(output.logits, y))
+    dense_output = model(x, dense=True, need_weights=True)
+    kl = KLCausal()
+    kl.update(dense_output.attentions, model.causal_prior())
+    laplacian = LaplacianEnergy()
+    laplacian.update(output.feature_states, output.adjacency)
+    entropy = UtilityEntropy(model.config.n_blocks)
+    entropy.update(output.utilities)
+    results["kl_causal"] = float(kl.compute())
+    results["laplacian"] = float(laplacian.compute())
+    results["utility_entropy"] = float(entropy.compute())
+    results["reconstruction_mse"] = float(torch.mean((output.reconstruction - x) ** 2))
+    results["gate_on_share"] = float(output.gates.mean())
+    if not all(math.isfinite(v) for v in results.values()):
+        raise TrainingDivergedError(f"evaluation produced non-finite metrics: {results}")
+    return results

@@ -1,0 +1,108 @@
+"""MetaUtilityLayer: per-sample, per-block utilities that gate the causal blocks (SPEC §2.6).
+
+Training uses a straight-through hard gate (forward value 0/1, gradient through the soft utility) over the full
+batch. Inference really skips: each block runs only on the sub-batch whose gate is on (gather, run, scatter back),
+so a skipped block costs no FLOPs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from model.attention import CausalBlock
+
+
+@dataclass
+class GatedPass:
+    """What one pass through the gated stack produced."""
+
+    hidden: torch.Tensor  # (B, T, d)
+    utilities: torch.Tensor  # (B, n_blocks) soft utilities in (0, 1)
+    gates: torch.Tensor  # (B, n_blocks) gate values actually applied (0/1)
+    attentions: list[torch.Tensor]  # per block (B, heads, T, T); empty unless requested
+
+
+class MetaUtilityLayer(nn.Module):
+    """Routes each sample through a subset of the blocks.
+
+    Block 0 is always on: the [CLS] state entering it is the same learned vector for every sample, so a router
+    there could only switch the block on or off for the whole batch (and switching it off leaves [CLS] blind to
+    the features). Its utility is reported as 1. Blocks 1.. each have a router.
+    """
+
+    def __init__(
+        self, blocks: list[CausalBlock], d_model: int, threshold: float = 0.5, init_bias: float = 2.0
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        hidden = max(d_model // 4, 4)
+        self.routers = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, 1))
+            for _ in blocks[1:]
+        )
+        self.threshold = threshold
+        self.init_bias = init_bias
+        self.register_buffer("utility_sum", torch.zeros(len(blocks)), persistent=False)
+        self.register_buffer("utility_count", torch.zeros(()), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for router in self.routers:
+            for module in router:
+                if hasattr(module, "reset_parameters"):
+                    module.reset_parameters()
+            nn.init.constant_(router[-1].bias, self.init_bias)
+        self.reset_utility()
+
+    def reset_utility(self) -> None:
+        self.utility_sum.zero_()
+        self.utility_count.zero_()
+
+    def get_utility(self) -> torch.Tensor:
+        """Mean utility per block over the samples seen since the last `reset_utility()`."""
+        return self.utility_sum / self.utility_count.clamp_min(1)
+
+    def utility(self, index: int, h: torch.Tensor) -> torch.Tensor:
+        """u_b per sample from the [CLS] state entering block b: (B, T, d) -> (B,)."""
+        if index == 0:
+            return h.new_ones(h.shape[0])
+        return torch.sigmoid(self.routers[index - 1](h[:, 0])).squeeze(-1)
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        dense: bool = False,
+        need_weights: bool = False,
+    ) -> GatedPass:
+        skipping = not dense and not self.training
+        if skipping and need_weights:
+            raise ValueError("attention weights come from the dense pass: call with dense=True")
+        utilities, gates, attentions = [], [], []
+        for index, block in enumerate(self.blocks):
+            u = self.utility(index, h)
+            utilities.append(u)
+            if skipping:
+                gate = (u > self.threshold).to(u.dtype)
+                active = torch.nonzero(gate, as_tuple=True)[0]
+                weights = None
+                if active.numel():
+                    delta, _ = block(h.index_select(0, active), cos, sin)
+                    h = h.index_add(0, active, delta)
+            else:
+                # Dense: every block on. Training: straight-through gate, forward 0/1, gradient of u.
+                gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + u - u.detach()
+                delta, weights = block(h, cos, sin, need_weights)
+                h = h + gate[:, None, None] * delta
+            gates.append(gate.detach())
+            if weights is not None:
+                attentions.append(weights)
+        stacked = torch.stack(utilities, dim=1)
+        with torch.no_grad():
+            self.utility_sum += stacked.detach().sum(dim=0)
+            self.utility_count += stacked.shape[0]
+        return GatedPass(hidden=h, utilities=stacked, gates=torch.stack(gates, dim=1), attentions=attentions)
