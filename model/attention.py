@@ -14,7 +14,8 @@ def lattice_distances(adjacency: torch.Tensor, threshold: float) -> torch.Tensor
     """Hop distances (F, F) on the symmetrised, thresholded lattice; unreachable pairs get F."""
     with torch.no_grad():
         n = adjacency.shape[0]
-        linked = (adjacency.detach() >= threshold) | (adjacency.detach().T >= threshold)
+        linked = adjacency.detach() >= threshold
+        linked = linked | linked.T
         distance = torch.full((n, n), float(n), device=adjacency.device)
         distance[linked] = 1.0
         distance.fill_diagonal_(0.0)
@@ -78,7 +79,9 @@ class CausalBlock(nn.Module):
     """Pre-LN transformer block; `forward` returns the residual update delta, so the caller computes
     `h + gate * delta` (gate 1 everywhere is exactly the dense model)."""
 
-    def __init__(self, d_model: int, n_heads: int, rope: CausalRoPE, mlp_ratio: float, dropout: float) -> None:
+    def __init__(
+        self, d_model: int, n_heads: int, rope: CausalRoPE, mlp_ratio: float, dropout: float
+    ) -> None:
         super().__init__()
         self.attn_norm = nn.LayerNorm(d_model)
         self.attention = CausalSelfAttention(d_model, n_heads, rope, dropout)

@@ -21,29 +21,29 @@ class _Strict(BaseModel):
 class LambdaConfig(_Strict):
     """Loss weights of SPEC §2.7 (seed III.2 defaults)."""
 
-    causal: float = Field(0.5, ge=0)
-    geometric: float = Field(0.3, ge=0)
-    reg: float = Field(0.2, ge=0)
+    causal: float = Field(default=0.5, ge=0)
+    geometric: float = Field(default=0.3, ge=0)
+    reg: float = Field(default=0.2, ge=0)
 
 
 class ModelConfig(_Strict):
     """Architecture of the causal lattice transformer."""
 
-    d_model: int = Field(64, ge=8)
-    n_heads: int = Field(4, ge=1)
-    n_blocks: int = Field(4, ge=1)
-    d_latent: int = Field(32, ge=2)
-    mlp_ratio: float = Field(2.0, gt=0)
-    dropout: float = Field(0.0, ge=0, lt=1)
+    d_model: int = Field(default=64, ge=8)
+    n_heads: int = Field(default=4, ge=1)
+    n_blocks: int = Field(default=4, ge=1)
+    d_latent: int = Field(default=32, ge=2)
+    mlp_ratio: float = Field(default=2.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
     # Temperature of A = sigmoid(theta / tau): a low tau lets the adjacency saturate to 0/1.
-    lattice_temperature: float = Field(0.5, gt=0)
-    lattice_threshold: float = Field(0.3, gt=0, lt=1)
+    lattice_temperature: float = Field(default=0.5, gt=0)
+    lattice_threshold: float = Field(default=0.3, gt=0, lt=1)
     # k spectral coordinates per variable for causal RoPE (head dim must be divisible by 2k).
-    rope_dims: int = Field(2, ge=1)
-    rope_base: float = Field(10.0, gt=1)
-    prior_temperature: float = Field(1.0, gt=0)
+    rope_dims: int = Field(default=2, ge=1)
+    rope_base: float = Field(default=10.0, gt=1)
+    prior_temperature: float = Field(default=1.0, gt=0)
     # Utility threshold above which a block runs for a sample at inference.
-    gate_threshold: float = Field(0.5, gt=0, lt=1)
+    gate_threshold: float = Field(default=0.5, gt=0, lt=1)
     # Initial router bias: sigmoid(2.0) = 0.88, so every block starts on (seed IV.4: uniform early).
     router_init_bias: float = 2.0
 
@@ -63,35 +63,36 @@ class TrainConfig(_Strict):
     """Optimisation settings; defaults are the seed's (III.2)."""
 
     seed: int = 42
-    batch_size: int = Field(64, ge=2)
-    epochs: int = Field(50, ge=1)
+    batch_size: int = Field(default=64, ge=2)
+    epochs: int = Field(default=50, ge=1)
     optimizer: Literal["AdamW"] = "AdamW"
-    lr: float = Field(1e-4, gt=0)
+    lr: float = Field(default=1e-4, gt=0)
     # The lattice logits get their own learning rate: at lr 1e-4 AdamW moves theta by at most ~0.2 in the
-    # seed's 1,750 steps, too little for the adjacency to leave its initial value (see bench/model_quality.py).
-    lattice_lr: float = Field(1e-2, gt=0)
-    weight_decay: float = Field(0.01, ge=0)
-    grad_clip: float = Field(1.0, gt=0)
+    # seed's 1,750 steps, too little for the adjacency to leave its initial value
+    # (see bench/model_quality.py).
+    lattice_lr: float = Field(default=1e-2, gt=0)
+    weight_decay: float = Field(default=0.01, ge=0)
+    grad_clip: float = Field(default=1.0, gt=0)
     lambdas: LambdaConfig = LambdaConfig()
     # Weights of the three parts of the lambda_reg term.
     # 0.02: at 1.0 the L1 pull kept every A_ij below 0.3 (edge AUROC 0.77, no edge over 0.5); 0.02 lets true
     # edges rise (median A on true edges 0.21 vs 0.11 elsewhere) at similar AUROC (quick profile, one seed).
-    sparsity: float = Field(0.02, ge=0)
-    acyclicity: float = Field(1.0, ge=0)
-    utility_cost: float = Field(1.0, ge=0)
+    sparsity: float = Field(default=0.02, ge=0)
+    acyclicity: float = Field(default=1.0, ge=0)
+    utility_cost: float = Field(default=1.0, ge=0)
     # Weight of the cross-group V-REx penalty inside the lambda_causal term (used when groups exist).
-    invariance: float = Field(1.0, ge=0)
+    invariance: float = Field(default=1.0, ge=0)
 
 
 class SyntheticDataConfig(_Strict):
     """The embedded synthetic pan-cancer structural causal model (SPEC §3)."""
 
     kind: Literal["synthetic"] = "synthetic"
-    n_samples: int = Field(1500, ge=60)
-    n_genes: int = Field(16, ge=4)
-    n_causal_genes: int = Field(3, ge=1)
-    n_biomarkers: int = Field(4, ge=0)
-    edge_probability: float = Field(0.2, gt=0, lt=1)
+    n_samples: int = Field(default=1500, ge=60)
+    n_genes: int = Field(default=16, ge=4)
+    n_causal_genes: int = Field(default=3, ge=1)
+    n_biomarkers: int = Field(default=4, ge=0)
+    edge_probability: float = Field(default=0.2, gt=0, lt=1)
     seed: int = 7
 
     @model_validator(mode="after")
@@ -122,10 +123,10 @@ DataSource = SyntheticDataConfig | TableDataConfig | BreastCancerDataConfig
 
 
 class SplitConfig(_Strict):
-    test_fraction: float = Field(0.25, gt=0, lt=0.9)
+    test_fraction: float = Field(default=0.25, gt=0, lt=0.9)
     seed: int = 0
     # A group needs at least this many rows to be split into train and test.
-    min_group_size: int = Field(20, ge=4)
+    min_group_size: int = Field(default=20, ge=4)
 
 
 class EvaluationConfig(_Strict):
@@ -136,7 +137,9 @@ class EvaluationConfig(_Strict):
         "utility_entropy",
     ]
     repro_seeds: list[int] = [42, 43, 44, 45, 46]
-    tsne_perplexity: float = Field(30.0, gt=1)
+    # Cohorts for per-group retraining and leave-one-group-out; [] for data without a group column.
+    subsets: list[str] = ["lung", "colon", "breast"]
+    tsne_perplexity: float = Field(default=30.0, gt=1)
 
 
 class VisualizationConfig(_Strict):
@@ -201,7 +204,9 @@ def load_experiment_config(path: str | Path) -> ExperimentConfig:
     """Read the `parameters.experiment` block of a ZenML run configuration file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"configuration file {path} does not exist (pass -c/--config with an existing YAML)")
+        raise ConfigError(
+            f"configuration file {path} does not exist (pass -c/--config with an existing YAML)"
+        )
     try:
         document = yaml.safe_load(path.read_text())
     except yaml.YAMLError as error:

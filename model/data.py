@@ -7,6 +7,7 @@ the column or row and the fix, before any training.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,11 +115,11 @@ def _nonlinearity(kind: int, values: np.ndarray) -> np.ndarray:
 def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     """Sample the synthetic pan-cancer SCM of SPEC §3.
 
-    Genes follow a random DAG with nonlinear mechanisms; the three cohorts differ by shifted root marginals and
-    by a few cohort-specific mechanism strengths. The label is caused by `n_causal_genes` genes. Biomarkers are
-    caused by the label with a strength that differs by cohort, so they are correlates, not causes: a model that
-    leans on them loses accuracy on a held-out cohort. The returned DAG covers the gene-to-gene edges (the label
-    is not a feature, so biomarkers have no feature parents).
+    Genes follow a random DAG with nonlinear mechanisms; the three cohorts differ by shifted root marginals
+    and by a few cohort-specific mechanism strengths. The label is caused by `n_causal_genes` genes.
+    Biomarkers are caused by the label with a strength that differs by cohort, so they are correlates, not
+    causes: a model that leans on them loses accuracy on a held-out cohort. The returned DAG covers the
+    gene-to-gene edges (the label is not a feature, so biomarkers have no feature parents).
     """
     rng = np.random.default_rng(config.seed)
     n_genes = config.n_genes
@@ -126,7 +127,9 @@ def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     # Edges only go from lower to higher index, so the graph is acyclic; the order is hidden by shuffling
     # the column order below.
     adjacency = np.triu(rng.random((n_genes, n_genes)) < config.edge_probability, k=1)
-    weights = adjacency * rng.choice([-1.0, 1.0], size=adjacency.shape) * rng.uniform(0.8, 1.6, adjacency.shape)
+    weights = (
+        adjacency * rng.choice([-1.0, 1.0], size=adjacency.shape) * rng.uniform(0.8, 1.6, adjacency.shape)
+    )
     mechanism_kind = rng.integers(0, 3, size=n_genes)
     changed = rng.choice(n_genes, size=max(1, n_genes // 8), replace=False)
     group_scale = {g: np.ones(n_genes) for g in GROUPS}
@@ -156,7 +159,8 @@ def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     biomarker_strength = {"lung": 1.5, "colon": 0.8, "breast": 0.1}
     biomarkers = np.stack(
         [
-            np.array([biomarker_strength[g] for g in groups]) * (2 * labels - 1) + rng.normal(0, 1, config.n_samples)
+            np.array([biomarker_strength[g] for g in groups]) * (2 * labels - 1)
+            + rng.normal(0, 1, config.n_samples)
             for _ in range(config.n_biomarkers)
         ],
         axis=1,
@@ -195,9 +199,14 @@ def load_breast_cancer_dataset() -> Dataset:
 
 def _read_table(path: Path) -> pd.DataFrame:
     if not path.is_file():
-        raise DataValidationError(f"data file {path} does not exist: set data.path to an existing CSV or Parquet")
+        raise DataValidationError(
+            f"data file {path} does not exist: set data.path to an existing CSV or Parquet"
+        )
     suffix = path.suffix.lower()
     if suffix == ".csv":
+        # pandas silently renames a repeated header `a` to `a.1`; check the raw header first.
+        with path.open(newline="") as handle:
+            _check_duplicate_names(next(csv.reader(handle), []), "column")
         return pd.read_csv(path)
     if suffix in (".parquet", ".pq"):
         return pd.read_parquet(path)
@@ -228,7 +237,8 @@ def load_table(config: TableDataConfig) -> Dataset:
         missing = [c for c in config.feature_columns if c not in frame.columns]
         if missing:
             raise DataValidationError(
-                f"feature column(s) {missing} missing from {config.path}: fix data.feature_columns or the file"
+                f"feature column(s) {missing} missing from {config.path}: "
+                "fix data.feature_columns or the file"
             )
         feature_columns = list(config.feature_columns)
     else:
@@ -312,7 +322,8 @@ def validate_dataset(dataset: Dataset, min_group_size: int = 20) -> None:
         )
     if dataset.features.shape[0] < 2 * min_group_size:
         raise DataValidationError(
-            f"only {dataset.features.shape[0]} rows: at least {2 * min_group_size} are needed for a train/test split"
+            f"only {dataset.features.shape[0]} rows: at least {2 * min_group_size} are needed for a "
+            "train/test split"
         )
     if dataset.labels is not None and len(np.unique(dataset.labels)) < 2:
         only = dataset.class_names[int(dataset.labels[0])] if dataset.class_names else dataset.labels[0]
@@ -325,8 +336,8 @@ def validate_dataset(dataset: Dataset, min_group_size: int = 20) -> None:
         small = [(str(n), int(c)) for n, c in zip(names, counts, strict=True) if c < min_group_size]
         if small:
             raise DataValidationError(
-                f"group(s) {small} have fewer than split.min_group_size={min_group_size} rows, too few to split "
-                "into train and test: merge them into another group or drop them"
+                f"group(s) {small} have fewer than split.min_group_size={min_group_size} rows, too few to "
+                "split into train and test: merge them into another group or drop them"
             )
 
 
@@ -345,7 +356,12 @@ def split_dataset(dataset: Dataset, config: SplitConfig) -> DataSplit:
     indices = np.arange(dataset.features.shape[0])
     strata = _strata(dataset)
     # A stratum with a single row cannot be split; fall back to stratifying by label only for those.
-    _, stratum_counts = np.unique(strata, return_counts=True)
+    _, inverse, stratum_counts = np.unique(strata, return_inverse=True, return_counts=True)
+    rare = stratum_counts[inverse] < 2
+    if rare.any():
+        labels = dataset.labels.astype(str) if dataset.labels is not None else np.full(len(strata), "")
+        strata = np.where(rare, np.char.add(labels, "|*"), strata)
+        _, stratum_counts = np.unique(strata, return_counts=True)
     stratify = strata if stratum_counts.min() >= 2 else None
     train_idx, test_idx = train_test_split(
         indices, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
@@ -365,11 +381,14 @@ def group_split(dataset: Dataset, group: str, config: SplitConfig) -> DataSplit:
     """Train and test within one cohort (seed VI.3 `train_subset`)."""
     if dataset.groups is None or group not in set(dataset.groups):
         raise DataValidationError(f"group {group!r} is not in the data's group column")
-    return split_dataset(replace(dataset.subset(dataset.groups == group), name=f"{dataset.name}[{group}]"), config)
+    return split_dataset(
+        replace(dataset.subset(dataset.groups == group), name=f"{dataset.name}[{group}]"), config
+    )
 
 
 def leave_one_group_out(dataset: Dataset, held_out: str) -> DataSplit:
-    """Train on every cohort but `held_out`, test on all of `held_out`; standardise on the training cohorts."""
+    """Train on every cohort but `held_out`, test on all of `held_out`; standardise on the training
+    cohorts."""
     if dataset.groups is None or held_out not in set(dataset.groups):
         raise DataValidationError(f"group {held_out!r} is not in the data's group column")
     mask = dataset.groups == held_out
@@ -380,3 +399,15 @@ def leave_one_group_out(dataset: Dataset, held_out: str) -> DataSplit:
         test=replace(test, features=standardizer.transform(test.features)),
         standardizer=standardizer,
     )
+
+
+def data_view(dataset: Dataset, split: DataSplit, view: str, config: SplitConfig) -> DataSplit:
+    """The train/test data a training invocation uses: `main`, `group:<name>` or `logo:<name>`."""
+    if view == "main":
+        return split
+    kind, _, group = view.partition(":")
+    if kind == "group" and group:
+        return group_split(dataset, group, config)
+    if kind == "logo" and group:
+        return leave_one_group_out(dataset, group)
+    raise DataValidationError(f"unknown data view {view!r}: use 'main', 'group:<name>' or 'logo:<name>'")

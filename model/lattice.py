@@ -18,9 +18,12 @@ class LatticeEncoder(nn.Module):
     """Learns `A = sigmoid(theta / tau)` (diagonal masked; A[i, j] is the weight of edge i -> j).
 
     `forward` message-passes feature tokens along A with a torch-geometric `GraphConv`; `reconstruct`
-    is the structural-equation head `x_hat_j = f(sum_i A_ij * phi(t_i) + e_j)`, which by construction never sees
-    variable j's own token.
+    is the structural-equation head `x_hat_j = f(sum_i A_ij * phi(t_i) + e_j)`, which by construction never
+    sees variable j's own token.
     """
+
+    off_diagonal: torch.Tensor
+    edge_index: torch.Tensor
 
     def __init__(
         self,
@@ -42,7 +45,9 @@ class LatticeEncoder(nn.Module):
         self.register_buffer("edge_index", torch.stack([sources, targets]), persistent=False)
         self.conv = GraphConv(d_model, d_model, aggr="add")
         self.norm = nn.LayerNorm(d_model)
-        self.parent_message = nn.Sequential(nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, d_model))
+        self.parent_message = nn.Sequential(
+            nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, d_model)
+        )
         self.structural_head = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, d_model), nn.GELU(),
                                              nn.Linear(d_model, 1))
         self.reset_parameters()
@@ -74,7 +79,9 @@ class LatticeEncoder(nn.Module):
         messages = self.conv(tokens.reshape(batch * n, d), edge_index, edge_weight)
         return tokens + self.norm(messages).reshape(batch, n, d)
 
-    def reconstruct(self, tokens: torch.Tensor, identity: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
+    def reconstruct(
+        self, tokens: torch.Tensor, identity: torch.Tensor, adjacency: torch.Tensor
+    ) -> torch.Tensor:
         """Structural equations: (B, F, d) feature tokens -> (B, F) predictions from parents only."""
         parent_sum = torch.einsum("ij,bid->bjd", adjacency, self.parent_message(tokens))
         return self.structural_head(parent_sum + identity).squeeze(-1)
@@ -83,7 +90,7 @@ class LatticeEncoder(nn.Module):
         """The learned lattice as a weighted DiGraph over feature names (edges with A_ij >= threshold)."""
         cutoff = self.threshold if threshold is None else threshold
         weights = self.adjacency().detach().cpu().numpy()
-        graph = nx.DiGraph()
+        graph = nx.DiGraph(threshold=cutoff)
         graph.add_nodes_from(self.feature_names)
         for i, source in enumerate(self.feature_names):
             for j, target in enumerate(self.feature_names):

@@ -20,13 +20,15 @@ class KLCausal(Metric):
     """Mean over query rows (and blocks) of KL(attention_i ‖ causal prior_i)."""
 
     full_state_update = False
+    total: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, attentions: list[torch.Tensor], prior: torch.Tensor) -> None:  # type: ignore[override]
+    def update(self, attentions: list[torch.Tensor], prior: torch.Tensor) -> None:
         for attention in attentions:
             batch = attention.shape[0]
             self.total += attention_kl(attention, prior).double() * batch
@@ -40,13 +42,15 @@ class LaplacianEnergy(Metric):
     """Normalised Dirichlet energy of the final feature-token states over the lattice."""
 
     full_state_update = False
+    total: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self) -> None:
         super().__init__()
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, states: torch.Tensor, adjacency: torch.Tensor) -> None:  # type: ignore[override]
+    def update(self, states: torch.Tensor, adjacency: torch.Tensor) -> None:
         self.total += dirichlet_energy(states, adjacency).double() * states.shape[0]
         self.count += states.shape[0]
 
@@ -58,13 +62,17 @@ class UtilityEntropy(Metric):
     """Entropy (nats) of the normalised mean utility per block; log(n_blocks) means uniform."""
 
     full_state_update = False
+    utility_sum: torch.Tensor
+    count: torch.Tensor
 
     def __init__(self, n_blocks: int) -> None:
         super().__init__()
-        self.add_state("utility_sum", default=torch.zeros(n_blocks, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state(
+            "utility_sum", default=torch.zeros(n_blocks, dtype=torch.float64), dist_reduce_fx="sum"
+        )
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
 
-    def update(self, utilities: torch.Tensor) -> None:  # type: ignore[override]
+    def update(self, utilities: torch.Tensor) -> None:
         self.utility_sum += utilities.detach().double().sum(dim=0)
         self.count += utilities.shape[0]
 
@@ -131,7 +139,9 @@ def structure_recovery(
     recall = true_positive / max(int(truth.sum()), 1)
     scores = torch.from_numpy(adjacency[off_diagonal].astype(np.float32))
     targets = torch.from_numpy(truth[off_diagonal].astype(np.int64))
-    auroc = float(BinaryAUROC()(scores, targets)) if 0 < int(targets.sum()) < targets.numel() else float("nan")
+    auroc = (
+        float(BinaryAUROC()(scores, targets)) if 0 < int(targets.sum()) < targets.numel() else float("nan")
+    )
     return StructureRecovery(shd=skeleton_errors + reversed_edges, precision=precision, recall=recall,
                              edge_auroc=auroc)
 

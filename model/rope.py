@@ -19,7 +19,10 @@ def lattice_positions(adjacency: torch.Tensor, n_dims: int) -> torch.Tensor:
         n = symmetric.shape[0]
         degree = symmetric.sum(dim=1).clamp_min(1e-8)
         inv_sqrt = degree.rsqrt()
-        laplacian = torch.eye(n, dtype=weights.dtype, device=weights.device) - inv_sqrt[:, None] * symmetric * inv_sqrt
+        laplacian = (
+            torch.eye(n, dtype=weights.dtype, device=weights.device)
+            - inv_sqrt[:, None] * symmetric * inv_sqrt
+        )
         _, vectors = torch.linalg.eigh(laplacian)
         coords = vectors[:, 1 : n_dims + 1]
         if coords.shape[1] < n_dims:  # fewer variables than requested dimensions
@@ -36,6 +39,8 @@ class CausalRoPE(nn.Module):
     The head dimension is split into k equal slices, one per coordinate; each slice holds pairs rotated at
     geometrically spaced frequencies. Scores then depend on the causal offset p_i - p_j only.
     """
+
+    frequencies: torch.Tensor
 
     def __init__(self, head_dim: int, n_dims: int, base: float = 10.0) -> None:
         super().__init__()

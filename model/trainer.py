@@ -1,4 +1,5 @@
-"""Training: a plain function from data and typed configs to a trained model and its history (SPEC §2, seed VI.2)."""
+"""Training: a plain function from data and typed configs to a trained model and its history
+(SPEC §2, seed VI.2)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,11 +90,17 @@ def train_model(
     """
     seed_everything(train_config.seed)
     x, y, groups = _tensors(dataset)
-    model = CausalLatticeTransformer(dataset.feature_names, dataset.n_classes if y is not None else 0, model_config)
+    model = CausalLatticeTransformer(
+        dataset.feature_names, dataset.n_classes if y is not None else 0, model_config
+    )
     lattice_params = [model.lattice_encoder.theta]
     other_params = [p for n, p in model.named_parameters() if n != "lattice_encoder.theta"]
+    param_groups: list[dict[str, Any]] = [
+        {"params": other_params},
+        {"params": lattice_params, "lr": train_config.lattice_lr, "weight_decay": 0.0},
+    ]
     optimizer = torch.optim.AdamW(
-        [{"params": other_params}, {"params": lattice_params, "lr": train_config.lattice_lr, "weight_decay": 0.0}],
+        param_groups,
         lr=train_config.lr,
         weight_decay=train_config.weight_decay,
     )
@@ -112,7 +120,8 @@ def train_model(
         # Batches of one sample break batch statistics (V-REx variance); fold a trailing single row in.
         batches = list(order.split(train_config.batch_size))
         if len(batches) > 1 and batches[-1].numel() < 2:
-            batches[-2] = torch.cat([batches[-2], batches.pop()])
+            tail = batches.pop()
+            batches[-1] = torch.cat([batches[-1], tail])
         for step, index in enumerate(batches):
             xb = x[index]
             yb = y[index] if y is not None else None
@@ -122,8 +131,9 @@ def train_model(
             if not torch.isfinite(loss.total):
                 bad = [k for k, v in loss.terms.items() if not torch.isfinite(v)]
                 raise TrainingDivergedError(
-                    f"loss is {loss.total.item()} at epoch {epoch}, step {step} (non-finite terms: {bad or 'sum'}); "
-                    f"lower train.lr (now {train_config.lr}) or train.lattice_lr (now {train_config.lattice_lr})"
+                    f"loss is {loss.total.item()} at epoch {epoch}, step {step} "
+                    f"(non-finite terms: {bad or 'sum'}); lower train.lr (now {train_config.lr}) "
+                    f"or train.lattice_lr (now {train_config.lattice_lr})"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
@@ -135,7 +145,7 @@ def train_model(
             steps += 1
             sums["total"] = sums.get("total", 0.0) + float(loss.total.detach())
             for key, value in loss.terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value)
+                sums[key] = sums.get(key, 0.0) + float(value.detach())
             if accuracy is not None and output.logits is not None and yb is not None:
                 accuracy.update(output.logits.detach(), yb)
             entropy.update(output.utilities)
@@ -156,7 +166,9 @@ def train_model(
 
 
 @torch.no_grad()
-def evaluate_model(model: CausalLatticeTransformer, dataset: Dataset, dense: bool = False) -> dict[str, float]:
+def evaluate_model(
+    model: CausalLatticeTransformer, dataset: Dataset, dense: bool = False
+) -> dict[str, float]:
     """Accuracy/AUROC/F1 (gated inference unless `dense`), kl_causal, laplacian and utility_entropy."""
     model.eval()
     x, y, _ = _tensors(dataset)
@@ -164,7 +176,9 @@ def evaluate_model(model: CausalLatticeTransformer, dataset: Dataset, dense: boo
     results: dict[str, float] = {}
     if output.logits is not None and y is not None:
         classes = max(model.n_classes, 2)
-        results["accuracy"] = float(MulticlassAccuracy(num_classes=classes, average="micro")(output.logits, y))
+        results["accuracy"] = float(
+            MulticlassAccuracy(num_classes=classes, average="micro")(output.logits, y)
+        )
         results["auroc"] = float(MulticlassAUROC(num_classes=classes)(output.logits.softmax(-1), y))
         results["f1"] = float(MulticlassF1Score(num_classes=classes, average="macro")(output.logits, y))
     dense_output = model(x, dense=True, need_weights=True)
@@ -182,3 +196,22 @@ def evaluate_model(model: CausalLatticeTransformer, dataset: Dataset, dense: boo
     if not all(math.isfinite(v) for v in results.values()):
         raise TrainingDivergedError(f"evaluation produced non-finite metrics: {results}")
     return results
+
+
+@dataclass
+class TrainedModel:
+    """A trained model with everything needed to use and audit it: its training history, test metrics,
+    the standardisation it expects and which data view and seed produced it."""
+
+    model: CausalLatticeTransformer
+    history: list[EpochRecord]
+    test_metrics: dict[str, float]
+    feature_mean: np.ndarray
+    feature_std: np.ndarray
+    view: str
+    seed: int
+    n_train: int
+    n_test: int
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        return ((features - self.feature_mean) / self.feature_std).astype(np.float32)

@@ -1,4 +1,5 @@
-"""The causal lattice transformer: tokenizer -> LatticeEncoder -> gated causal-RoPE blocks -> latent z -> head."""
+"""The causal lattice transformer: tokenizer -> LatticeEncoder -> gated causal-RoPE blocks -> latent z ->
+head."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ class CausalLatticeTransformer(nn.Module):
         )
         self.rope = CausalRoPE(d // config.n_heads, config.rope_dims, config.rope_base)
         blocks = [
-            CausalBlock(d, config.n_heads, self.rope, config.mlp_ratio, config.dropout) for _ in range(config.n_blocks)
+            CausalBlock(d, config.n_heads, self.rope, config.mlp_ratio, config.dropout)
+            for _ in range(config.n_blocks)
         ]
         self.meta_utility_layer = MetaUtilityLayer(
             blocks, d, threshold=config.gate_threshold, init_bias=config.router_init_bias
@@ -66,7 +68,8 @@ class CausalLatticeTransformer(nn.Module):
         return self.rope.angles(positions)
 
     def forward(self, x: torch.Tensor, dense: bool = False, need_weights: bool = False) -> ModelOutput:
-        """x (B, F) standardised features. In eval mode the utility gates really skip blocks unless `dense`."""
+        """x (B, F) standardised features. In eval mode the utility gates really skip blocks unless
+        `dense`."""
         adjacency = self.lattice_encoder.adjacency()
         feature_tokens = self.tokenizer.feature_tokens(x)
         reconstruction = self.lattice_encoder.reconstruct(feature_tokens, self.tokenizer.identity, adjacency)

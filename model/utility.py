@@ -1,13 +1,14 @@
 """MetaUtilityLayer: per-sample, per-block utilities that gate the causal blocks (SPEC §2.6).
 
-Training uses a straight-through hard gate (forward value 0/1, gradient through the soft utility) over the full
-batch. Inference really skips: each block runs only on the sub-batch whose gate is on (gather, run, scatter back),
-so a skipped block costs no FLOPs.
+Training uses a straight-through hard gate (forward value 0/1, gradient through the soft utility) over the
+full batch. Inference really skips: each block runs only on the sub-batch whose gate is on (gather, run,
+scatter back), so a skipped block costs no FLOPs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import nn
@@ -28,10 +29,13 @@ class GatedPass:
 class MetaUtilityLayer(nn.Module):
     """Routes each sample through a subset of the blocks.
 
-    Block 0 is always on: the [CLS] state entering it is the same learned vector for every sample, so a router
-    there could only switch the block on or off for the whole batch (and switching it off leaves [CLS] blind to
-    the features). Its utility is reported as 1. Blocks 1.. each have a router.
+    Block 0 is always on: the [CLS] state entering it is the same learned vector for every sample, so a
+    router there could only switch the block on or off for the whole batch (and switching it off leaves [CLS]
+    blind to the features). Its utility is reported as 1. Blocks 1.. each have a router.
     """
+
+    utility_sum: torch.Tensor
+    utility_count: torch.Tensor
 
     def __init__(
         self, blocks: list[CausalBlock], d_model: int, threshold: float = 0.5, init_bias: float = 2.0
@@ -51,10 +55,11 @@ class MetaUtilityLayer(nn.Module):
 
     def reset_parameters(self) -> None:
         for router in self.routers:
+            router = cast(nn.Sequential, router)
             for module in router:
-                if hasattr(module, "reset_parameters"):
+                if isinstance(module, nn.LayerNorm | nn.Linear):
                     module.reset_parameters()
-            nn.init.constant_(router[-1].bias, self.init_bias)
+            nn.init.constant_(cast(nn.Linear, router[-1]).bias, self.init_bias)
         self.reset_utility()
 
     def reset_utility(self) -> None:
@@ -95,7 +100,7 @@ class MetaUtilityLayer(nn.Module):
                     h = h.index_add(0, active, delta)
             else:
                 # Dense: every block on. Training: straight-through gate, forward 0/1, gradient of u.
-                gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + u - u.detach()
+                gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + (u - u.detach())
                 delta, weights = block(h, cos, sin, need_weights)
                 h = h + gate[:, None, None] * delta
             gates.append(gate.detach())

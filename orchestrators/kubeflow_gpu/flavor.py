@@ -2,16 +2,16 @@
 
 The classes subclass ZenML's stock Kubeflow flavor/config/settings (zenml 0.92) and change three things:
 
-* `_validate_and_migrate_pod_settings` is overridden. The stock validator runs on every `model_validate` (ZenML
-  re-validates settings when it merges stack defaults, pipeline and step settings) and always rebuilds
+* `_validate_and_migrate_pod_settings` is overridden. The stock validator runs on every `model_validate`
+  (ZenML re-validates settings when it merges stack defaults, pipeline and step settings) and always rebuilds
   `pod_settings` from the deprecated top-level `node_selectors`/`node_affinity`, so a step's `pod_settings`
   never reached the compiled pipeline (SPEC section 6 (a)). Here the deprecated fields are only *merged into*
   `pod_settings` when they are given, and values in `pod_settings` win.
-* Settings for what the stock orchestrator could not express: the accelerator resource name, an image that skips
-  ZenML's Docker build, the Kubernetes Secrets that carry the ZenML server and MLflow credentials.
-* A compile-only mode on the config: the KFP YAML is written to `pipeline_output_path` and nothing is submitted,
-  so it works with a local ZenML store and stack (`is_remote` is False, no container registry is needed, and
-  client-side caching is off so that every step reaches the compiled pipeline).
+* Settings for what the stock orchestrator could not express: the accelerator resource name, an image that
+  skips ZenML's Docker build, the Kubernetes Secrets that carry the ZenML server and MLflow credentials.
+* A compile-only mode on the config: the KFP YAML is written to `pipeline_output_path` and nothing is
+  submitted, so it works with a local ZenML store and stack (`is_remote` is False, no container registry is
+  needed, and client-side caching is off so that every step reaches the compiled pipeline).
 
 Register with (from the repository root, so that `orchestrators` is importable):
 
@@ -89,7 +89,7 @@ class KubeflowGPUOrchestratorSettings(KubeflowOrchestratorSettings):
             "cloud.google.com/gke-accelerator",
             "karpenter.k8s.aws/instance-gpu-name",
         ],
-        description="Node-selector keys that pin a pod to GPU nodes; dropped (with a warning) from CPU steps.",
+        description="Node-selector keys that pin a pod to GPU nodes; dropped (with a warning) from CPU steps",
     )
     image: str | None = Field(
         None,

@@ -1,0 +1,82 @@
+"""A trained model as safetensors weights + JSON (config, history, metrics, standardisation); never pickled."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from typing import Any, ClassVar
+
+import numpy as np
+from zenml.enums import ArtifactType, VisualizationType
+from zenml.io import fileio
+from zenml.materializers.base_materializer import BaseMaterializer
+
+from model.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from model.trainer import EpochRecord, TrainedModel
+
+RECORD_FILE = "training_record.json"
+
+
+class TrainedModelMaterializer(BaseMaterializer):
+    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (TrainedModel,)
+    ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.MODEL
+
+    def save(self, data: TrainedModel) -> None:
+        record = {
+            "history": [asdict(epoch) for epoch in data.history],
+            "test_metrics": data.test_metrics,
+            "feature_mean": data.feature_mean.tolist(),
+            "feature_std": data.feature_std.tolist(),
+            "view": data.view,
+            "seed": data.seed,
+            "n_train": data.n_train,
+            "n_test": data.n_test,
+        }
+        with tempfile.TemporaryDirectory() as staging:
+            save_model(data.model, staging)
+            with open(os.path.join(staging, RECORD_FILE), "w") as handle:
+                json.dump(record, handle)
+            fileio.makedirs(self.uri)
+            for name in (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE):
+                fileio.copy(os.path.join(staging, name), os.path.join(self.uri, name), overwrite=True)
+
+    def load(self, data_type: type[Any]) -> TrainedModel:
+        with tempfile.TemporaryDirectory() as staging:
+            for name in (WEIGHTS_FILE, CONFIG_FILE, RECORD_FILE):
+                fileio.copy(os.path.join(self.uri, name), os.path.join(staging, name))
+            model = load_model(staging)
+            with open(os.path.join(staging, RECORD_FILE)) as handle:
+                record = json.load(handle)
+        return TrainedModel(
+            model=model,
+            history=[EpochRecord(**epoch) for epoch in record["history"]],
+            test_metrics=record["test_metrics"],
+            feature_mean=np.asarray(record["feature_mean"], dtype=np.float32),
+            feature_std=np.asarray(record["feature_std"], dtype=np.float32),
+            view=record["view"],
+            seed=record["seed"],
+            n_train=record["n_train"],
+            n_test=record["n_test"],
+        )
+
+    def save_visualizations(self, data: TrainedModel) -> dict[str, VisualizationType]:
+        config = data.model.config
+        lines = [
+            f"### causal lattice transformer ({data.view}, seed {data.seed})",
+            f"- {len(data.model.feature_names)} features, {data.model.n_classes} classes, d_model {config.d_model}, "
+            f"{config.n_blocks} blocks, {sum(p.numel() for p in data.model.parameters())} parameters",
+            f"- trained on {data.n_train} rows for {len(data.history)} epochs, tested on {data.n_test} rows",
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *[f"| {k} | {v:.4f} |" for k, v in data.test_metrics.items()],
+        ]
+        path = os.path.join(self.uri, "summary.md")
+        with fileio.open(path, "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        return {path: VisualizationType.MARKDOWN}
+
+    def extract_metadata(self, data: TrainedModel) -> dict[str, Any]:
+        return {k: float(v) for k, v in data.test_metrics.items()}

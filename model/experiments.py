@@ -1,0 +1,285 @@
+"""The seed's experiments Exp-1..5 and the subset protocol (V-VI) as plain functions.
+
+Each returns an `ExperimentOutcome`: measured numbers plus the files of SPEC §4 (relative path -> bytes).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.decomposition import PCA
+from sklearn.manifold import TSNE
+from sklearn.metrics import silhouette_score
+
+from model import plots
+from model.data import Dataset
+from model.metrics import (
+    forward_flops,
+    isolated_node_share,
+    lattice_degree_variance,
+    lattice_sparsity,
+    structure_recovery,
+)
+from model.trainer import EpochRecord, evaluate_model
+from model.transformer import CausalLatticeTransformer
+
+
+@dataclass
+class ExperimentOutcome:
+    metrics: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, indent=2, sort_keys=True).encode()
+
+
+def _features(data: Dataset) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))
+
+
+def attention_experiment(model: CausalLatticeTransformer, data: Dataset) -> ExperimentOutcome:
+    """Exp-1: head/batch/block-averaged attention over features and its KL to the lattice prior."""
+    x = _features(data)
+    matrix = model.get_attention_matrix(x).numpy()
+    prior = model.causal_prior().detach().numpy()
+    kl_rows = (matrix * (np.log(np.clip(matrix, 1e-12, None)) - np.log(np.clip(prior, 1e-12, None)))).sum(axis=1)
+    kl = float(kl_rows.mean())
+    diagonal_share = float(np.trace(matrix) / matrix.shape[0])
+    frame = pd.DataFrame(matrix, index=model.feature_names, columns=model.feature_names)
+    return ExperimentOutcome(
+        metrics={"kl_causal": kl, "attention_diagonal_mean": diagonal_share},
+        files={
+            "visuals/attention/heatmap.png": plots.attention_heatmap(matrix, model.feature_names, kl),
+            "visuals/attention/attention_weight.csv": frame.to_csv(index_label="query").encode(),
+        },
+    )
+
+
+def latent_experiment(
+    model: CausalLatticeTransformer, data: Dataset, perplexity: float, seed: int
+) -> ExperimentOutcome:
+    """Exp-2: t-SNE and PCA of z, silhouette of z by label."""
+    z = model.causal_encoder(_features(data)).numpy().astype(np.float64)
+    labels = None
+    if data.labels is not None:
+        labels = np.array([data.class_names[k] for k in data.labels]) if data.class_names else data.labels
+    silhouette = (
+        float(silhouette_score(z, data.labels)) if data.labels is not None and len(np.unique(data.labels)) > 1
+        else float("nan")
+    )
+    tsne = TSNE(n_components=2, perplexity=min(perplexity, (len(z) - 1) / 3), random_state=seed, init="pca")
+    z_tsne = tsne.fit_transform(z)
+    pca = PCA(n_components=2, random_state=seed)
+    z_pca = pca.fit_transform(z)
+    stats = {
+        "silhouette": silhouette,
+        "n_samples": int(z.shape[0]),
+        "latent_dim": int(z.shape[1]),
+        "pca_explained_variance_ratio": [float(v) for v in pca.explained_variance_ratio_],
+        "z_mean_norm": float(np.linalg.norm(z, axis=1).mean()),
+    }
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, z=z, z_tsne=z_tsne, z_pca=z_pca)
+    return ExperimentOutcome(
+        metrics={"silhouette": silhouette},
+        files={
+            "latent/z_tsne.png": plots.latent_scatter(z_tsne, labels, data.groups, "t-SNE", silhouette),
+            "latent/z_pca.png": plots.latent_scatter(z_pca, labels, data.groups, "PCA", silhouette),
+            "latent/z_stat.json": _json(stats),
+            "latent/z_stat.npz": buffer.getvalue(),
+        },
+    )
+
+
+def lattice_experiment(
+    model: CausalLatticeTransformer, true_graph: nx.DiGraph | None
+) -> tuple[ExperimentOutcome, nx.DiGraph]:
+    """Exp-3: the thresholded lattice, its degree statistics and recovery against the true DAG."""
+    encoder = model.lattice_encoder
+    graph = encoder.get_graph()
+    metrics: dict[str, Any] = {
+        "degree_variance": lattice_degree_variance(graph),
+        "sparsity": lattice_sparsity(graph),
+        "isolated_node_share": isolated_node_share(graph),
+        "n_edges": graph.number_of_edges(),
+        "is_dag": nx.is_directed_acyclic_graph(graph),
+        "threshold": encoder.threshold,
+    }
+    if true_graph is not None:
+        recovery = structure_recovery(
+            encoder.adjacency().detach().numpy(), encoder.feature_names, true_graph, encoder.threshold
+        )
+        metrics.update(shd=recovery.shd, edge_precision=recovery.precision, edge_recall=recovery.recall,
+                       edge_auroc=recovery.edge_auroc)
+    edges = pd.DataFrame(
+        [(s, t, d["weight"]) for s, t, d in graph.edges(data=True)], columns=["source", "target", "weight"]
+    )
+    outcome = ExperimentOutcome(
+        metrics=metrics,
+        files={
+            "lattice/lattice_graph.png": plots.lattice_drawing(graph, encoder.threshold),
+            "lattice/degree_dist.png": plots.degree_distribution(graph),
+            "lattice/edges.csv": edges.to_csv(index=False).encode(),
+            "lattice/lattice_stats.json": _json(metrics),
+        },
+    )
+    return outcome, graph
+
+
+def _timed_forward(model: CausalLatticeTransformer, x: torch.Tensor, dense: bool, repeats: int = 5) -> float:
+    with torch.no_grad():
+        model(x, dense=dense)  # warm-up
+        started = time.perf_counter()
+        for _ in range(repeats):
+            model(x, dense=dense)
+    return (time.perf_counter() - started) / repeats
+
+
+def utility_experiment(
+    model: CausalLatticeTransformer, data: Dataset, history: list[EpochRecord]
+) -> ExperimentOutcome:
+    """Exp-4: utility per block over training, FLOPs and accuracy of gated vs dense inference."""
+    x = _features(data)
+    model.meta_utility_layer.reset_utility()
+    gated = evaluate_model(model, data, dense=False)
+    final_utility = model.meta_utility_layer.get_utility().numpy()
+    dense = evaluate_model(model, data, dense=True)
+    dense_flops, gated_flops = forward_flops(model, x, dense=True), forward_flops(model, x, dense=False)
+    dense_s, gated_s = _timed_forward(model, x, True), _timed_forward(model, x, False)
+    per_epoch = np.array([record.utility_per_block for record in history])
+    metrics = {
+        "dense_flops": dense_flops,
+        "gated_flops": gated_flops,
+        "flops_reduction": 1.0 - gated_flops / dense_flops,
+        "dense_accuracy": dense.get("accuracy", float("nan")),
+        "gated_accuracy": gated.get("accuracy", float("nan")),
+        "dense_forward_s": dense_s,
+        "gated_forward_s": gated_s,
+        "wall_clock_speedup": dense_s / gated_s,
+        "utility_entropy": gated["utility_entropy"],
+        "utility_entropy_first_epoch": history[0].utility_entropy if history else float("nan"),
+        "utility_per_block": [float(u) for u in final_utility],
+    }
+    log = pd.DataFrame(
+        [
+            {"mode": "dense", "flops": dense_flops, "accuracy": metrics["dense_accuracy"], "forward_s": dense_s,
+             "n_samples": x.shape[0]},
+            {"mode": "gated", "flops": gated_flops, "accuracy": metrics["gated_accuracy"], "forward_s": gated_s,
+             "n_samples": x.shape[0]},
+        ]
+    )
+    return ExperimentOutcome(
+        metrics=metrics,
+        files={
+            "utility/utility_map.png": plots.utility_map(per_epoch, final_utility),
+            "utility/flops_log.csv": log.to_csv(index=False).encode(),
+            "utility/utility_per_epoch.csv": pd.DataFrame(
+                per_epoch, columns=[f"block_{b}" for b in range(per_epoch.shape[1])],
+                index=pd.RangeIndex(1, len(per_epoch) + 1, name="epoch"),
+            ).to_csv().encode(),
+        },
+    )
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a training invocation contributes to the repro and subset protocols."""
+
+    name: str
+    seed: int
+    view: str
+    metrics: dict[str, float]
+    weights_digest: str
+
+
+def reproducibility_experiment(
+    runs: list[RunSummary], max_std: float, rerun_pairs: list[tuple[str, str]]
+) -> ExperimentOutcome:
+    """Exp-5: same seed twice must match bit for bit; std(accuracy) over distinct seeds below `max_std`."""
+    by_name = {run.name: run for run in runs}
+    identical = [
+        {
+            "runs": [first, second],
+            "weights_identical": by_name[first].weights_digest == by_name[second].weights_digest,
+            "metrics_identical": by_name[first].metrics == by_name[second].metrics,
+        }
+        for first, second in rerun_pairs
+    ]
+    seeds = {}
+    for run in runs:
+        seeds.setdefault(run.seed, run)
+    accuracies = [run.metrics.get("accuracy", float("nan")) for run in seeds.values()]
+    std = float(np.std(accuracies)) if accuracies else float("nan")
+    log = {
+        "same_seed": identical,
+        "same_seed_identical": all(p["weights_identical"] and p["metrics_identical"] for p in identical),
+        "seeds": {str(seed): run.metrics for seed, run in seeds.items()},
+        "accuracy_mean": float(np.mean(accuracies)) if accuracies else float("nan"),
+        "accuracy_std": std,
+        "max_std": max_std,
+        "passed": bool(std < max_std),
+    }
+    figure = plots.bar_chart(
+        {f"seed {seed}": run.metrics.get("accuracy", float("nan")) for seed, run in seeds.items()},
+        "test accuracy", f"Accuracy over seeds (std = {std:.4f})",
+    )
+    return ExperimentOutcome(
+        metrics={"accuracy_std": std, "same_seed_identical": log["same_seed_identical"]},
+        files={"reproducibility_log.json": _json(log), "visuals/repro_accuracy.png": figure},
+    )
+
+
+def subset_experiment(
+    group_runs: list[RunSummary], logo_runs: list[RunSummary], dataset: Dataset
+) -> ExperimentOutcome:
+    """Seed VI.3: retrain per cohort and leave-one-cohort-out; accuracy gap and Evidently drift per cohort."""
+    from model.drift import data_drift
+
+    per_group = {run.view.split(":", 1)[1]: run.metrics.get("accuracy", float("nan")) for run in group_runs}
+    per_logo = {run.view.split(":", 1)[1]: run.metrics.get("accuracy", float("nan")) for run in logo_runs}
+    gap = float(max(per_group.values()) - min(per_group.values())) if per_group else float("nan")
+    files: dict[str, bytes] = {}
+    drift: dict[str, dict[str, Any]] = {}
+    if dataset.groups is not None:
+        frame = pd.DataFrame(dataset.features, columns=dataset.feature_names)
+        for group in sorted(set(per_group) | set(per_logo)):
+            mask = dataset.groups == group
+            result = data_drift(frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True))
+            drift[group] = {"drifted_share": result.drifted_share, "drifted_count": result.drifted_count,
+                            "p_values": result.column_p_values}
+            files[f"subsets/drift_{group}.html"] = result.html.encode()
+    summary = {
+        "group_accuracy": per_group,
+        "subset_accuracy_gap": gap,
+        "logo_accuracy": per_logo,
+        "logo_accuracy_mean": float(np.mean(list(per_logo.values()))) if per_logo else float("nan"),
+        "drift_vs_other_groups": drift,
+    }
+    files["subsets/subset_summary.json"] = _json(summary)
+    chart = {f"{g} (within)": a for g, a in per_group.items()} | {f"{g} (held out)": a for g, a in per_logo.items()}
+    if chart:
+        files["subsets/subset_accuracy.png"] = plots.bar_chart(
+            chart, "test accuracy", f"Per-cohort retraining and leave-one-cohort-out (gap = {gap:.3f})"
+        )
+    return ExperimentOutcome(
+        metrics={"subset_accuracy_gap": gap, "logo_accuracy_mean": summary["logo_accuracy_mean"]},
+        files=files,
+    )

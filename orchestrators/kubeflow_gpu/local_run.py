@@ -1,0 +1,325 @@
+"""Run the tasks of a compiled KFP YAML as local processes, in DAG order, without Kubernetes.
+
+This executes exactly what the pods would: each task's container `command + args` from the YAML, with the
+YAML's environment, the secret-sourced variables you supply, and `KFP_RUN_ID`. Placeholders are filled the way
+the KFP driver/launcher fills them (`{{$.inputs.parameters['x']}}` from the task's constant inputs, whose own
+`{{$.pipeline_job_uuid}}` etc. become the local run's values). Against the ZenML store the YAML was compiled
+on (same `ZENML_CONFIG_PATH`), the steps complete a real ZenML pipeline run (SPEC section 6).
+
+    python -m orchestrators.kubeflow_gpu.local_run build/kubeflow/causal_experiment_pipeline.yaml \\
+        [--secret mlflow-client.tracking_uri=file:./mlruns] [--workdir DIR] [--source-root DIR]
+
+Local stand-ins for the container: `python` in the command is this interpreter (the image's python), the
+working directory is `--workdir` (the entrypoint's `/app`, via `KUBEFLOW_GPU_WORKDIR`), and `PYTHONPATH`
+starts with the source root and the repository root (where the image has the project installed). Secrets
+that are not supplied are left unset (the ZenML client then uses the local store from `ZENML_CONFIG_PATH`);
+pass `--require-secrets` to fail instead, as a pod would.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from orchestrators.kubeflow_gpu.pipeline_ir import CompiledPipeline, CompiledTask, read_pipeline
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_INPUT = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
+_PLACEHOLDER = re.compile(r"\{\{\$[^}]*\}\}")
+
+
+class LocalRunError(RuntimeError):
+    """A task cannot be started (unknown placeholder, missing required secret, cyclic DAG)."""
+
+
+@dataclass
+class TaskResult:
+    """Outcome of one task."""
+
+    status: str  # "completed" | "failed" | "skipped"
+    returncode: int | None = None
+    seconds: float = 0.0
+    log: str | None = None
+
+
+@dataclass
+class LocalRunResult:
+    """Outcome of a local run."""
+
+    run_id: str
+    pipeline: str
+    order: list[str]
+    tasks: dict[str, TaskResult] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """Whether every task completed."""
+        return all(t.status == "completed" for t in self.tasks.values())
+
+
+def execution_order(pipeline: CompiledPipeline) -> list[str]:
+    """Task display names in dependency order (ties in name order)."""
+    remaining = {name: set(t.dependencies) for name, t in pipeline.tasks.items()}
+    order: list[str] = []
+    while remaining:
+        ready = sorted(n for n, deps in remaining.items() if not deps)
+        if not ready:
+            raise LocalRunError(f"Cyclic task dependencies among {sorted(remaining)}")
+        for name in ready:
+            order.append(name)
+            del remaining[name]
+        for deps in remaining.values():
+            deps.difference_update(ready)
+    return order
+
+
+def _runtime_values(pipeline: CompiledPipeline, task: CompiledTask, run_id: str, root: str) -> dict[str, str]:
+    return {
+        "{{$.pipeline_job_uuid}}": run_id,
+        "{{$.pipeline_job_name}}": f"{pipeline.name}-{run_id[:8]}",
+        "{{$.pipeline_job_resource_name}}": f"{pipeline.name}-{run_id}",
+        "{{$.pipeline_task_name}}": task.task_name,
+        "{{$.pipeline_task_uuid}}": str(uuid.uuid4()),
+        "{{$.pipeline_root}}": root,
+        "{{$.pipeline_job_create_time_utc}}": datetime.now(UTC).isoformat(),
+        "{{$.pipeline_job_schedule_time_utc}}": datetime.now(UTC).isoformat(),
+    }
+
+
+def _fill(text: str, values: Mapping[str, str], what: str) -> str:
+    for placeholder, value in values.items():
+        text = text.replace(placeholder, value)
+    if leftover := _PLACEHOLDER.findall(text):
+        raise LocalRunError(f"{what}: cannot resolve placeholder(s) {leftover} locally.")
+    return text
+
+
+def resolve_command(pipeline: CompiledPipeline, task: CompiledTask, run_id: str, root: str) -> list[str]:
+    """The task's command + args with placeholders filled in (as the KFP driver and launcher would).
+
+    Args:
+        pipeline: The parsed pipeline.
+        task: The task.
+        run_id: The local run id (stands for the KFP run UUID).
+        root: Pipeline root (stands for `{{$.pipeline_root}}`).
+
+    Returns:
+        The argv.
+    """
+    values = _runtime_values(pipeline, task, run_id, root)
+    inputs = {
+        key: _fill(str(value), values, f"{task.display_name} input {key}")
+        for key, value in task.inputs.items()
+    }
+
+    def input_value(match: re.Match[str]) -> str:
+        if match.group(1) not in inputs:
+            raise LocalRunError(f"{task.display_name}: no constant value for input {match.group(1)!r}.")
+        return inputs[match.group(1)]
+
+    return [
+        _fill(_INPUT.sub(input_value, part), values, f"{task.display_name} argument")
+        for part in task.command + task.args
+    ]
+
+
+def task_environment(
+    task: CompiledTask,
+    *,
+    run_id: str,
+    secrets: Mapping[str, Mapping[str, str]],
+    require_secrets: bool,
+    base: Mapping[str, str],
+) -> dict[str, str]:
+    """Environment of a task: `base` + the YAML's env + secret-sourced variables + `KFP_RUN_ID`.
+
+    Raises:
+        LocalRunError: If `require_secrets` and a non-optional secret key was not supplied.
+    """
+    env = dict(base)
+    env.update(task.env)
+    for ref in task.secret_envs:
+        value = (secrets.get(ref.secret_name) or {}).get(ref.secret_key)
+        if value is not None:
+            env[ref.env_var] = value
+        elif require_secrets and not ref.optional:
+            raise LocalRunError(
+                f"{task.display_name}: secret {ref.secret_name!r} key {ref.secret_key!r} ({ref.env_var}) was "
+                "not supplied (--secret NAME.KEY=VALUE)."
+            )
+    env["KFP_RUN_ID"] = run_id
+    return env
+
+
+def run_compiled_pipeline(
+    pipeline_file: str | Path,
+    *,
+    run_id: str | None = None,
+    secrets: Mapping[str, Mapping[str, str]] | None = None,
+    require_secrets: bool = False,
+    workdir: str | Path | None = None,
+    source_root: str | Path | None = None,
+    log_dir: str | Path | None = None,
+    python: str = sys.executable,
+    timeout: float | None = None,
+    echo: bool = False,
+) -> LocalRunResult:
+    """Runs every task of a compiled pipeline as a local subprocess, in DAG order, stopping at a failure.
+
+    Args:
+        pipeline_file: The compiled KFP YAML.
+        run_id: Stands for the KFP run UUID (default: a new uuid4).
+        secrets: Secret name -> key -> value for the tasks' `use_secret_as_env` variables.
+        require_secrets: Fail on non-optional secret keys that were not supplied (else leave them unset).
+        workdir: Task working directory (default: a new temporary directory).
+        source_root: Prepended to `PYTHONPATH` (default: current directory), before the repository root.
+        log_dir: Where `<task>.log` files go (default: `<workdir>/logs`).
+        python: Interpreter replacing `python`/`python3` at the start of the commands.
+        timeout: Per-task timeout in seconds.
+        echo: Print each task's command and status.
+
+    Returns:
+        The per-task results; `.ok` tells whether all completed.
+    """
+    pipeline = read_pipeline(pipeline_file)
+    order = execution_order(pipeline)
+    run_id = run_id or str(uuid.uuid4())
+    work = Path(workdir or tempfile.mkdtemp(prefix="kfp-local-")).resolve()
+    logs = Path(log_dir or work / "logs").resolve()
+    logs.mkdir(parents=True, exist_ok=True)
+    roots = [str(Path(source_root or os.getcwd()).resolve()), str(REPO_ROOT)]
+    base = dict(os.environ)
+    base["PYTHONPATH"] = os.pathsep.join([*roots, *filter(None, [base.get("PYTHONPATH")])])
+    base["KUBEFLOW_GPU_WORKDIR"] = str(work)
+
+    result = LocalRunResult(run_id=run_id, pipeline=pipeline.name, order=order)
+    failed = False
+    for name in order:
+        task = pipeline.tasks[name]
+        if failed:
+            result.tasks[name] = TaskResult(status="skipped")
+            continue
+        argv = resolve_command(pipeline, task, run_id, str(work))
+        if argv and argv[0] in ("python", "python3"):
+            argv[0] = python
+        env = task_environment(
+            task, run_id=run_id, secrets=secrets or {}, require_secrets=require_secrets, base=base
+        )
+        log_path = logs / f"{name}.log"
+        started = time.monotonic()
+        if echo:
+            print(f"[{name}] {' '.join(argv)}", flush=True)
+        with log_path.open("w") as log:
+            try:
+                proc = subprocess.run(
+                    argv,
+                    env=env,
+                    cwd=work,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                    check=False,
+                )
+                code: int | None = proc.returncode
+            except subprocess.TimeoutExpired:
+                code = None
+        status = "completed" if code == 0 else "failed"
+        failed = status == "failed"
+        result.tasks[name] = TaskResult(status, code, round(time.monotonic() - started, 2), str(log_path))
+        if echo:
+            print(f"[{name}] {status} ({result.tasks[name].seconds}s)", flush=True)
+    return result
+
+
+def zenml_run_status(run_id: str) -> dict[str, Any]:
+    """Status of the ZenML run(s) whose orchestrator run id is `run_id`, in the active ZenML store.
+
+    Returns:
+        `{"runs": [{"name", "status", "steps": {invocation: status}}]}`.
+    """
+    from zenml.client import Client
+
+    runs = Client().list_pipeline_runs(orchestrator_run_id=run_id, hydrate=True)
+    return {
+        "runs": [
+            {
+                "name": run.name,
+                "status": str(run.status.value),
+                "steps": {name: str(step.status.value) for name, step in run.steps.items()},
+            }
+            for run in runs.items
+        ]
+    }
+
+
+def _parse_secrets(items: list[str]) -> dict[str, dict[str, str]]:
+    secrets: dict[str, dict[str, str]] = {}
+    for item in items:
+        ref, sep, value = item.partition("=")
+        name, dot, key = ref.partition(".")
+        if not sep or not dot or not name or not key:
+            raise LocalRunError(f"--secret {item!r} must look like NAME.KEY=VALUE")
+        secrets.setdefault(name, {})[key] = value
+    return secrets
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point (`python -m orchestrators.kubeflow_gpu.local_run --help`)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestrators.kubeflow_gpu.local_run",
+        description="Run a compiled KFP pipeline's tasks as local processes against the local ZenML store.",
+    )
+    parser.add_argument("pipeline_file")
+    parser.add_argument("--run-id", help="stands for the KFP run UUID (default: random)")
+    parser.add_argument("--secret", action="append", default=[], help="NAME.KEY=VALUE (repeatable)")
+    parser.add_argument("--require-secrets", action="store_true", help="fail on unsupplied secret keys")
+    parser.add_argument("--workdir", help="task working directory (default: a temp dir)")
+    parser.add_argument("--source-root", help="prepended to PYTHONPATH (default: cwd)")
+    parser.add_argument("--log-dir", help="per-task logs (default: <workdir>/logs)")
+    parser.add_argument("--timeout", type=float, help="per-task timeout in seconds")
+    parser.add_argument("--check-zenml", action="store_true", help="report the ZenML run status at the end")
+    parser.add_argument("--json-out", help="also write the summary JSON to this file")
+    args = parser.parse_args(argv)
+
+    if not Path(args.pipeline_file).is_file():
+        print(f"error: {args.pipeline_file!r} does not exist", file=sys.stderr)
+        return 2
+    try:
+        result = run_compiled_pipeline(
+            args.pipeline_file,
+            run_id=args.run_id,
+            secrets=_parse_secrets(args.secret),
+            require_secrets=args.require_secrets,
+            workdir=args.workdir,
+            source_root=args.source_root,
+            log_dir=args.log_dir,
+            timeout=args.timeout,
+            echo=True,
+        )
+    except LocalRunError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    summary: dict[str, Any] = asdict(result) | {"ok": result.ok}
+    if args.check_zenml:
+        summary["zenml"] = zenml_run_status(result.run_id)
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.json_out:
+        Path(args.json_out).write_text(text + "\n")
+    return 0 if result.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,21 @@
+"""measure_utility: Exp-4, utility per block, FLOPs and accuracy of gated vs dense inference."""
+
+
+from typing import Annotated
+
+from zenml import step
+
+from model.config import ExperimentConfig
+from model.data import DataSplit
+from model.experiments import ExperimentOutcome, utility_experiment
+from model.trainer import TrainedModel
+from steps.results import write_files
+
+
+@step
+def measure_utility(
+    trained_model: TrainedModel, data_split: DataSplit, experiment: ExperimentConfig
+) -> Annotated[ExperimentOutcome, "utility_result"]:
+    outcome = utility_experiment(trained_model.model, data_split.test, trained_model.history)
+    write_files(experiment, outcome.files)
+    return outcome

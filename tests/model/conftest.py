@@ -1,0 +1,94 @@
+"""Shared tiny fixtures for the model unit tests (CPU, d_model=16, 2 heads, 3 blocks, 6 features)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
+from model.data import Dataset, make_synthetic_pancancer, split_dataset
+from model.transformer import CausalLatticeTransformer
+
+N_FEATURES = 6
+FEATURE_NAMES = [f"f{i}" for i in range(N_FEATURES)]
+
+# The tiny models gain nothing from intra-op threads, and the test machine is shared: one thread avoids
+# oversubscription.
+torch.set_num_threads(1)
+
+
+@pytest.fixture(autouse=True)
+def _restore_determinism_flag():
+    """`train_model` turns on torch deterministic algorithms globally; restore the flag after each test."""
+    before = torch.are_deterministic_algorithms_enabled()
+    yield
+    torch.use_deterministic_algorithms(before)
+
+
+@pytest.fixture
+def tiny_config() -> ModelConfig:
+    return ModelConfig(d_model=16, n_heads=2, n_blocks=3, d_latent=8, rope_dims=2)
+
+
+@pytest.fixture
+def feature_names() -> list[str]:
+    return list(FEATURE_NAMES)
+
+
+@pytest.fixture
+def tiny_model(tiny_config: ModelConfig, feature_names: list[str]) -> CausalLatticeTransformer:
+    torch.manual_seed(0)
+    return CausalLatticeTransformer(feature_names, 2, tiny_config)
+
+
+@pytest.fixture
+def x_batch() -> torch.Tensor:
+    return torch.randn(8, N_FEATURES, generator=torch.Generator().manual_seed(1))
+
+
+def tiny_synthetic_config(**overrides: object) -> SyntheticDataConfig:
+    """4 genes + 2 biomarkers = 6 features, 120 rows over three cohorts."""
+    values: dict[str, object] = {
+        "n_samples": 120,
+        "n_genes": 4,
+        "n_causal_genes": 2,
+        "n_biomarkers": 2,
+        "seed": 3,
+    }
+    values.update(overrides)
+    return SyntheticDataConfig(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def tiny_dataset() -> Dataset:
+    return make_synthetic_pancancer(tiny_synthetic_config())
+
+
+@pytest.fixture
+def tiny_train_split(tiny_dataset: Dataset) -> Dataset:
+    return split_dataset(tiny_dataset, SplitConfig(test_fraction=0.25, min_group_size=10)).train
+
+
+@pytest.fixture
+def tiny_train_config() -> TrainConfig:
+    return TrainConfig(seed=42, batch_size=32, epochs=2, lr=1e-3)
+
+
+def set_router_bias(model: CausalLatticeTransformer, value: float) -> None:
+    """Force every router's final bias (hence every routed gate) on (+100) or off (-100)."""
+    with torch.no_grad():
+        for router in model.meta_utility_layer.routers:
+            router[-1].bias.fill_(value)
+
+
+def assert_finite_nonzero_grads(module: torch.nn.Module, skip: tuple[str, ...] = ()) -> None:
+    missing, bad = [], []
+    for name, parameter in module.named_parameters():
+        if any(name.startswith(prefix) for prefix in skip):
+            continue
+        if parameter.grad is None:
+            missing.append(name)
+        elif not torch.isfinite(parameter.grad).all() or not parameter.grad.abs().sum() > 0:
+            bad.append(name)
+    assert not missing, f"no gradient for {missing}"
+    assert not bad, f"zero or non-finite gradient for {bad}"

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from model.config import (
+    BreastCancerDataConfig,
+    ConfigError,
+    ExperimentConfig,
+    ModelConfig,
+    SyntheticDataConfig,
+    TableDataConfig,
+    TrainConfig,
+    load_experiment_config,
+    parse_experiment,
+)
+
+
+def test_defaults_are_the_seed_configuration() -> None:
+    config = ExperimentConfig()
+    assert config.profile == "seed"
+    assert isinstance(config.data, SyntheticDataConfig)
+    assert (config.train.seed, config.train.batch_size, config.train.epochs) == (42, 64, 50)
+    assert (config.train.lr, config.train.lattice_lr, config.train.optimizer) == (1e-4, 1e-2, "AdamW")
+    lam = config.train.lambdas
+    assert (lam.causal, lam.geometric, lam.reg) == (0.5, 0.3, 0.2)
+    assert config.model == ModelConfig()
+
+
+def test_parse_nested_and_discriminated_data() -> None:
+    config = parse_experiment(
+        {"profile": "quick", "data": {"kind": "breast_cancer"}, "model": {"d_model": 16, "n_heads": 2}}
+    )
+    assert isinstance(config.data, BreastCancerDataConfig)
+    assert config.model.d_model == 16 and config.model.n_blocks == ModelConfig().n_blocks
+    table = parse_experiment({"data": {"kind": "table", "path": "x.csv", "label_column": "y"}})
+    assert isinstance(table.data, TableDataConfig) and table.data.path == Path("x.csv")
+
+
+def test_unknown_key_is_rejected_with_its_dotted_path() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_experiment({"model": {"d_modle": 16}})
+    assert "parameters.experiment.model.d_modle: unknown key" in str(error.value)
+    with pytest.raises(ConfigError, match=r"parameters\.experiment\.trian: unknown key"):
+        parse_experiment({"trian": {}})
+    with pytest.raises(ConfigError, match=r"parameters\.experiment\.train\.lambdas\.causel: unknown key"):
+        parse_experiment({"train": {"lambdas": {"causel": 1.0}}})
+
+
+def test_wrong_type_is_named() -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_experiment({"train": {"epochs": "many"}})
+    message = str(error.value)
+    assert "parameters.experiment.train.epochs" in message and "'many'" in message
+    with pytest.raises(ConfigError, match=r"parameters\.experiment\.model\.dropout"):
+        parse_experiment({"model": {"dropout": 1.5}})
+    with pytest.raises(ConfigError, match=r"parameters\.experiment\.train\.optimizer"):
+        parse_experiment({"train": {"optimizer": "SGD"}})
+
+
+def test_cross_field_checks() -> None:
+    with pytest.raises(ValueError, match="divisible by n_heads"):
+        ModelConfig(d_model=18, n_heads=4)
+    with pytest.raises(ValueError, match="2\\*rope_dims"):
+        ModelConfig(d_model=16, n_heads=2, rope_dims=3)
+    with pytest.raises(ValueError, match="n_causal_genes=5 exceeds n_genes=4"):
+        SyntheticDataConfig(n_genes=4, n_causal_genes=5)
+
+
+def test_configs_are_frozen() -> None:
+    config = TrainConfig()
+    with pytest.raises(ValueError):
+        config.epochs = 3  # type: ignore[misc]
+    assert config.model_copy(update={"epochs": 3}).epochs == 3
+
+
+def _write(tmp_path: Path, document: object) -> Path:
+    path = tmp_path / "zenml_config.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_load_experiment_config(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"enable_cache": False, "parameters": {"experiment": {"train": {"epochs": 3}}}})
+    config = load_experiment_config(path)
+    assert config.train.epochs == 3 and config.model == ModelConfig()
+
+
+def test_load_experiment_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_experiment_config(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError, match=r"missing `parameters\.experiment`"):
+        load_experiment_config(_write(tmp_path, {"parameters": {"other": 1}}))
+    with pytest.raises(ConfigError, match=r"missing `parameters\.experiment`"):
+        load_experiment_config(_write(tmp_path, {"enable_cache": True}))
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_experiment_config(_write(tmp_path, [1, 2]))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("parameters: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_experiment_config(bad)
+    with pytest.raises(ConfigError, match=r"parameters\.experiment\.model\.colour: unknown key"):
+        load_experiment_config(_write(tmp_path, {"parameters": {"experiment": {"model": {"colour": 1}}}}))
+
+
+def test_repository_run_configuration_is_valid() -> None:
+    path = Path(__file__).resolve().parents[2] / "zenml_config.yaml"
+    if not path.is_file():
+        pytest.skip("no zenml_config.yaml in this checkout")
+    assert isinstance(load_experiment_config(path), ExperimentConfig)

@@ -1,0 +1,119 @@
+"""Helpers for the `kubeflow_gpu` orchestrator tests.
+
+Every ZenML operation runs in a subprocess with its own `ZENML_CONFIG_PATH` (a tmp dir), set before ZenML
+is imported there: the tests never touch the developer's ZenML store, and no ZenML state leaks into pytest.
+
+The pipeline under test is one value, `PIPELINE_UNDER_TEST`. For development against another pipeline (e.g. a
+scratch one of the same shape) set `KFP_TEST_PIPELINE=module:attr`, `KFP_TEST_SOURCE_ROOT`, `KFP_TEST_CONFIG`
+and `KFP_TEST_TINY_CONFIG`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "registry.example.com/causal-lattice:kfp-test"
+CRON = "0 3 * * *"
+
+
+@dataclass(frozen=True)
+class PipelineUnderTest:
+    """Which pipeline the compile/execution tests use, and with which run configurations."""
+
+    reference: str  # module:attribute
+    source_root: Path
+    config: Path  # production settings (GPU pod settings per invocation): structure tests
+    tiny_config: Path  # quick settings: local execution test
+
+    @property
+    def module_file(self) -> Path:
+        return self.source_root / (self.reference.split(":")[0].replace(".", "/") + ".py")
+
+
+PIPELINE_UNDER_TEST = PipelineUnderTest(
+    reference=os.environ.get("KFP_TEST_PIPELINE", "pipelines.causal_experiment:causal_experiment_pipeline"),
+    source_root=Path(os.environ.get("KFP_TEST_SOURCE_ROOT", REPO_ROOT)),
+    config=Path(os.environ.get("KFP_TEST_CONFIG", REPO_ROOT / "zenml_config.yaml")),
+    tiny_config=Path(os.environ.get("KFP_TEST_TINY_CONFIG", REPO_ROOT / "tests/data/tiny_config.yaml")),
+)
+
+
+def zenml_env(config_dir: Path) -> dict[str, str]:
+    """Environment for a subprocess with an isolated ZenML store in `config_dir`."""
+    env = dict(os.environ)
+    env.update(
+        ZENML_CONFIG_PATH=str(config_dir),
+        ZENML_ANALYTICS_OPT_IN="false",
+        ZENML_LOGGING_COLORS_DISABLED="true",
+        PYTHONPATH=os.pathsep.join(
+            [str(PIPELINE_UNDER_TEST.source_root), str(REPO_ROOT), *filter(None, [env.get("PYTHONPATH")])]
+        ),
+    )
+    return env
+
+
+def run_module(
+    module: str, args: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess:
+    """`python -m module args` from the repository root; output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+
+
+def require_pipeline(config: Path) -> None:
+    """Skips when the pipeline under test or its configuration does not exist yet."""
+    if not PIPELINE_UNDER_TEST.module_file.is_file():
+        pytest.skip(f"pipeline module {PIPELINE_UNDER_TEST.module_file} does not exist yet")
+    if not config.is_file():
+        pytest.skip(f"run configuration {config} does not exist yet")
+
+
+@dataclass
+class Compiled:
+    """Output of one `python -m orchestrators.kubeflow_gpu.compile` run."""
+
+    yaml: Path
+    dag: dict[str, Any]
+    zenml_config: Path
+    env: dict[str, str]
+    schedule_spec: Path | None
+
+
+def compile_under_test(workdir: Path, config: Path, cron: str | None) -> Compiled:
+    """Compiles the pipeline under test in a fresh ZenML store below `workdir`."""
+    require_pipeline(config)
+    zenml_dir = workdir / "zenml"
+    zenml_dir.mkdir(parents=True, exist_ok=True)
+    env = zenml_env(zenml_dir)
+    out = workdir / "build" / "pipeline.yaml"
+    dag = workdir / "build" / "dag.json"
+    args = [
+        "--config", str(config),
+        "--output", str(out),
+        "--pipeline", PIPELINE_UNDER_TEST.reference,
+        "--source-root", str(PIPELINE_UNDER_TEST.source_root),
+        "--image", IMAGE,
+        "--dag-json", str(dag),
+    ]  # fmt: skip
+    if cron:
+        args += ["--schedule-cron", cron, "--schedule-name", "nightly-retrain"]
+    proc = run_module("orchestrators.kubeflow_gpu.compile", args, env, timeout=600)
+    assert proc.returncode == 0, f"compile failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    spec = out.with_name("pipeline.schedule.json")
+    return Compiled(out, json.loads(dag.read_text()), zenml_dir, env, spec if spec.exists() else None)

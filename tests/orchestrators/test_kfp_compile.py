@@ -1,0 +1,118 @@
+"""The compiled KFP pipeline of the real pipeline matches what ZenML compiled, step for step.
+
+The expectations come from ZenML itself (`--dag-json`: the snapshot's step DAG, step sources, GPU counts and
+merged pod settings), and the YAML is read with kfp's own protos (`pipeline_ir`), so nothing here hard-codes
+the pipeline's steps.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+
+import pytest
+
+from orchestrators.kubeflow_gpu.pipeline_ir import CompiledPipeline, read_pipeline
+from tests.orchestrators.kfp_testlib import CRON, IMAGE, Compiled
+
+GPU_TOLERATION_KEYS = {"nvidia.com/gpu"}
+GPU_SELECTOR_KEYS = {"accelerator", "nvidia.com/gpu.product", "cloud.google.com/gke-accelerator"}
+
+
+@pytest.fixture(scope="module")
+def kfp(compiled: Compiled) -> CompiledPipeline:
+    return read_pipeline(compiled.yaml)
+
+
+def _gpu(compiled: Compiled, name: str) -> int:
+    return int(compiled.dag[name]["gpu_count"])
+
+
+def test_one_task_per_step_invocation(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    assert sorted(kfp.tasks) == sorted(compiled.dag)
+    for name, task in kfp.tasks.items():
+        assert task.argument("step_name") == name
+
+
+def test_dag_edges_equal_zenml_dag(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    expected = {(up, name) for name, step in compiled.dag.items() for up in step["upstream"]}
+    assert expected, "the pipeline under test has no dependencies at all"
+    assert kfp.edges() == expected
+
+
+def _ancestors(kfp: CompiledPipeline, name: str) -> set[str]:
+    seen: set[str] = set()
+    stack = list(kfp.tasks[name].dependencies)
+    while stack:
+        current = stack.pop()
+        if current not in seen:
+            seen.add(current)
+            stack.extend(kfp.tasks[current].dependencies)
+    return seen
+
+
+def test_fan_out_invocations_are_independent(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for name, step in compiled.dag.items():
+        by_source[step["source"]].append(name)
+    fan_outs = {source: names for source, names in by_source.items() if len(names) > 1}
+    assert fan_outs, "expected at least one step invoked several times (e.g. the repro/subset trainings)"
+    for names in fan_outs.values():
+        for name in names:
+            assert not _ancestors(kfp, name) & set(names), f"{name} depends on a sibling invocation"
+
+
+def test_gpu_tasks_get_their_own_gpu_settings(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    gpu_tasks = [name for name in kfp.tasks if _gpu(compiled, name) > 0]
+    assert gpu_tasks, "the production config requests no GPU for any step"
+    for name in gpu_tasks:
+        task, pod = kfp.tasks[name], compiled.dag[name]["pod_settings"]
+        assert task.accelerator_limit == _gpu(compiled, name), name
+        assert task.accelerator_type == "nvidia.com/gpu", name
+        assert pod.get("node_selectors"), f"{name}: no node selector configured for a GPU step"
+        assert pod.get("tolerations"), f"{name}: no toleration configured for a GPU step"
+        assert task.node_selectors == {k: str(v) for k, v in pod["node_selectors"].items()}, name
+        compiled_tolerations = {(t.key, t.operator, t.value, t.effect) for t in task.tolerations}
+        expected = {
+            (t.get("key", ""), t.get("operator", ""), t.get("value", ""), t.get("effect", ""))
+            for t in pod["tolerations"]
+        }
+        assert compiled_tolerations == expected, name
+
+
+def test_cpu_tasks_get_no_gpu_and_no_gpu_placement(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    cpu_tasks = [name for name in kfp.tasks if _gpu(compiled, name) == 0]
+    assert cpu_tasks
+    for name in cpu_tasks:
+        task = kfp.tasks[name]
+        assert task.accelerator_limit == 0 and task.accelerator_type is None, name
+        assert not GPU_SELECTOR_KEYS & set(task.node_selectors), name
+        assert not GPU_TOLERATION_KEYS & {t.key for t in task.tolerations}, name
+
+
+def test_image_command_and_environment(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    for name, task in kfp.tasks.items():
+        assert task.image == IMAGE, name
+        assert task.command == ["python", "-m", "zenml.entrypoints.entrypoint"], name
+        assert task.inputs == {"kfp_run_id": "{{$.pipeline_job_uuid}}"}, name
+        assert task.argument("kfp_run_id") == "{{$.inputs.parameters['kfp_run_id']}}", name
+        assert task.argument("snapshot_id"), name
+        secret_env = {(s.env_var, s.secret_name, s.secret_key) for s in task.secret_envs}
+        assert ("ZENML_STORE_URL", "zenml-server-credentials", "url") in secret_env, name
+        assert ("ZENML_STORE_API_KEY", "zenml-server-credentials", "api_key") in secret_env, name
+        assert ("MLFLOW_TRACKING_URI", "mlflow-client", "tracking_uri") in secret_env, name
+        # The compiling client's store (a local sqlite path here) must not leak into the pods.
+        assert not [k for k in task.env if k.startswith("ZENML_STORE_")], name
+        assert "MLFLOW_TRACKING_URI" not in task.env, name
+
+
+def test_cron_schedule_becomes_recurring_run_spec(compiled: Compiled) -> None:
+    assert compiled.schedule_spec is not None, "no <name>.schedule.json next to the YAML"
+    spec = json.loads(compiled.schedule_spec.read_text())
+    args = spec["create_recurring_run"]
+    assert spec["zenml_cron_expression"] == CRON
+    assert args["cron_expression"] == "0 " + CRON  # KFP wants a leading seconds field
+    assert args["pipeline_package_path"] == compiled.yaml.name
+    assert args["job_name"] == "nightly-retrain"
+    assert args["enable_caching"] is False and args["interval_second"] is None
+    assert spec["experiment_name"]

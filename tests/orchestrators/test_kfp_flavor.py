@@ -1,0 +1,105 @@
+"""Flavor registration, settings validation and CLI errors (subprocesses, isolated ZenML stores)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.orchestrators.kfp_testlib import REPO_ROOT, run_module, zenml_env
+
+SETTINGS_CHECK = """
+import json
+from zenml.integrations.kubeflow.flavors.kubeflow_orchestrator_flavor import KubeflowOrchestratorSettings
+from orchestrators.kubeflow_gpu.flavor import KubeflowGPUOrchestratorConfig, KubeflowGPUOrchestratorSettings
+
+pod = {"pod_settings": {"node_selectors": {"accelerator": "nvidia-h200"},
+                        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}
+ours = KubeflowGPUOrchestratorSettings.model_validate(pod).pod_settings
+stock = KubeflowOrchestratorSettings.model_validate(pod).pod_settings
+merged = KubeflowGPUOrchestratorSettings.model_validate(
+    {"node_selectors": {"accelerator": "old", "zone": "a"}, **pod}).pod_settings
+config = KubeflowGPUOrchestratorConfig(compile_only=True, **pod)
+print(json.dumps({
+    "ours": ours.model_dump(include={"node_selectors", "tolerations"}),
+    "stock": stock.model_dump(include={"node_selectors", "tolerations"}),
+    "merged": merged.node_selectors,
+    "compile_only_remote": config.is_remote,
+    "compile_only_client_cache": config.supports_client_side_caching,
+    "default_remote": KubeflowGPUOrchestratorConfig().is_remote,
+}))
+"""
+
+
+def test_pod_settings_survive_validation(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-c", SETTINGS_CHECK],
+        cwd=REPO_ROOT,
+        env=zenml_env(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected = {
+        "node_selectors": {"accelerator": "nvidia-h200"},
+        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
+    }
+    assert result["ours"] == expected
+    assert result["stock"] == {"node_selectors": {}, "tolerations": []}  # SPEC 6 (a): the defect we fix
+    assert result["merged"] == {"accelerator": "nvidia-h200", "zone": "a"}  # pod_settings wins
+    assert result["compile_only_remote"] is False and result["compile_only_client_cache"] is False
+    assert result["default_remote"] is True
+
+
+def test_flavor_registers_from_repo_root(tmp_path: Path) -> None:
+    env = zenml_env(tmp_path)
+    zenml = str(Path(sys.executable).with_name("zenml"))
+    source = "orchestrators.kubeflow_gpu.flavor.KubeflowGPUOrchestratorFlavor"
+    register = subprocess.run(
+        [zenml, "orchestrator", "flavor", "register", source],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert register.returncode == 0, register.stdout + register.stderr
+    component = subprocess.run(
+        [zenml, "orchestrator", "register", "kfp", "--flavor", "kubeflow_gpu", "--compile_only=True"],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert component.returncode == 0, component.stdout + component.stderr
+
+
+def test_compile_cli_reports_bad_paths(tmp_path: Path) -> None:
+    env = zenml_env(tmp_path)
+    missing = run_module(
+        "orchestrators.kubeflow_gpu.compile", ["--config", "nope.yaml", "--output", "x.yaml"], env, 60
+    )
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr and "does not exist" in missing.stderr
+
+    config = tmp_path / "c.yaml"
+    config.write_text("steps: [1, 2]\n")
+    bad = run_module(
+        "orchestrators.kubeflow_gpu.compile", ["--config", str(config), "--output", "x.yaml"], env, 60
+    )
+    assert bad.returncode == 2 and "`steps` must map" in bad.stderr
+
+    config.write_text("enable_cache: false\n")
+    suffix = run_module(
+        "orchestrators.kubeflow_gpu.compile", ["--config", str(config), "--output", "x.json"], env, 60
+    )
+    assert suffix.returncode == 2 and ".yaml" in suffix.stderr
+
+    ref = ["--config", str(config), "--output", str(tmp_path / "x.yaml"), "--pipeline", "no_such_module:p"]
+    unknown = run_module("orchestrators.kubeflow_gpu.compile", ref, env, 120)
+    assert unknown.returncode == 2 and "no_such_module" in unknown.stderr
