@@ -117,6 +117,11 @@ def run(experiment: ExperimentConfig, model_config: ModelConfig, train_config: T
     gated = evaluate_model(model, split.test)
     dense = evaluate_model(model, split.test, dense=True)
     x_test = torch.from_numpy(np.ascontiguousarray(split.test.features))
+    # Mean utility per block on the test set only (the layer's running mean also holds every training pass).
+    model.meta_utility_layer.reset_utility()
+    with torch.no_grad():
+        model(x_test)
+    test_utility = [float(u) for u in model.meta_utility_layer.get_utility()]
     gated_flops = forward_flops(model, x_test, dense=False)
     dense_flops = forward_flops(model, x_test, dense=True)
 
@@ -154,7 +159,7 @@ def run(experiment: ExperimentConfig, model_config: ModelConfig, train_config: T
         gated_flops=gated_flops,
         dense_flops=dense_flops,
         gate_on_share=gated["gate_on_share"],
-        utility_per_block=[float(u) for u in model.meta_utility_layer.get_utility()],
+        utility_per_block=test_utility,
         gated_inference_ms=_inference_ms(model, x_test, dense=False),
         dense_inference_ms=_inference_ms(model, x_test, dense=True),
         auroc=gated.get("auroc"),

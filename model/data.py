@@ -411,3 +411,14 @@ def data_view(dataset: Dataset, split: DataSplit, view: str, config: SplitConfig
     if kind == "logo" and group:
         return leave_one_group_out(dataset, group)
     raise DataValidationError(f"unknown data view {view!r}: use 'main', 'group:<name>' or 'logo:<name>'")
+
+
+def check_subsets(dataset: Dataset, subsets: list[str]) -> None:
+    """The cohorts named for subset training must exist in the data's group column."""
+    present = set() if dataset.groups is None else set(dataset.groups)
+    missing = [g for g in subsets if g not in present]
+    if missing:
+        raise DataValidationError(
+            f"evaluation.subsets names group(s) {missing} that the data does not have (groups: {sorted(present)}); "
+            "set evaluation.subsets to groups of the group column, or [] for data without groups"
+        )

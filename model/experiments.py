@@ -223,7 +223,7 @@ def reproducibility_experiment(
         }
         for first, second in rerun_pairs
     ]
-    seeds = {}
+    seeds: dict[int, RunSummary] = {}
     for run in runs:
         seeds.setdefault(run.seed, run)
     accuracies = [run.metrics.get("accuracy", float("nan")) for run in seeds.values()]

@@ -74,7 +74,7 @@ def degree_distribution(graph: nx.DiGraph) -> bytes:
     in_degree = [d for _, d in graph.in_degree()]
     out_degree = [d for _, d in graph.out_degree()]
     top = max([*in_degree, *out_degree, 1])
-    bins = np.arange(-0.5, top + 1.5)
+    bins = [edge - 0.5 for edge in range(top + 2)]
     axis.hist([in_degree, out_degree], bins=bins, label=["in-degree", "out-degree"])
     axis.set_xlabel("degree")
     axis.set_ylabel("number of variables")
@@ -90,13 +90,15 @@ def utility_map(utility_per_epoch: np.ndarray, final_utility: np.ndarray) -> byt
     axes[0].set_xlabel("epoch")
     axes[0].set_ylabel("block index")
     axes[0].set_title("Utility activation over training")
-    axes[0].set_xticks(range(0, utility_per_epoch.shape[0], max(1, utility_per_epoch.shape[0] // 10)),
-                       [str(e + 1) for e in range(0, utility_per_epoch.shape[0], max(1, utility_per_epoch.shape[0] // 10))])
+    epochs = range(0, utility_per_epoch.shape[0], max(1, utility_per_epoch.shape[0] // 10))
+    axes[0].set_xticks(list(epochs), [str(e + 1) for e in epochs])
+    axes[0].set_yticks(range(utility_per_epoch.shape[1]))
     figure.colorbar(image, ax=axes[0], label="mean utility")
     axes[1].imshow(final_utility.reshape(1, -1), aspect="auto", cmap="plasma", vmin=0, vmax=1)
     for b, value in enumerate(final_utility):
         axes[1].text(b, 0, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black")
     axes[1].set_xlabel("Block index")
+    axes[1].set_xticks(range(len(final_utility)))
     axes[1].set_yticks([])
     axes[1].set_title("Utility activation map (test set)")
     return _png(figure)

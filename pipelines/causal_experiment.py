@@ -3,7 +3,10 @@
 load_data -> train -> {extract_attention, embed_latent, analyze_lattice, measure_utility}
           -> repro_seed_<s> (fan-out) -> repro_check
           -> subset_<g>, logo_<g> (fan-out) -> subset_generalization
-          -> report
+          -> report -> promote (MLflow registry: `challenger`, and `champion` only when the gates allow)
+
+On a stack with an MLflow experiment tracker (scripts/setup_local_stack.py) every step but load_data logs to
+MLflow: one parent run per pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
 """
 
 
@@ -12,17 +15,17 @@ from typing import Any
 from zenml import pipeline
 
 from model.config import parse_experiment
-from steps import (
-    analyze_lattice,
-    embed_latent,
-    extract_attention,
-    load_data,
-    measure_utility,
-    repro_check,
-    report,
-    subset_generalization,
-    train,
-)
+from registry.stack import tracked_step_options
+from steps.analyze_lattice import analyze_lattice as analyze_lattice_step
+from steps.embed_latent import embed_latent as embed_latent_step
+from steps.extract_attention import extract_attention as extract_attention_step
+from steps.load_data import load_data
+from steps.measure_utility import measure_utility as measure_utility_step
+from steps.promote import promote as promote_step
+from steps.repro_check import repro_check as repro_check_step
+from steps.report import report as report_step
+from steps.subset_generalization import subset_generalization as subset_generalization_step
+from steps.train import train as train_step
 
 MAIN_TRAINING = "train"
 
@@ -43,6 +46,18 @@ def repro_invocations(seeds: list[int], main_seed: int) -> tuple[list[tuple[str,
 def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None:
     """`experiment` is the `parameters.experiment` block of zenml_config.yaml, validated before any step runs."""
     config = parse_experiment(experiment or {})
+    # With an MLflow tracker on the active stack every step after load_data is tracked (nested MLflow runs);
+    # without one the options are empty and the steps run untracked.
+    tracked = tracked_step_options()
+    train = train_step.with_options(**tracked)
+    extract_attention = extract_attention_step.with_options(**tracked)
+    embed_latent = embed_latent_step.with_options(**tracked)
+    analyze_lattice = analyze_lattice_step.with_options(**tracked)
+    measure_utility = measure_utility_step.with_options(**tracked)
+    repro_check = repro_check_step.with_options(**tracked)
+    subset_generalization = subset_generalization_step.with_options(**tracked)
+    report = report_step.with_options(**tracked)
+    promote = promote_step.with_options(**tracked)
     dataset, data_split = load_data(config)
     main_model = train(dataset, data_split, config, view="main", id=MAIN_TRAINING)
     attention = extract_attention(main_model, data_split, config)
@@ -61,4 +76,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     subset_models = [train(dataset, data_split, config, view=view, id=name) for name, view in subset_runs]
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], dataset, config)
 
-    report(config, main_model, dataset, attention, latent, lattice, utility, reproducibility, subsets)
+    gate_verdict, _, _ = report(
+        config, main_model, dataset, attention, latent, lattice, utility, reproducibility, subsets
+    )
+    promote(main_model, gate_verdict, dataset, data_split, config)

@@ -12,6 +12,7 @@ from model.data import Dataset
 from model.experiments import ExperimentOutcome, lattice_experiment
 from model.trainer import TrainedModel
 from steps.results import write_files
+from steps.tracking import track_outcome
 
 
 @step(output_materializers={"lattice_graph": LatticeGraphMaterializer})
@@ -22,4 +23,5 @@ def analyze_lattice(
     if not experiment.visualization.graph_structure:
         outcome.files.pop("lattice/lattice_graph.png")
     write_files(experiment, outcome.files)
+    track_outcome(experiment, outcome)
     return outcome, graph

@@ -10,6 +10,7 @@ from model.data import DataSplit
 from model.experiments import ExperimentOutcome, latent_experiment
 from model.trainer import TrainedModel
 from steps.results import write_files
+from steps.tracking import track_outcome
 
 
 @step
@@ -22,4 +23,5 @@ def embed_latent(
     if not experiment.visualization.latent_tsne:
         outcome.files.pop("latent/z_tsne.png")
     write_files(experiment, outcome.files)
+    track_outcome(experiment, outcome)
     return outcome

@@ -10,6 +10,7 @@ from model.data import DataSplit
 from model.experiments import ExperimentOutcome, attention_experiment
 from model.trainer import TrainedModel
 from steps.results import write_files
+from steps.tracking import track_outcome
 
 
 @step
@@ -20,4 +21,5 @@ def extract_attention(
     if not experiment.visualization.attention_heatmap:
         outcome.files.pop("visuals/attention/heatmap.png")
     write_files(experiment, outcome.files)
+    track_outcome(experiment, outcome)
     return outcome

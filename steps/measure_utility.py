@@ -10,6 +10,7 @@ from model.data import DataSplit
 from model.experiments import ExperimentOutcome, utility_experiment
 from model.trainer import TrainedModel
 from steps.results import write_files
+from steps.tracking import track_outcome
 
 
 @step
@@ -18,4 +19,5 @@ def measure_utility(
 ) -> Annotated[ExperimentOutcome, "utility_result"]:
     outcome = utility_experiment(trained_model.model, data_split.test, trained_model.history)
     write_files(experiment, outcome.files)
+    track_outcome(experiment, outcome)
     return outcome

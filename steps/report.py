@@ -16,6 +16,7 @@ from model.gates import GateVerdict, evaluate_gates
 from model.report import render_summary
 from model.trainer import TrainedModel
 from steps.results import run_directory, write_files
+from steps.tracking import track
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +70,18 @@ def report(
     directory = run_directory(experiment)
     markdown = render_summary(directory.name, experiment, metrics, verdict.gates, figures, description)
     html = _html(markdown, f"causal-lattice {directory.name}")
-    write_files(experiment, {"reports/summary.md": markdown.encode(), "reports/summary.html": html.encode()})
+    files = {"reports/summary.md": markdown.encode(), "reports/summary.html": html.encode()}
+    write_files(experiment, files)
+    track(
+        experiment,
+        metrics={
+            "gate": {g.name: g.value for g in verdict.gates},
+            "gate_passed": {g.name: g.passed for g in verdict.gates},
+            "all_gates_passed": verdict.passed,
+            "main": trained_model.test_metrics,
+        },
+        files=files,
+    )
     latest = directory.parent / "latest"
     # A relative symlink to the newest run; earlier runs stay where they are.
     if latest.is_symlink() or not latest.exists():

@@ -10,6 +10,7 @@ from model.data import DataValidationError
 from model.experiments import ExperimentOutcome, RunSummary, reproducibility_experiment, weights_digest
 from model.trainer import TrainedModel
 from steps.results import write_files
+from steps.tracking import track_outcome
 
 
 def summarise(models: list[TrainedModel], names: list[str]) -> list[RunSummary]:
@@ -32,4 +33,5 @@ def repro_check(
     runs = summarise(trained_models, run_names)
     outcome = reproducibility_experiment(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
     write_files(experiment, outcome.files)
+    track_outcome(experiment, outcome)
     return outcome

@@ -11,6 +11,7 @@ from model.experiments import ExperimentOutcome, subset_experiment
 from model.trainer import TrainedModel
 from steps.repro_check import summarise
 from steps.results import write_files
+from steps.tracking import track_outcome
 
 
 @step
@@ -22,4 +23,5 @@ def subset_generalization(
         [r for r in runs if r.view.startswith("group:")], [r for r in runs if r.view.startswith("logo:")], dataset
     )
     write_files(experiment, outcome.files)
+    track_outcome(experiment, outcome)
     return outcome

@@ -11,6 +11,7 @@ from model.config import ExperimentConfig
 from model.data import Dataset, DataSplit, data_view
 from model.trainer import TrainedModel, evaluate_model, train_model
 from steps.results import write_files
+from steps.tracking import track
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,16 @@ def train(
     result = train_model(split.train, experiment.model, train_config)
     metrics = evaluate_model(result.model, split.test)
     logger.info("%s: test %s", step_name, {k: round(v, 4) for k, v in metrics.items()})
-    write_files(experiment, {f"logs/grad/{step_name}.json": json.dumps(result.gradient_log(), indent=1).encode()})
+    grad_log = {f"logs/grad/{step_name}.json": json.dumps(result.gradient_log(), indent=1).encode()}
+    write_files(experiment, grad_log)
+    track(
+        experiment,
+        params={**experiment.model_copy(update={"train": train_config}).model_dump(mode="json"), "view": view},
+        metrics={"test": metrics},
+        history=result.history,
+        files=grad_log,
+        tags={"view": view, "seed": str(train_config.seed), "data_fingerprint": dataset.fingerprint()},
+    )
     return TrainedModel(
         model=result.model,
         history=result.history,

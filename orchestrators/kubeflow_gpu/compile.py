@@ -9,7 +9,8 @@ What it does (idempotent; works on a fresh local ZenML store):
 
 1. registers the `kubeflow_gpu` flavor if the store does not know it;
 2. creates or updates the orchestrator `kfp-compile-orchestrator` (`compile_only: true`, the output path and
-   the image) and the stack `kfp-compile` (that orchestrator + the `default` artifact store);
+   the image) and the stack `kfp-compile` (that orchestrator + the `default` artifact store, or the one named
+   by `--artifact-store`);
 3. runs the pipeline on that stack with `enable_cache=False`, so that the orchestrator receives every step and
    writes the YAML (a fully cached run would never reach the orchestrator), then re-activates the stack that
    was active before.
@@ -122,12 +123,13 @@ def check_output_path(output_path: str | Path) -> Path:
     return output
 
 
-def ensure_compile_stack(output_path: Path, image: str) -> None:
+def ensure_compile_stack(output_path: Path, image: str, artifact_store: str = ARTIFACT_STORE_NAME) -> None:
     """Registers the flavor and creates/updates the compile-only orchestrator and the `kfp-compile` stack.
 
     Args:
         output_path: Where the orchestrator writes the YAML.
         image: Container image of the compiled tasks.
+        artifact_store: Artifact store of the stack (the step pods write their artifacts there).
     """
     from zenml.client import Client
     from zenml.enums import StackComponentType
@@ -157,16 +159,20 @@ def ensure_compile_stack(output_path: Path, image: str) -> None:
             component_type=orchestrator,
             configuration=configuration,
         )
+    store_type = StackComponentType.ARTIFACT_STORE
     try:
-        client.get_stack(STACK_NAME, allow_name_prefix_match=False)
+        store_id = client.get_stack_component(store_type, artifact_store, allow_name_prefix_match=False).id
+    except KeyError as e:
+        raise CompileError(f"No artifact store named {artifact_store!r} is registered.") from e
+    try:
+        stack = client.get_stack(STACK_NAME, allow_name_prefix_match=False)
     except KeyError:
         client.create_stack(
-            name=STACK_NAME,
-            components={
-                orchestrator: ORCHESTRATOR_NAME,
-                StackComponentType.ARTIFACT_STORE: ARTIFACT_STORE_NAME,
-            },
+            name=STACK_NAME, components={orchestrator: ORCHESTRATOR_NAME, store_type: artifact_store}
         )
+        return
+    if stack.components[store_type][0].id != store_id:
+        client.update_stack(STACK_NAME, component_updates={store_type: [artifact_store]})
 
 
 def _flavor_filter(**kwargs: Any) -> Any:
@@ -183,6 +189,7 @@ def compile_pipeline(
     *,
     schedule: Schedule | None = None,
     source_root: str | Path | None = None,
+    artifact_store: str = ARTIFACT_STORE_NAME,
 ) -> Path:
     """Compiles `pipeline` with the run configuration `config_path` into a KFP YAML at `output_path`.
 
@@ -193,6 +200,8 @@ def compile_pipeline(
         image: Container image for every task (unless a step's `image` setting overrides it).
         schedule: Optional ZenML schedule; the config file's `schedule` is used otherwise.
         source_root: Directory ZenML resolves step sources against (default: the current directory).
+        artifact_store: Registered artifact store for the `kfp-compile` stack (default: `default`, local);
+            the compiled steps read and write artifacts there.
 
     Returns:
         The path of the written YAML.
@@ -213,7 +222,7 @@ def compile_pipeline(
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
 
-    ensure_compile_stack(output, image)
+    ensure_compile_stack(output, image, artifact_store)
     client = Client()
     previous_stack = client.active_stack_model.id
     client.activate_stack(STACK_NAME)
@@ -293,6 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source-root", help="source root for step modules (default: current directory)")
     parser.add_argument("--schedule-cron", help="5-field cron; writes <output stem>.schedule.json")
     parser.add_argument("--schedule-name", help="name of the schedule (default: ZenML's)")
+    parser.add_argument("--artifact-store", default=ARTIFACT_STORE_NAME, help="artifact store of the stack")
     parser.add_argument("--dag-json", help="also write ZenML's own step DAG (upstream steps, GPUs) as JSON")
     args = parser.parse_args(argv)
 
@@ -312,7 +322,13 @@ def main(argv: list[str] | None = None) -> int:
             schedule = Schedule(name=args.schedule_name, cron_expression=args.schedule_cron)
         image = args.image or _default_image(config)
         path = compile_pipeline(
-            pipeline, args.config, args.output, image, schedule=schedule, source_root=root
+            pipeline,
+            args.config,
+            args.output,
+            image,
+            schedule=schedule,
+            source_root=root,
+            artifact_store=args.artifact_store,
         )
         if args.dag_json:
             dag = zenml_dag(snapshot_id_of(path))

@@ -108,8 +108,12 @@ class KubeflowGPUOrchestratorSettings(KubeflowOrchestratorSettings):
         "left out of the compiled YAML. Set to null to keep ZenML's default (credentials as plain env).",
     )
     zenml_server_secret_keys: dict[str, str] = Field(
-        default_factory=lambda: {"url": "ZENML_STORE_URL", "api_key": "ZENML_STORE_API_KEY"},
-        description="Secret data key -> environment variable for `zenml_server_secret`.",
+        default_factory=lambda: {
+            "ZENML_STORE_URL": "ZENML_STORE_URL",
+            "ZENML_STORE_API_KEY": "ZENML_STORE_API_KEY",
+        },
+        description="Secret data key -> environment variable for `zenml_server_secret` (default: keys named "
+        "after the variables, as in k8s/secrets.example.yaml).",
     )
     mlflow_tracking_uri: str | None = Field(
         None,
@@ -121,8 +125,12 @@ class KubeflowGPUOrchestratorSettings(KubeflowOrchestratorSettings):
         description="Kubernetes Secret whose keys (see `mlflow_secret_keys`) become MLflow client variables.",
     )
     mlflow_secret_keys: dict[str, str] = Field(
-        default_factory=lambda: {"tracking_uri": "MLFLOW_TRACKING_URI"},
-        description="Secret data key -> environment variable for `mlflow_secret`.",
+        default_factory=lambda: {
+            key: key
+            for key in ("MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD")
+        },
+        description="Secret data key -> environment variable for `mlflow_secret` (default: keys named after "
+        "the variables, as in k8s/secrets.example.yaml).",
     )
     pipeline_output_path: str | None = Field(
         None,

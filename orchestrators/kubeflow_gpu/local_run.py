@@ -19,6 +19,7 @@ pass `--require-secrets` to fail instead, as a pod would.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -163,6 +164,26 @@ def task_environment(
     return env
 
 
+@contextlib.contextmanager
+def _keep_active_stack(pipeline: CompiledPipeline) -> Iterator[None]:
+    """Restores the caller's active ZenML stack after the tasks ran.
+
+    The tasks carry the compiling client's `ZENML_ACTIVE_STACK_ID` (the `kfp-compile` stack) and ZenML
+    persists it into the global config while they run; left alone, the user's next `zenml pipeline run` would
+    land on the compile-only orchestrator. Only imports ZenML when the YAML is a ZenML pipeline.
+    """
+    if not any("ZENML_ACTIVE_STACK_ID" in task.env for task in pipeline.tasks.values()):
+        yield
+        return
+    from zenml.client import Client
+
+    before = Client().active_stack_model.id
+    try:
+        yield
+    finally:
+        Client().activate_stack(before)
+
+
 def run_compiled_pipeline(
     pipeline_file: str | Path,
     *,
@@ -205,41 +226,45 @@ def run_compiled_pipeline(
     base["KUBEFLOW_GPU_WORKDIR"] = str(work)
 
     result = LocalRunResult(run_id=run_id, pipeline=pipeline.name, order=order)
-    failed = False
-    for name in order:
-        task = pipeline.tasks[name]
-        if failed:
-            result.tasks[name] = TaskResult(status="skipped")
-            continue
-        argv = resolve_command(pipeline, task, run_id, str(work))
-        if argv and argv[0] in ("python", "python3"):
-            argv[0] = python
-        env = task_environment(
-            task, run_id=run_id, secrets=secrets or {}, require_secrets=require_secrets, base=base
-        )
-        log_path = logs / f"{name}.log"
-        started = time.monotonic()
-        if echo:
-            print(f"[{name}] {' '.join(argv)}", flush=True)
-        with log_path.open("w") as log:
-            try:
-                proc = subprocess.run(
-                    argv,
-                    env=env,
-                    cwd=work,
-                    stdout=log,
-                    stderr=subprocess.STDOUT,
-                    timeout=timeout,
-                    check=False,
-                )
-                code: int | None = proc.returncode
-            except subprocess.TimeoutExpired:
-                code = None
-        status = "completed" if code == 0 else "failed"
-        failed = status == "failed"
-        result.tasks[name] = TaskResult(status, code, round(time.monotonic() - started, 2), str(log_path))
-        if echo:
-            print(f"[{name}] {status} ({result.tasks[name].seconds}s)", flush=True)
+    with _keep_active_stack(pipeline):
+        for name in order:
+            if any(t.status != "completed" for t in result.tasks.values()):
+                result.tasks[name] = TaskResult(status="skipped")
+                continue
+            task = pipeline.tasks[name]
+            argv = resolve_command(pipeline, task, run_id, str(work))
+            if argv and argv[0] in ("python", "python3"):
+                argv[0] = python
+            env = task_environment(
+                task, run_id=run_id, secrets=secrets or {}, require_secrets=require_secrets, base=base
+            )
+            result.tasks[name] = _run_task(name, argv, env, work, logs / f"{name}.log", timeout, echo)
+    return result
+
+
+def _run_task(
+    name: str,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: Path,
+    log_path: Path,
+    timeout: float | None,
+    echo: bool,
+) -> TaskResult:
+    if echo:
+        print(f"[{name}] {' '.join(argv)}", flush=True)
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        try:
+            code: int | None = subprocess.run(
+                argv, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, timeout=timeout, check=False
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = None
+    result = TaskResult("completed" if code == 0 else "failed", code, round(time.monotonic() - started, 2))
+    result.log = str(log_path)
+    if echo:
+        print(f"[{name}] {result.status} ({result.seconds}s)", flush=True)
     return result
 
 

@@ -51,21 +51,35 @@ def _ancestors(kfp: CompiledPipeline, name: str) -> set[str]:
     return seen
 
 
-def test_fan_out_invocations_are_independent(compiled: Compiled, kfp: CompiledPipeline) -> None:
+def _by_source(compiled: Compiled) -> dict[str, list[str]]:
+    """Step import path -> its invocation ids."""
     by_source: dict[str, list[str]] = defaultdict(list)
     for name, step in compiled.dag.items():
         by_source[step["source"]].append(name)
-    fan_outs = {source: names for source, names in by_source.items() if len(names) > 1}
+    return by_source
+
+
+def test_fan_out_invocations_are_independent(compiled: Compiled, kfp: CompiledPipeline) -> None:
+    fan_outs = {source: names for source, names in _by_source(compiled).items() if len(names) > 1}
     assert fan_outs, "expected at least one step invoked several times (e.g. the repro/subset trainings)"
     for names in fan_outs.values():
         for name in names:
             assert not _ancestors(kfp, name) & set(names), f"{name} depends on a sibling invocation"
 
 
+def test_production_config_requests_gpus(compiled: Compiled) -> None:
+    # The most-invoked step is the training (main, repro seeds, cohorts): each invocation needs a GPU.
+    trainings = max(_by_source(compiled).values(), key=len)
+    without_gpu = sorted(name for name in trainings if _gpu(compiled, name) == 0)
+    assert not without_gpu, (
+        f"{without_gpu} request no GPU in the run configuration; give each training invocation "
+        "`settings: {resources: {gpu_count: 1}, orchestrator.kubeflow_gpu: {pod_settings: {node_selectors: "
+        "..., tolerations: ...}}}` under `steps:`"
+    )
+
+
 def test_gpu_tasks_get_their_own_gpu_settings(compiled: Compiled, kfp: CompiledPipeline) -> None:
-    gpu_tasks = [name for name in kfp.tasks if _gpu(compiled, name) > 0]
-    assert gpu_tasks, "the production config requests no GPU for any step"
-    for name in gpu_tasks:
+    for name in [name for name in kfp.tasks if _gpu(compiled, name) > 0]:
         task, pod = kfp.tasks[name], compiled.dag[name]["pod_settings"]
         assert task.accelerator_limit == _gpu(compiled, name), name
         assert task.accelerator_type == "nvidia.com/gpu", name
@@ -98,9 +112,10 @@ def test_image_command_and_environment(compiled: Compiled, kfp: CompiledPipeline
         assert task.argument("kfp_run_id") == "{{$.inputs.parameters['kfp_run_id']}}", name
         assert task.argument("snapshot_id"), name
         secret_env = {(s.env_var, s.secret_name, s.secret_key) for s in task.secret_envs}
-        assert ("ZENML_STORE_URL", "zenml-server-credentials", "url") in secret_env, name
-        assert ("ZENML_STORE_API_KEY", "zenml-server-credentials", "api_key") in secret_env, name
-        assert ("MLFLOW_TRACKING_URI", "mlflow-client", "tracking_uri") in secret_env, name
+        # Secret names and keys as in k8s/secrets.example.yaml.
+        assert ("ZENML_STORE_URL", "zenml-server-credentials", "ZENML_STORE_URL") in secret_env, name
+        assert ("ZENML_STORE_API_KEY", "zenml-server-credentials", "ZENML_STORE_API_KEY") in secret_env, name
+        assert ("MLFLOW_TRACKING_URI", "mlflow-client", "MLFLOW_TRACKING_URI") in secret_env, name
         # The compiling client's store (a local sqlite path here) must not leak into the pods.
         assert not [k for k in task.env if k.startswith("ZENML_STORE_")], name
         assert "MLFLOW_TRACKING_URI" not in task.env, name

@@ -1,0 +1,52 @@
+"""Glue between the steps and `registry.tracking`: who is logging (from the ZenML step context) and what.
+
+Every call is a no-op on a stack without an MLflow experiment tracker.
+"""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from zenml import get_step_context
+
+from model.config import ExperimentConfig
+from model.experiments import ExperimentOutcome
+from model.trainer import EpochRecord
+from registry.tracking import StepIdentity, active_run, log_step
+
+
+def step_identity() -> StepIdentity:
+    context = get_step_context()
+    return StepIdentity(
+        pipeline=context.pipeline.name,
+        run_name=context.pipeline_run.name,
+        run_id=str(context.pipeline_run.id),
+        step=context.step_run.name,
+    )
+
+
+def track(
+    experiment: ExperimentConfig,
+    *,
+    params: Mapping[str, Any] | None = None,
+    metrics: Mapping[str, Any] | None = None,
+    history: Sequence[EpochRecord] = (),
+    files: Mapping[str, bytes] | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> None:
+    """Log a step's params/metrics/history/tags to its MLflow run and its files to the pipeline run's."""
+    if active_run() is None:
+        return
+    log_step(
+        step_identity(),
+        config=experiment.model_dump(mode="json"),
+        params=params,
+        metrics=metrics,
+        history=history,
+        files=files,
+        tags=tags,
+    )
+
+
+def track_outcome(experiment: ExperimentConfig, outcome: ExperimentOutcome) -> None:
+    """An experiment step's measured numbers and its SPEC §4 files."""
+    track(experiment, metrics=outcome.metrics, files=outcome.files)

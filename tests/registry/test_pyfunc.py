@@ -1,0 +1,73 @@
+"""The pyfunc flavour saved and loaded locally (no registry): same probabilities as the TrainedModel."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from mlflow.models import infer_signature
+
+from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
+from model.data import make_synthetic_pancancer, split_dataset
+from model.trainer import TrainedModel, train_model
+from registry.pyfunc import ARTIFACT_KEY, ENTRY_FILE, predict_probabilities, save_model_directory, stage_code
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[TrainedModel, np.ndarray, list[str]]:
+    dataset = make_synthetic_pancancer(SyntheticDataConfig(n_samples=120, n_genes=6, n_biomarkers=2, seed=3))
+    split = split_dataset(dataset, SplitConfig())
+    config = ModelConfig(d_model=16, n_heads=2, n_blocks=2, d_latent=8)
+    before = torch.are_deterministic_algorithms_enabled()
+    result = train_model(split.train, config, TrainConfig(epochs=1, lr=3e-3), progress=None)
+    torch.use_deterministic_algorithms(before)
+    model = TrainedModel(
+        result.model, result.history, {}, split.standardizer.mean, split.standardizer.std, "main", 42, 1, 1
+    )
+    return model, dataset.features, dataset.class_names
+
+
+def test_saved_pyfunc_predicts_what_the_trained_model_predicts(trained, tmp_path: Path) -> None:
+    model, raw, class_names = trained
+    frame = pd.DataFrame(raw.astype(np.float64), columns=model.model.feature_names)
+    expected = model.model.predict_proba(torch.from_numpy(model.standardise(raw))).numpy()
+    weights = save_model_directory(model, class_names, tmp_path / "weights")
+    output = predict_probabilities(model.model, model.feature_mean, model.feature_std, class_names, frame)
+    target = tmp_path / "pyfunc"
+    mlflow.pyfunc.save_model(
+        str(target),
+        python_model=str(ENTRY_FILE),
+        artifacts={ARTIFACT_KEY: str(weights)},
+        code_paths=stage_code(tmp_path / "code"),
+        signature=infer_signature(frame.iloc[:3], output.iloc[:3]),
+    )
+    np.save(tmp_path / "raw.npy", raw)
+    script = (
+        "import sys, numpy as np, pandas as pd, mlflow\n"
+        f"m = mlflow.pyfunc.load_model({str(target)!r})\n"
+        "cols = m.metadata.get_input_schema().input_names()\n"
+        f"raw = np.load({str(tmp_path / 'raw.npy')!r})\n"
+        "out = m.predict(pd.DataFrame(raw.astype(np.float64), columns=cols))\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, out.to_numpy()); print(list(out.columns))\n"
+    )
+    # A fresh process, outside the repository: the model's own code_paths must be enough.
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1] == str(class_names)
+    np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(output.to_numpy(), expected, rtol=0, atol=1e-6)
+
+
+def test_missing_feature_column_is_named(trained) -> None:
+    model, raw, class_names = trained
+    frame = pd.DataFrame(raw, columns=model.model.feature_names).drop(columns=[model.model.feature_names[0]])
+    with pytest.raises(ValueError, match=model.model.feature_names[0]):
+        predict_probabilities(model.model, model.feature_mean, model.feature_std, class_names, frame)

@@ -1,0 +1,78 @@
+"""MLflow logging helpers that need no MLflow server: flattening, metric selection, no-ops without a run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from model.config import ExperimentConfig
+from model.trainer import EpochRecord
+from registry.local_stack import config_tracking_uri, resolve_tracking_uri
+from registry.tracking import StepIdentity, config_params, flatten, history_metrics, log_step, numeric_metrics
+
+
+def test_config_params_are_the_whole_config_with_dotted_keys() -> None:
+    params = config_params(ExperimentConfig().model_dump(mode="json"))
+    assert params["train.lambdas.causal"] == "0.5"
+    assert params["data.kind"] == "synthetic"
+    assert params["evaluation.repro_seeds"] == "[42, 43, 44, 45, 46]"
+    assert params["gates.min_flops_reduction"] == "0.27"
+    assert params["results_dir"] == "results"
+    leaves = flatten(ExperimentConfig().model_dump(mode="json"))
+    assert set(params) == set(leaves)
+
+
+def test_numeric_metrics_keep_finite_numbers_and_booleans() -> None:
+    metrics = numeric_metrics({"a": 1, "b": float("nan"), "c": "text", "d": True, "e": {"f": 2.5}, "g": [1]})
+    assert metrics == {"a": 1.0, "d": 1.0, "e.f": 2.5}
+
+
+def test_history_metrics_cover_every_loss_term_accuracy_entropy_and_gradient_norms() -> None:
+    history = [
+        EpochRecord(
+            epoch=e,
+            loss={"total": 1.0 / e, "ce": 0.5, "kl": 0.1},
+            train_accuracy=0.5 + e / 10,
+            utility_per_block=[0.9, 0.4],
+            utility_entropy=0.6,
+            grad_norms={"head.weight": 0.2, "blocks.0.attn.q": 0.3},
+            seconds=0.1,
+        )
+        for e in (1, 2)
+    ]
+    points = history_metrics(history)
+    keys = {key for key, _, _ in points}
+    assert {
+        "loss/total",
+        "loss/ce",
+        "loss/kl",
+        "train_accuracy",
+        "utility_entropy",
+        "utility/block_0",
+        "utility/block_1",
+        "grad_norm/head.weight",
+        "grad_norm/blocks.0.attn.q",
+        "grad_norm/max",
+    } <= keys
+    assert ("loss/total", 0.5, 2) in points
+    assert len(points) == 2 * len(keys)
+
+
+def test_log_step_is_a_no_op_without_an_active_run() -> None:
+    identity = StepIdentity(pipeline="p", run_name="r", run_id="1", step="train")
+    assert log_step(identity, metrics={"a": 1.0}, files={"x.txt": b"x"}) is None
+
+
+def test_tracking_uri_precedence(tmp_path: Path) -> None:
+    config = tmp_path / "run.yaml"
+    config.write_text("extra:\n  mlflow:\n    tracking_uri: http://config:5000\n")
+    state = tmp_path / ".state"
+    assert (
+        resolve_tracking_uri("http://cli:1", {"MLFLOW_TRACKING_URI": "http://env:2"}, config, state)
+        == "http://cli:1"
+    )
+    assert (
+        resolve_tracking_uri(None, {"MLFLOW_TRACKING_URI": "http://env:2"}, config, state) == "http://env:2"
+    )
+    assert resolve_tracking_uri(None, {}, config, state) == "http://config:5000"
+    assert resolve_tracking_uri(None, {}, None, state) == f"sqlite:///{state.resolve()}/mlflow.db"
+    assert config_tracking_uri(tmp_path / "missing.yaml") is None
