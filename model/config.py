@@ -66,6 +66,10 @@ class TrainConfig(_Strict):
     batch_size: int = Field(default=64, ge=2)
     epochs: int = Field(default=50, ge=1)
     optimizer: Literal["AdamW"] = "AdamW"
+    # auto = CUDA when available (the GPU nodes of the production stack), else CPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    # bf16 autocast for the forward pass on CUDA; fp32 is the reference (and what CPU runs use).
+    precision: Literal["fp32", "bf16"] = "fp32"
     lr: float = Field(default=1e-4, gt=0)
     # The lattice logits get their own learning rate: at lr 1e-4 AdamW moves theta by at most ~0.2 in the
     # seed's 1,750 steps, too little for the adjacency to leave its initial value

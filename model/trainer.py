@@ -50,12 +50,23 @@ class TrainResult:
         return {name: [record.grad_norms[name] for record in self.history] for name in names}
 
 
+def resolve_device(requested: str) -> torch.device:
+    """`auto` picks CUDA when available; asking for `cuda` without a GPU is an error, not a silent fallback."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("train.device is 'cuda' but no CUDA device is available: use 'auto' or 'cpu'")
+    return torch.device(requested)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch and make torch pick deterministic kernels."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    torch.use_deterministic_algorithms(True)
+    # CUDA has no deterministic kernel for some scatter/index ops used in message passing: warn there instead
+    # of failing. The CPU path stays strictly deterministic (bit-identical reruns).
+    torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
 
 
 def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
@@ -89,10 +100,12 @@ def train_model(
     metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss.
     """
     seed_everything(train_config.seed)
-    x, y, groups = _tensors(dataset)
+    device = resolve_device(train_config.device)
+    x, y, groups = (None if t is None else t.to(device) for t in _tensors(dataset))
+    assert x is not None
     model = CausalLatticeTransformer(
         dataset.feature_names, dataset.n_classes if y is not None else 0, model_config
-    )
+    ).to(device)
     lattice_params = [model.lattice_encoder.theta]
     other_params = [p for n, p in model.named_parameters() if n != "lattice_encoder.theta"]
     param_groups: list[dict[str, Any]] = [
@@ -104,19 +117,23 @@ def train_model(
         lr=train_config.lr,
         weight_decay=train_config.weight_decay,
     )
+    # The shuffling generator lives on the CPU, so the sample order is the same on every device.
     generator = torch.Generator().manual_seed(train_config.seed)
     n = x.shape[0]
     need_weights = train_config.lambdas.causal > 0
+    names = [name for name, _ in model.named_parameters()]
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_config.precision == "bf16")
     result = TrainResult(model=model)
     for epoch in range(1, train_config.epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=generator)
-        sums: dict[str, float] = {}
-        grad_sums: dict[str, float] = {}
+        order = torch.randperm(n, generator=generator).to(device)
+        # Sums stay on the device and are read once per epoch: no host sync per step.
+        loss_sums: dict[str, torch.Tensor] = {}
+        grad_sums = torch.zeros(len(names), device=device)
         steps = 0
-        accuracy = MulticlassAccuracy(num_classes=max(model.n_classes, 2)) if y is not None else None
-        entropy = UtilityEntropy(model_config.n_blocks)
+        accuracy = MulticlassAccuracy(num_classes=max(model.n_classes, 2)).to(device) if y is not None else None
+        entropy = UtilityEntropy(model_config.n_blocks).to(device)
         # Batches of one sample break batch statistics (V-REx variance); fold a trailing single row in.
         batches = list(order.split(train_config.batch_size))
         if len(batches) > 1 and batches[-1].numel() < 2:
@@ -126,8 +143,9 @@ def train_model(
             xb = x[index]
             yb = y[index] if y is not None else None
             gb = groups[index] if groups is not None else None
-            output = model(xb, need_weights=need_weights)
-            loss = causal_lattice_loss(output, xb, yb, gb, model.causal_prior(), train_config)
+            with autocast:
+                output = model(xb, need_weights=need_weights)
+                loss = causal_lattice_loss(output, xb, yb, gb, model.causal_prior(), train_config)
             if not torch.isfinite(loss.total):
                 bad = [k for k, v in loss.terms.items() if not torch.isfinite(v)]
                 raise TrainingDivergedError(
@@ -137,30 +155,33 @@ def train_model(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
-            for name, parameter in model.named_parameters():
-                if parameter.grad is not None:
-                    grad_sums[name] = grad_sums.get(name, 0.0) + float(parameter.grad.norm(2))
+            grad_sums += torch.stack(
+                [p.grad.detach().float().norm(2) if p.grad is not None else grad_sums.new_zeros(())
+                 for p in model.parameters()]
+            )
             torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
             optimizer.step()
             steps += 1
-            sums["total"] = sums.get("total", 0.0) + float(loss.total.detach())
-            for key, value in loss.terms.items():
-                sums[key] = sums.get(key, 0.0) + float(value.detach())
+            for key, value in {"total": loss.total, **loss.terms}.items():
+                value = value.detach().float()
+                loss_sums[key] = loss_sums[key] + value if key in loss_sums else value
             if accuracy is not None and output.logits is not None and yb is not None:
-                accuracy.update(output.logits.detach(), yb)
-            entropy.update(output.utilities)
+                accuracy.update(output.logits.detach().float(), yb)
+            entropy.update(output.utilities.float())
         record = EpochRecord(
             epoch=epoch,
-            loss={k: v / steps for k, v in sums.items()},
+            loss={k: float(v) / steps for k, v in loss_sums.items()},
             train_accuracy=float(accuracy.compute()) if accuracy is not None else None,
             utility_per_block=[float(u) for u in entropy.mean_utility()],
             utility_entropy=float(entropy.compute()),
-            grad_norms={k: v / steps for k, v in grad_sums.items()},
+            grad_norms=dict(zip(names, (grad_sums / steps).tolist(), strict=True)),
             seconds=time.perf_counter() - started,
         )
         result.history.append(record)
         if progress is not None:
             progress(record, train_config.epochs)
+    # Artifacts, analysis and serving run on the CPU; the device only matters for training.
+    model.cpu()
     model.eval()
     return result
 

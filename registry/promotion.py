@@ -182,7 +182,12 @@ def register_and_decide(
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
         logger.info("%s version %s is the new %s", MODEL_NAME, version, CHAMPION)
     else:
-        logger.info("%s stays at version %s: %s", CHAMPION, champion_version, "; ".join(decision.reasons))
+        logger.info(
+            "%s stays %s: %s",
+            CHAMPION,
+            f"version {champion_version}" if champion_version else "unset",
+            "; ".join(decision.reasons),
+        )
     return PromotionOutcome(
         version=version,
         champion_version=champion_version,

@@ -178,7 +178,7 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
 
     def _step_environment(
         self, environment: Mapping[str, str], settings: KubeflowGPUOrchestratorSettings
-    ) -> dict:
+    ) -> dict[str, str]:
         env = dict(environment)
         secret_envs: set[str] = set()
         if settings.zenml_server_secret:

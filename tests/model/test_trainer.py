@@ -110,7 +110,7 @@ def test_every_row_is_used_once_per_epoch_and_no_batch_has_one_row(
         return real_loss(output, x, *args, **kwargs)
 
     monkeypatch.setattr(trainer, "causal_lattice_loss", recording_loss)
-    train_model(data, tiny_config, TrainConfig(batch_size=batch_size, epochs=1), None)
+    train_model(data, tiny_config, TrainConfig(batch_size=batch_size, epochs=1, device="cpu"), None)
     assert min(batch.shape[0] for batch in seen) >= 2
     rows = torch.cat(seen)
     assert rows.shape[0] == n_rows

@@ -1,0 +1,443 @@
+"""The real pipeline against a real `mlflow server`: tracking, registry, promotion gate, outage and recovery.
+
+One server (SQLite backend and artifacts in tmp) and one isolated ZenML store serve the whole module. The
+scenario runs once, in order, as a module fixture; each test checks one promise on what it recorded:
+
+1. a run whose gates cannot pass (min_flops_reduction 1.0) -> registered as `challenger`, never `champion`;
+2. a run whose gates pass -> the new `champion`;
+3. the server goes down -> the next run fails at its first MLflow step naming the URI, after load_data's
+   ZenML artifacts were stored;
+4. the server is back (same store) -> a rerun completes; it is compared with the champion on the same held-out
+   data and, at least as good, takes `champion`.
+
+Every pipeline run is `zenml pipeline run pipelines.causal_experiment.causal_experiment_pipeline -c <config>`
+in a subprocess (cwd tmp, so results/ land there), on the stack `scripts/setup_local_stack.py` registered with
+`MLFLOW_TRACKING_URI` pointing at the server. The configs are tests/data/tiny_config.yaml with one repro seed
+and one cohort, to keep the four runs within a few minutes on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from registry import CHALLENGER, CHAMPION, EXPERIMENT_NAME, MODEL_NAME
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TINY_CONFIG = REPO / "tests" / "data" / "tiny_config.yaml"
+PIPELINE = "pipelines.causal_experiment.causal_experiment_pipeline"
+SUBSET = "lung"
+PASSING_GATES = {
+    "max_seed_accuracy_std": 1.0,
+    "max_subset_accuracy_gap": 1.0,
+    "min_flops_reduction": 0.0,
+    "max_gated_accuracy_drop": 1.0,
+}
+FAILING_GATES = {**PASSING_GATES, "min_flops_reduction": 1.0}  # the gated model can never skip all compute
+TRAININGS = ["train", "repro_seed_42", f"subset_{SUBSET}", f"logo_{SUBSET}"]
+PROTOCOL_FILES = [
+    "visuals/attention/heatmap.png",
+    "visuals/attention/attention_weight.csv",
+    "latent/z_tsne.png",
+    "lattice/lattice_graph.png",
+    "lattice/degree_dist.png",
+    "utility/utility_map.png",
+    "utility/flops_log.csv",
+    "reproducibility_log.json",
+    "subsets/subset_summary.json",
+    "logs/grad/train.json",
+    "logs/grad/repro_seed_42.json",
+    "reports/summary.md",
+    "reports/summary.html",
+    "reports/promotion.md",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class MlflowServer:
+    """`mlflow server` in its own process group (it spawns a job runner and huey consumers beside itself)."""
+
+    root: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    starts: int = 0
+
+    @property
+    def uri(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout_s: float = 120) -> None:
+        self.starts += 1
+        log = (self.root / f"server-{self.starts}.log").open("wb")
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "mlflow", "server",
+                "--backend-store-uri", f"sqlite:///{self.root / 'mlflow.db'}",
+                "--artifacts-destination", str(self.root / "artifacts"),
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1",
+            ],
+            cwd=self.root, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"mlflow server exited: {(self.root / f'server-{self.starts}.log').read_text()}"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"mlflow server at {self.uri} did not answer /health within {timeout_s} s")
+
+    def stop(self) -> None:
+        """End the whole process group: SIGTERM, then SIGKILL for whatever outlives it."""
+        if self.process is None:
+            return
+        group = self.process.pid
+        for sig, grace_s in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            try:
+                os.killpg(group, sig)
+            except ProcessLookupError:
+                break
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline and _group_alive(group):
+                self.process.poll()
+                time.sleep(0.2)
+            if not _group_alive(group):
+                break
+        self.process.wait(timeout=5)
+        self.process = None
+
+
+def _group_alive(group: int) -> bool:
+    try:
+        os.killpg(group, 0)
+    except ProcessLookupError:
+        return False
+    # Zombies of the group leader (our child) count as gone once reaped; killpg(0) also sees unreaped zombies.
+    listing = subprocess.run(["ps", "-o", "stat=", "-g", str(group)], capture_output=True, text=True).stdout
+    return any(not state.startswith("Z") for state in listing.split())
+
+
+@dataclass
+class Scenario:
+    workdir: Path
+    server: MlflowServer
+    env: dict[str, str]
+    runs: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    gates: dict[str, subprocess.CompletedProcess[str]] = field(default_factory=dict)
+    registry_after: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def run(argv: list[str], scenario: Scenario, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        argv, cwd=scenario.workdir, env=scenario.env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def write_config(directory: Path, name: str, gates: dict[str, float]) -> Path:
+    document = yaml.safe_load(TINY_CONFIG.read_text())
+    experiment = document["parameters"]["experiment"]
+    experiment["evaluation"]["repro_seeds"] = [42]
+    experiment["evaluation"]["subsets"] = [SUBSET]
+    experiment["gates"] = gates
+    path = directory / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def registry_state(uri: str) -> dict[str, Any]:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    aliases = client.get_registered_model(MODEL_NAME).aliases
+    versions = {
+        str(v.version): dict(v.tags) | {"run_id": v.run_id}
+        for v in client.search_model_versions(f"name='{MODEL_NAME}'")
+    }
+    return {"aliases": {k: str(v) for k, v in aliases.items()}, "versions": versions}
+
+
+def zenml_query(scenario: Scenario, code: str) -> Any:
+    result = run([sys.executable, "-c", code], scenario, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    server = MlflowServer(root=tmp_path_factory.mktemp("mlflow-server"), port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def scenario(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    workdir = tmp_path_factory.mktemp("mlflow-pipeline")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "MLFLOW_"))}
+    env.update(
+        ZENML_CONFIG_PATH=str(workdir / "zenml"),
+        ZENML_ANALYTICS_OPT_IN="false",
+        ZENML_LOGGING_COLORS_DISABLED="true",
+        MLFLOW_TRACKING_URI=mlflow_server.uri,
+        PYTHONPATH=str(REPO),
+    )
+    scenario = Scenario(workdir=workdir, server=mlflow_server, env=env)
+    failing = write_config(workdir, "failing_gates", FAILING_GATES)
+    passing = write_config(workdir, "passing_gates", PASSING_GATES)
+    zenml = str(Path(sys.executable).with_name("zenml"))
+
+    def pipeline(name: str, config: Path) -> None:
+        started = time.monotonic()
+        scenario.runs[name] = run([zenml, "pipeline", "run", PIPELINE, "-c", str(config)], scenario)
+        scenario.seconds[name] = time.monotonic() - started
+
+    setup = run(
+        [sys.executable, str(REPO / "scripts" / "setup_local_stack.py"), "--state-dir", ".state"], scenario
+    )
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
+    scenario.runs["setup"] = setup
+    pipeline("failing", failing)
+    scenario.gates["failing"] = run([sys.executable, "-m", "registry.gate"], scenario)
+    scenario.registry_after["failing"] = registry_state(mlflow_server.uri)
+    pipeline("passing", passing)
+    scenario.gates["passing"] = run([sys.executable, "-m", "registry.gate"], scenario)
+    scenario.registry_after["passing"] = registry_state(mlflow_server.uri)
+    mlflow_server.stop()
+    pipeline("unreachable", passing)
+    mlflow_server.start()
+    pipeline("rerun", passing)
+    scenario.registry_after["rerun"] = registry_state(mlflow_server.uri)
+    return scenario
+
+
+def _output(result: subprocess.CompletedProcess[str]) -> str:
+    return result.stdout + result.stderr
+
+
+def _assert_ok(scenario: Scenario, name: str) -> None:
+    result = scenario.runs[name]
+    assert result.returncode == 0, _output(result)[-6000:]
+
+
+def _pipeline_runs(scenario: Scenario) -> list[dict[str, Any]]:
+    return zenml_query(
+        scenario,
+        "import json\nfrom zenml.client import Client\n"
+        "runs = Client().list_pipeline_runs(sort_by='asc:created', size=50).items\n"
+        "print(json.dumps([{'name': r.name, 'id': str(r.id), 'status': str(r.status.value),\n"
+        "  'steps': {n: {'status': str(s.status.value), 'outputs': sorted(s.outputs)}\n"
+        "            for n, s in r.steps.items()}}\n"
+        "  for r in runs]))",
+    )
+
+
+def test_runs_params_metrics_and_artifacts_are_on_the_server(scenario: Scenario) -> None:
+    from mlflow import MlflowClient
+
+    _assert_ok(scenario, "failing")
+    client = MlflowClient(tracking_uri=scenario.server.uri)
+    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    assert experiment is not None
+    run_name = _pipeline_runs(scenario)[0]["name"]
+    runs = client.search_runs([experiment.experiment_id], f"tags.zenml_run = '{run_name}'", max_results=100)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1, [r.info.run_name for r in parents]  # one parent per pipeline run, no duplicates
+    parent = parents[0]
+    assert parent.info.run_name == run_name and parent.info.status == "FINISHED"
+    children = {
+        r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
+    }
+    expected_steps = {*TRAININGS, "extract_attention", "embed_latent", "analyze_lattice", "measure_utility",
+                      "repro_check", "subset_generalization", "report", "promote"}  # fmt: skip
+    assert set(children) == expected_steps
+    for name, child in children.items():
+        assert child.data.tags["zenml_step"] == name and child.data.tags["zenml_run"] == run_name
+
+    # The whole validated config as dotted params on the parent; each training's own seed and view.
+    assert parent.data.params["gates.min_flops_reduction"] == "1.0"
+    assert parent.data.params["train.lambdas.causal"] == "0.5"
+    assert parent.data.params["evaluation.subsets"] == json.dumps([SUBSET])
+    logo = children[f"logo_{SUBSET}"]
+    assert logo.data.params["view"] == f"logo:{SUBSET}" and logo.data.tags["view"] == f"logo:{SUBSET}"
+    assert children["repro_seed_42"].data.params["train.seed"] == "42"
+
+    # Per-epoch history of every training: loss terms, train accuracy, utility entropy, gradient norms.
+    epochs = yaml.safe_load(TINY_CONFIG.read_text())["parameters"]["experiment"]["train"]["epochs"]
+    for name in TRAININGS:
+        metrics = children[name].data.metrics
+        for key in (
+            "loss/total",
+            "loss/ce",
+            "train_accuracy",
+            "utility_entropy",
+            "grad_norm/max",
+            "test.accuracy",
+        ):
+            assert key in metrics, (name, key)
+        assert [m.step for m in client.get_metric_history(children[name].info.run_id, "loss/total")] == list(
+            range(1, epochs + 1)
+        )
+        assert any(key.startswith("grad_norm/head") for key in metrics)
+    assert "gate.flops_reduction" in children["report"].data.metrics
+    assert parent.data.metrics["report/all_gates_passed"] == 0.0
+
+    # Every result file, under the same relative path as in results/<run>/.
+    def walk(path: str | None = None) -> list[str]:
+        found: list[str] = []
+        for item in client.list_artifacts(parent.info.run_id, path):
+            found.extend(walk(item.path) if item.is_dir else [item.path])
+        return found
+
+    logged = set(walk())
+    local_dir = scenario.workdir / "results" / run_name
+    local = {str(p.relative_to(local_dir)) for p in local_dir.rglob("*") if p.is_file()}
+    assert set(PROTOCOL_FILES) <= local
+    assert local == logged
+    summary = client.download_artifacts(
+        parent.info.run_id, "reports/summary.md", str(scenario.workdir / "dl")
+    )
+    assert Path(summary).read_bytes() == (local_dir / "reports" / "summary.md").read_bytes()
+
+
+def test_failing_gate_is_registered_but_never_champion(scenario: Scenario) -> None:
+    _assert_ok(scenario, "failing")
+    state = scenario.registry_after["failing"]
+    assert state["aliases"] == {CHALLENGER: "1"}
+    tags = state["versions"]["1"]
+    assert (
+        tags["gate.flops_reduction.passed"] == "false" and tags["gate.flops_reduction.threshold"] == ">= 1.0"
+    )
+    assert tags["gate.seed_accuracy_std.passed"] == "true"
+    assert tags["promotion.decision"] == "kept champion"
+    run = _pipeline_runs(scenario)[0]
+    assert tags["zenml.run_id"] == run["id"] and tags["zenml.run_name"] == run["name"]
+    assert len(tags["data.fingerprint"]) == 16 and len(tags.get("git.commit", "x" * 40)) == 40
+    promotion = (scenario.workdir / "results" / run["name"] / "reports" / "promotion.md").read_text()
+    assert "| flops_reduction | 0.0000 | >= 1.0 | FAIL |" in promotion
+    assert "**Decision: keep the champion**" in promotion
+    summary = (scenario.workdir / "results" / run["name"] / "reports" / "summary.md").read_text()
+    assert "## Promotion (MLflow registry)" in summary and "[promotion.md](promotion.md)" in summary
+    # The CI gate refuses it and names the failing gate.
+    gate = scenario.gates["failing"]
+    assert gate.returncode == 1, _output(gate)
+    assert "failing gates: flops_reduction" in gate.stderr
+
+
+def test_passing_run_takes_champion_and_gate_passes(scenario: Scenario) -> None:
+    _assert_ok(scenario, "passing")
+    state = scenario.registry_after["passing"]
+    assert state["aliases"] == {CHALLENGER: "2", CHAMPION: "2"}
+    assert state["versions"]["2"]["promotion.decision"] == "promoted"
+    assert state["versions"]["1"]["promotion.decision"] == "kept champion"
+    gate = scenario.gates["passing"]
+    assert gate.returncode == 0, _output(gate)
+    assert "gate: PASS: version 2" in gate.stdout
+
+
+def test_unreachable_server_fails_at_first_mlflow_step_after_load_data_is_stored(scenario: Scenario) -> None:
+    result = scenario.runs["unreachable"]
+    assert result.returncode != 0
+    output = _output(result)
+    assert "Failed to run step" in output and scenario.server.uri in output
+    assert "Connection refused" in output
+    runs = _pipeline_runs(scenario)
+    failed = runs[2]
+    assert failed["status"] == "failed"
+    assert failed["steps"]["load_data"]["status"] == "completed"
+    assert failed["steps"]["load_data"]["outputs"] == ["data_split", "dataset"]
+    assert all(failed["steps"][name]["status"] == "failed" for name in TRAININGS if name in failed["steps"])
+    # The stored artifacts of the finished step load back.
+    loaded = zenml_query(
+        scenario,
+        "import json\nfrom zenml.client import Client\n"
+        f"step = Client().get_pipeline_run('{failed['id']}').steps['load_data']\n"
+        "split = step.outputs['data_split'][0].load(); data = step.outputs['dataset'][0].load()\n"
+        "print(json.dumps([data.name, int(split.test.features.shape[0])]))",
+    )
+    assert loaded[0] == "synthetic_pancancer" and loaded[1] > 0
+    # Fails fast: seconds of retries per MLflow step, not MLflow's default minutes of back-off.
+    assert scenario.seconds["unreachable"] < 120, scenario.seconds
+
+
+def test_rerun_after_recovery_completes_and_equal_challenger_takes_champion(scenario: Scenario) -> None:
+    _assert_ok(scenario, "rerun")
+    state = scenario.registry_after["rerun"]
+    assert state["aliases"] == {CHALLENGER: "3", CHAMPION: "3"}
+    tags = state["versions"]["3"]
+    assert tags["champion.version"] == "2"
+    # Same data, config and seed: the champion and the challenger score the same on the same held-out rows.
+    assert float(tags["accuracy.champion"]) == float(tags["accuracy.challenger"])
+    assert tags["promotion.decision"] == "promoted"
+    assert [r["status"] for r in _pipeline_runs(scenario)] == [
+        "completed",
+        "completed",
+        "failed",
+        "completed",
+    ]
+
+
+def test_champion_pyfunc_in_fresh_process_predicts_like_the_pipeline_model(scenario: Scenario) -> None:
+    _assert_ok(scenario, "rerun")
+    last = _pipeline_runs(scenario)[-1]
+    assert scenario.registry_after["rerun"]["versions"]["3"]["zenml.run_id"] == last["id"]
+    expected_path, raw_path = scenario.workdir / "expected.npy", scenario.workdir / "raw.npy"
+    columns = zenml_query(
+        scenario,
+        "import json, numpy as np, torch\nfrom zenml.client import Client\n"
+        f"run = Client().get_pipeline_run('{last['id']}')\n"
+        "model = run.steps['train'].outputs['trained_model'][0].load()\n"
+        "data = run.steps['load_data'].outputs['dataset'][0].load()\n"
+        "x = torch.from_numpy(model.standardise(data.features))\n"
+        f"np.save({str(expected_path)!r}, model.model.predict_proba(x).numpy())\n"
+        f"np.save({str(raw_path)!r}, data.features)\n"
+        "print(json.dumps(data.feature_names))",
+    )
+    predicted_path = scenario.workdir / "predicted.npy"
+    script = (
+        "import json, numpy as np, pandas as pd, mlflow\n"
+        f"model = mlflow.pyfunc.load_model('models:/{MODEL_NAME}@{CHAMPION}')\n"
+        f"frame = pd.DataFrame(np.load({str(raw_path)!r}).astype('float64'), columns={columns!r})\n"
+        "out = model.predict(frame)\n"
+        f"np.save({str(predicted_path)!r}, out.to_numpy())\n"
+        "print(json.dumps(list(out.columns)))\n"
+    )
+    fresh_env = {k: v for k, v in scenario.env.items() if k != "PYTHONPATH"}  # the model's code_paths suffice
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=scenario.workdir, env=fresh_env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == ["negative", "positive"]
+    np.testing.assert_allclose(np.load(predicted_path), np.load(expected_path), rtol=0, atol=1e-6)
