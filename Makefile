@@ -4,7 +4,12 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= zenml_config.yaml
 
-.PHONY: install run run-seed test test-fast lint format bench compile gate clean
+STATE := $(CURDIR)/.state
+# make run keeps ZenML's and MLflow's state inside the project, not in the user's global config.
+ZENML_ENV := ZENML_CONFIG_PATH=$(STATE)/zenml ZENML_ANALYTICS_OPT_IN=false
+KFP_OUTPUT ?= build/kubeflow/causal_experiment_pipeline.yaml
+
+.PHONY: install run test test-fast lint format bench compile gate clean
 
 install: $(STAMP)
 
@@ -28,6 +33,21 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
+
+run: install
+	$(ZENML_ENV) $(PY) scripts/setup_local_stack.py
+	$(ZENML_ENV) $(PY) -m pipelines.run -c $(CONFIG)
+	@echo "report: $(CURDIR)/results/latest/reports/summary.md (and summary.html)"
+
+compile: install
+	$(ZENML_ENV) $(PY) -m orchestrators.kubeflow_gpu.compile --config $(CONFIG) --output $(KFP_OUTPUT)
+
+gate: install
+	$(ZENML_ENV) $(PY) -m registry.gate
+
+bench: install
+	$(PY) bench/pipeline_time.py
+	$(PY) bench/model_quality.py
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache

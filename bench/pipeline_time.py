@@ -45,18 +45,32 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as workdir:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "MLFLOW_"))}
-        env.update(ZENML_CONFIG_PATH=str(Path(workdir) / "zenml"), ZENML_ANALYTICS_OPT_IN="false",
-                   PYTHONPATH=str(REPO))
+        env.update(
+            ZENML_CONFIG_PATH=str(Path(workdir) / "zenml"),
+            ZENML_ANALYTICS_OPT_IN="false",
+            PYTHONPATH=str(REPO),
+        )
         print(f"running the pipeline with {args.config} in {workdir} ...", file=sys.stderr)
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, "-m", "pipelines.run", "-c", str(args.config.resolve())],
-                                cwd=workdir, env=env, stdout=sys.stderr, stderr=sys.stderr)
+        result = subprocess.run(
+            [sys.executable, "-m", "pipelines.run", "-c", str(args.config.resolve())],
+            cwd=workdir,
+            env=env,
+            stdout=sys.stderr,
+            stderr=sys.stderr,
+        )
         total = time.perf_counter() - started
         if result.returncode != 0:
             print(f"pipeline failed with exit code {result.returncode}", file=sys.stderr)
             return result.returncode
-        query = subprocess.run([sys.executable, "-c", STEP_TIMES], cwd=workdir, env=env, capture_output=True,
-                               text=True, check=True)
+        query = subprocess.run(
+            [sys.executable, "-c", STEP_TIMES],
+            cwd=workdir,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         record = json.loads(query.stdout.strip().splitlines()[-1])
     steps = {name: round(seconds, 3) for name, seconds in sorted(record["steps"].items())}
     steps_sum = sum(steps.values())

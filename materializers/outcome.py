@@ -13,8 +13,13 @@ from zenml.materializers.base_materializer import BaseMaterializer
 from model.experiments import ExperimentOutcome
 
 INDEX_FILE = "outcome.json"
-PREVIEW_TYPES = {".png": VisualizationType.IMAGE, ".csv": VisualizationType.CSV, ".html": VisualizationType.HTML,
-                 ".md": VisualizationType.MARKDOWN, ".json": VisualizationType.JSON}
+PREVIEW_TYPES = {
+    ".png": VisualizationType.IMAGE,
+    ".csv": VisualizationType.CSV,
+    ".html": VisualizationType.HTML,
+    ".md": VisualizationType.MARKDOWN,
+    ".json": VisualizationType.JSON,
+}
 
 
 class ExperimentOutcomeMaterializer(BaseMaterializer):

@@ -52,7 +52,9 @@ def attention_experiment(model: CausalLatticeTransformer, data: Dataset) -> Expe
     x = _features(data)
     matrix = model.get_attention_matrix(x).numpy()
     prior = model.causal_prior().detach().numpy()
-    kl_rows = (matrix * (np.log(np.clip(matrix, 1e-12, None)) - np.log(np.clip(prior, 1e-12, None)))).sum(axis=1)
+    kl_rows = (matrix * (np.log(np.clip(matrix, 1e-12, None)) - np.log(np.clip(prior, 1e-12, None)))).sum(
+        axis=1
+    )
     kl = float(kl_rows.mean())
     diagonal_share = float(np.trace(matrix) / matrix.shape[0])
     frame = pd.DataFrame(matrix, index=model.feature_names, columns=model.feature_names)
@@ -74,7 +76,8 @@ def latent_experiment(
     if data.labels is not None:
         labels = np.array([data.class_names[k] for k in data.labels]) if data.class_names else data.labels
     silhouette = (
-        float(silhouette_score(z, data.labels)) if data.labels is not None and len(np.unique(data.labels)) > 1
+        float(silhouette_score(z, data.labels))
+        if data.labels is not None and len(np.unique(data.labels)) > 1
         else float("nan")
     )
     tsne = TSNE(n_components=2, perplexity=min(perplexity, (len(z) - 1) / 3), random_state=seed, init="pca")
@@ -119,8 +122,12 @@ def lattice_experiment(
         recovery = structure_recovery(
             encoder.adjacency().detach().numpy(), encoder.feature_names, true_graph, encoder.threshold
         )
-        metrics.update(shd=recovery.shd, edge_precision=recovery.precision, edge_recall=recovery.recall,
-                       edge_auroc=recovery.edge_auroc)
+        metrics.update(
+            shd=recovery.shd,
+            edge_precision=recovery.precision,
+            edge_recall=recovery.recall,
+            edge_auroc=recovery.edge_auroc,
+        )
     edges = pd.DataFrame(
         [(s, t, d["weight"]) for s, t, d in graph.edges(data=True)], columns=["source", "target", "weight"]
     )
@@ -172,10 +179,20 @@ def utility_experiment(
     }
     log = pd.DataFrame(
         [
-            {"mode": "dense", "flops": dense_flops, "accuracy": metrics["dense_accuracy"], "forward_s": dense_s,
-             "n_samples": x.shape[0]},
-            {"mode": "gated", "flops": gated_flops, "accuracy": metrics["gated_accuracy"], "forward_s": gated_s,
-             "n_samples": x.shape[0]},
+            {
+                "mode": "dense",
+                "flops": dense_flops,
+                "accuracy": metrics["dense_accuracy"],
+                "forward_s": dense_s,
+                "n_samples": x.shape[0],
+            },
+            {
+                "mode": "gated",
+                "flops": gated_flops,
+                "accuracy": metrics["gated_accuracy"],
+                "forward_s": gated_s,
+                "n_samples": x.shape[0],
+            },
         ]
     )
     return ExperimentOutcome(
@@ -184,9 +201,12 @@ def utility_experiment(
             "utility/utility_map.png": plots.utility_map(per_epoch, final_utility),
             "utility/flops_log.csv": log.to_csv(index=False).encode(),
             "utility/utility_per_epoch.csv": pd.DataFrame(
-                per_epoch, columns=[f"block_{b}" for b in range(per_epoch.shape[1])],
+                per_epoch,
+                columns=[f"block_{b}" for b in range(per_epoch.shape[1])],
                 index=pd.RangeIndex(1, len(per_epoch) + 1, name="epoch"),
-            ).to_csv().encode(),
+            )
+            .to_csv()
+            .encode(),
         },
     )
 
@@ -239,7 +259,8 @@ def reproducibility_experiment(
     }
     figure = plots.bar_chart(
         {f"seed {seed}": run.metrics.get("accuracy", float("nan")) for seed, run in seeds.items()},
-        "test accuracy", f"Accuracy over seeds (std = {std:.4f})",
+        "test accuracy",
+        f"Accuracy over seeds (std = {std:.4f})",
     )
     return ExperimentOutcome(
         metrics={"accuracy_std": std, "same_seed_identical": log["same_seed_identical"]},
@@ -263,8 +284,11 @@ def subset_experiment(
         for group in sorted(set(per_group) | set(per_logo)):
             mask = dataset.groups == group
             result = data_drift(frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True))
-            drift[group] = {"drifted_share": result.drifted_share, "drifted_count": result.drifted_count,
-                            "p_values": result.column_p_values}
+            drift[group] = {
+                "drifted_share": result.drifted_share,
+                "drifted_count": result.drifted_count,
+                "p_values": result.column_p_values,
+            }
             files[f"subsets/drift_{group}.html"] = result.html.encode()
     summary = {
         "group_accuracy": per_group,
@@ -274,7 +298,9 @@ def subset_experiment(
         "drift_vs_other_groups": drift,
     }
     files["subsets/subset_summary.json"] = _json(summary)
-    chart = {f"{g} (within)": a for g, a in per_group.items()} | {f"{g} (held out)": a for g, a in per_logo.items()}
+    chart = {f"{g} (within)": a for g, a in per_group.items()} | {
+        f"{g} (held out)": a for g, a in per_logo.items()
+    }
     if chart:
         files["subsets/subset_accuracy.png"] = plots.bar_chart(
             chart, "test accuracy", f"Per-cohort retraining and leave-one-cohort-out (gap = {gap:.3f})"

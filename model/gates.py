@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+
 from pydantic import BaseModel
 
 from model.config import GateConfig
@@ -41,9 +42,24 @@ def evaluate_gates(metrics: dict[str, float], gates: GateConfig) -> list[GateRes
     drop = float(metrics["dense_accuracy"]) - float(metrics["gated_accuracy"])
     checks = [
         ("seed_accuracy_std", std, f"< {gates.max_seed_accuracy_std}", std < gates.max_seed_accuracy_std),
-        ("subset_accuracy_gap", gap, f"< {gates.max_subset_accuracy_gap}", gap < gates.max_subset_accuracy_gap),
-        ("flops_reduction", reduction, f">= {gates.min_flops_reduction}", reduction >= gates.min_flops_reduction),
-        ("gated_accuracy_drop", drop, f"<= {gates.max_gated_accuracy_drop}", drop <= gates.max_gated_accuracy_drop),
+        (
+            "subset_accuracy_gap",
+            gap,
+            f"< {gates.max_subset_accuracy_gap}",
+            gap < gates.max_subset_accuracy_gap,
+        ),
+        (
+            "flops_reduction",
+            reduction,
+            f">= {gates.min_flops_reduction}",
+            reduction >= gates.min_flops_reduction,
+        ),
+        (
+            "gated_accuracy_drop",
+            drop,
+            f"<= {gates.max_gated_accuracy_drop}",
+            drop <= gates.max_gated_accuracy_drop,
+        ),
     ]
     return [
         GateResult(name=name, value=value, threshold=threshold, passed=_ok(value, condition))

@@ -48,8 +48,9 @@ class LatticeEncoder(nn.Module):
         self.parent_message = nn.Sequential(
             nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, d_model)
         )
-        self.structural_head = nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, d_model), nn.GELU(),
-                                             nn.Linear(d_model, 1))
+        self.structural_head = nn.Sequential(
+            nn.LayerNorm(d_model), nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, 1)
+        )
         self.reset_parameters()
 
     @property

@@ -132,8 +132,13 @@ def structure_recovery(
     upper = np.triu(off_diagonal)
     skeleton_errors = int((true_skeleton != predicted_skeleton)[upper].sum())
     both = true_skeleton & predicted_skeleton & upper
-    reversed_edges = int(sum(1 for i, j in zip(*np.nonzero(both), strict=True) if
-                             (truth[i, j], truth[j, i]) != (predicted[i, j], predicted[j, i])))
+    reversed_edges = int(
+        sum(
+            1
+            for i, j in zip(*np.nonzero(both), strict=True)
+            if (truth[i, j], truth[j, i]) != (predicted[i, j], predicted[j, i])
+        )
+    )
     true_positive = int((predicted & truth).sum())
     precision = true_positive / max(int(predicted.sum()), 1)
     recall = true_positive / max(int(truth.sum()), 1)
@@ -142,8 +147,9 @@ def structure_recovery(
     auroc = (
         float(BinaryAUROC()(scores, targets)) if 0 < int(targets.sum()) < targets.numel() else float("nan")
     )
-    return StructureRecovery(shd=skeleton_errors + reversed_edges, precision=precision, recall=recall,
-                             edge_auroc=auroc)
+    return StructureRecovery(
+        shd=skeleton_errors + reversed_edges, precision=precision, recall=recall, edge_auroc=auroc
+    )
 
 
 def forward_flops(model: torch.nn.Module, x: torch.Tensor, dense: bool) -> int:

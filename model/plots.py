@@ -35,7 +35,11 @@ def attention_heatmap(matrix: np.ndarray, feature_names: list[str], kl: float) -
 
 
 def latent_scatter(
-    embedding: np.ndarray, labels: np.ndarray | None, groups: np.ndarray | None, method: str, silhouette: float
+    embedding: np.ndarray,
+    labels: np.ndarray | None,
+    groups: np.ndarray | None,
+    method: str,
+    silhouette: float,
 ) -> bytes:
     """Two panels: coloured by label and by group (cohort)."""
     figure, axes = plt.subplots(1, 2, figsize=(12, 5))
@@ -61,7 +65,12 @@ def lattice_drawing(graph: nx.DiGraph, threshold: float, seed: int = 0) -> bytes
     nx.draw_networkx_nodes(graph, position, node_color="orange", node_size=260, ax=axis)
     nx.draw_networkx_labels(graph, position, font_size=7, ax=axis)
     nx.draw_networkx_edges(
-        graph, position, edge_color="grey", width=[0.5 + 2.5 * w for w in weights], arrows=True, ax=axis,
+        graph,
+        position,
+        edge_color="grey",
+        width=[0.5 + 2.5 * w for w in weights],
+        arrows=True,
+        ax=axis,
         arrowsize=10,
     )
     axis.set_title(f"Learned causal lattice (edges with A_ij >= {threshold}, width = weight)")
@@ -96,7 +105,9 @@ def utility_map(utility_per_epoch: np.ndarray, final_utility: np.ndarray) -> byt
     figure.colorbar(image, ax=axes[0], label="mean utility")
     axes[1].imshow(final_utility.reshape(1, -1), aspect="auto", cmap="plasma", vmin=0, vmax=1)
     for b, value in enumerate(final_utility):
-        axes[1].text(b, 0, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black")
+        axes[1].text(
+            b, 0, f"{value:.2f}", ha="center", va="center", color="white" if value < 0.6 else "black"
+        )
     axes[1].set_xlabel("Block index")
     axes[1].set_xticks(range(len(final_utility)))
     axes[1].set_yticks([])

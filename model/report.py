@@ -30,26 +30,58 @@ def render_summary(
     """metrics is keyed by experiment: attention, latent, lattice, utility, reproducibility, subsets, main."""
     ref = config.gates
     att, lat, lattice = metrics["attention"], metrics["latent"], metrics["lattice"]
-    util, repro, subsets, main = metrics["utility"], metrics["reproducibility"], metrics["subsets"], metrics["main"]
+    util, repro, subsets, main = (
+        metrics["utility"],
+        metrics["reproducibility"],
+        metrics["subsets"],
+        metrics["main"],
+    )
     top_blocks = sorted(range(len(util["utility_per_block"])), key=lambda b: -util["utility_per_block"][b])
     active = [b for b in top_blocks if util["utility_per_block"][b] > config.model.gate_threshold]
     rows = [
-        ("Exp-1", "Causal attention", f"KL={_fmt(att['kl_causal'])} (seed ref {ref.reference_kl_causal}); "
-         f"mean diagonal weight {_fmt(att['attention_diagonal_mean'])}"),
-        ("Exp-2", "Latent space z", f"Silhouette={_fmt(lat['silhouette'])} (seed ref {ref.reference_silhouette})"),
-        ("Exp-3", "Lattice structure", f"DegreeVar={_fmt(lattice['degree_variance'])} (seed ref "
-         f"{ref.reference_degree_variance}); {lattice['n_edges']} edges, sparsity {_fmt(lattice['sparsity'])}, "
-         f"isolated {_fmt(lattice['isolated_node_share'])}"
-         + (f"; vs true DAG: SHD {lattice['shd']}, edge AUROC {_fmt(lattice['edge_auroc'])}"
-            if "shd" in lattice else "")),
-        ("Exp-4", "Meta utility", f"FLOPs reduction={_fmt(100 * util['flops_reduction'], 1)}%; accuracy gated "
-         f"{_fmt(util['gated_accuracy'])} vs dense {_fmt(util['dense_accuracy'])}; blocks with mean utility over "
-         f"{config.model.gate_threshold}: {active}; utility entropy {_fmt(util['utility_entropy_first_epoch'])} "
-         f"(epoch 1) -> {_fmt(util['utility_entropy'])}"),
-        ("Exp-5", "Reproducibility", f"σ(accuracy, seeds {config.evaluation.repro_seeds})="
-         f"{_fmt(100 * repro['accuracy_std'], 2)}%; same seed bit-identical: {_fmt(repro['same_seed_identical'])}"),
-        ("VI.3", "Cohort subsets", f"accuracy gap {_fmt(subsets['subset_accuracy_gap'])}; leave-one-cohort-out "
-         f"mean accuracy {_fmt(subsets['logo_accuracy_mean'])}"),
+        (
+            "Exp-1",
+            "Causal attention",
+            f"KL={_fmt(att['kl_causal'])} (seed ref {ref.reference_kl_causal}); "
+            f"mean diagonal weight {_fmt(att['attention_diagonal_mean'])}",
+        ),
+        (
+            "Exp-2",
+            "Latent space z",
+            f"Silhouette={_fmt(lat['silhouette'])} (seed ref {ref.reference_silhouette})",
+        ),
+        (
+            "Exp-3",
+            "Lattice structure",
+            f"DegreeVar={_fmt(lattice['degree_variance'])} (seed ref "
+            f"{ref.reference_degree_variance}); {lattice['n_edges']} edges, sparsity {_fmt(lattice['sparsity'])}, "
+            f"isolated {_fmt(lattice['isolated_node_share'])}"
+            + (
+                f"; vs true DAG: SHD {lattice['shd']}, edge AUROC {_fmt(lattice['edge_auroc'])}"
+                if "shd" in lattice
+                else ""
+            ),
+        ),
+        (
+            "Exp-4",
+            "Meta utility",
+            f"FLOPs reduction={_fmt(100 * util['flops_reduction'], 1)}%; accuracy gated "
+            f"{_fmt(util['gated_accuracy'])} vs dense {_fmt(util['dense_accuracy'])}; blocks with mean utility over "
+            f"{config.model.gate_threshold}: {active}; utility entropy {_fmt(util['utility_entropy_first_epoch'])} "
+            f"(epoch 1) -> {_fmt(util['utility_entropy'])}",
+        ),
+        (
+            "Exp-5",
+            "Reproducibility",
+            f"σ(accuracy, seeds {config.evaluation.repro_seeds})="
+            f"{_fmt(100 * repro['accuracy_std'], 2)}%; same seed bit-identical: {_fmt(repro['same_seed_identical'])}",
+        ),
+        (
+            "VI.3",
+            "Cohort subsets",
+            f"accuracy gap {_fmt(subsets['subset_accuracy_gap'])}; leave-one-cohort-out "
+            f"mean accuracy {_fmt(subsets['logo_accuracy_mean'])}",
+        ),
     ]
     lines = [
         f"# causal-lattice run `{run_name}`",
@@ -73,7 +105,10 @@ def render_summary(
         "",
         "| gate | value | threshold | verdict |",
         "|---|---|---|---|",
-        *[f"| {g.name} | {_fmt(g.value, 4)} | {g.threshold} | {'PASS' if g.passed else 'FAIL'} |" for g in gates],
+        *[
+            f"| {g.name} | {_fmt(g.value, 4)} | {g.threshold} | {'PASS' if g.passed else 'FAIL'} |"
+            for g in gates
+        ],
         "",
         f"**All gates passed: {'yes' if all(g.passed for g in gates) else 'no'}**",
         "",

@@ -83,8 +83,13 @@ def log_epoch(record: EpochRecord, epochs: int) -> None:
     accuracy = "" if record.train_accuracy is None else f" acc={record.train_accuracy:.3f}"
     logger.info(
         "epoch %d/%d loss=%.4f%s sem=%.3f util=%s (%.1fs)",
-        record.epoch, epochs, record.loss["total"], accuracy, record.loss["sem"],
-        "/".join(f"{u:.2f}" for u in record.utility_per_block), record.seconds,
+        record.epoch,
+        epochs,
+        record.loss["total"],
+        accuracy,
+        record.loss["sem"],
+        "/".join(f"{u:.2f}" for u in record.utility_per_block),
+        record.seconds,
     )
 
 
@@ -132,7 +137,9 @@ def train_model(
         loss_sums: dict[str, torch.Tensor] = {}
         grad_sums = torch.zeros(len(names), device=device)
         steps = 0
-        accuracy = MulticlassAccuracy(num_classes=max(model.n_classes, 2)).to(device) if y is not None else None
+        accuracy = (
+            MulticlassAccuracy(num_classes=max(model.n_classes, 2)).to(device) if y is not None else None
+        )
         entropy = UtilityEntropy(model_config.n_blocks).to(device)
         # Batches of one sample break batch statistics (V-REx variance); fold a trailing single row in.
         batches = list(order.split(train_config.batch_size))
@@ -156,8 +163,10 @@ def train_model(
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
             grad_sums += torch.stack(
-                [p.grad.detach().float().norm(2) if p.grad is not None else grad_sums.new_zeros(())
-                 for p in model.parameters()]
+                [
+                    p.grad.detach().float().norm(2) if p.grad is not None else grad_sums.new_zeros(())
+                    for p in model.parameters()
+                ]
             )
             torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
             optimizer.step()

@@ -13,8 +13,20 @@ from model.config import ConfigError, load_experiment_config
 from model.data import DataValidationError, check_subsets, load_dataset
 
 ALLOWED_TOP_LEVEL = {
-    "enable_cache", "enable_artifact_metadata", "enable_artifact_visualization", "enable_step_logs", "parameters",
-    "settings", "steps", "run_name", "schedule", "extra", "model", "build", "tags", "substitutions",
+    "enable_cache",
+    "enable_artifact_metadata",
+    "enable_artifact_visualization",
+    "enable_step_logs",
+    "parameters",
+    "settings",
+    "steps",
+    "run_name",
+    "schedule",
+    "extra",
+    "model",
+    "build",
+    "tags",
+    "substitutions",
     "enable_pipeline_logs",
 }
 
@@ -26,7 +38,9 @@ def check_inputs(config_path: Path) -> None:
     experiment = load_experiment_config(config_path)
     unknown = sorted(set(yaml.safe_load(config_path.read_text())) - ALLOWED_TOP_LEVEL)
     if unknown:
-        raise ConfigError(f"{config_path}: unknown top-level key(s) {unknown} (allowed: {sorted(ALLOWED_TOP_LEVEL)})")
+        raise ConfigError(
+            f"{config_path}: unknown top-level key(s) {unknown} (allowed: {sorted(ALLOWED_TOP_LEVEL)})"
+        )
     check_subsets(load_dataset(experiment.data), experiment.evaluation.subsets)
 
 

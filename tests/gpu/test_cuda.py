@@ -93,6 +93,8 @@ def test_bf16_training_tracks_fp32_on_cuda(split) -> None:
 def test_cuda_and_cpu_training_reach_similar_accuracy(split) -> None:
     accuracies = {}
     for device in ("cpu", "cuda"):
-        result = train_model(split.train, CONFIG, TrainConfig(epochs=8, lr=3e-3, device=device), progress=None)
+        result = train_model(
+            split.train, CONFIG, TrainConfig(epochs=8, lr=3e-3, device=device), progress=None
+        )
         accuracies[device] = evaluate_model(result.model, split.test)["accuracy"]
     assert abs(accuracies["cpu"] - accuracies["cuda"]) < 0.05, accuracies

@@ -187,7 +187,11 @@ def registry_state(uri: str) -> dict[str, Any]:
 
 
 def zenml_query(scenario: Scenario, code: str) -> Any:
-    result = run([sys.executable, "-c", code], scenario, timeout=300)
+    """Run `code` (printing one JSON document last) against the scenario's ZenML store. It runs as a script
+    file: loading an artifact needs a main module with a file (ZenML derives its source root from it)."""
+    script = scenario.workdir / f"query_{abs(hash(code))}.py"
+    script.write_text(code)
+    result = run([sys.executable, str(script)], scenario, timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 

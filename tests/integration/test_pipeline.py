@@ -31,8 +31,17 @@ SPEC_FILES = [
     "reports/summary.md",
     "reports/summary.html",
 ]
-TRAININGS = ["train", "repro_seed_42", "repro_seed_43", "subset_lung", "subset_colon", "subset_breast",
-             "logo_lung", "logo_colon", "logo_breast"]
+TRAININGS = [
+    "train",
+    "repro_seed_42",
+    "repro_seed_43",
+    "subset_lung",
+    "subset_colon",
+    "subset_breast",
+    "logo_lung",
+    "logo_colon",
+    "logo_breast",
+]
 
 
 @pytest.fixture(scope="module")
@@ -48,8 +57,11 @@ def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path]
 
 
 def _digest(directory: Path) -> dict[str, str]:
-    return {str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(directory)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_every_protocol_file_exists_and_is_well_formed(two_runs) -> None:
@@ -92,7 +104,9 @@ def test_summary_table_holds_measured_numbers(two_runs) -> None:
     assert re.search(r"Silhouette=-?\d+\.\d+", summary)
     assert re.search(r"DegreeVar=\d+\.\d+", summary)
     assert re.search(r"FLOPs reduction=-?\d+\.\d%", summary)
-    gate_rows = [line for line in summary.splitlines() if line.startswith("| ") and ("PASS" in line or "FAIL" in line)]
+    gate_rows = [
+        line for line in summary.splitlines() if line.startswith("| ") and ("PASS" in line or "FAIL" in line)
+    ]
     assert len(gate_rows) == 4
     assert "tiny-test" in summary  # names the configuration that produced it
     for link in re.findall(r"\]\(\.\./([^)]+)\)", summary):
@@ -183,8 +197,11 @@ def test_bad_data_stops_before_training(tmp_path: Path) -> None:
     frame = pd.DataFrame({"a": [1.0, 2.0] * 30, "b": [0.5, float("nan")] * 30, "label": [0, 1] * 30})
     frame.to_csv(tmp_path / "cohort.csv", index=False)
     document = yaml.safe_load(TINY_CONFIG.read_text())
-    document["parameters"]["experiment"]["data"] = {"kind": "table", "path": str(tmp_path / "cohort.csv"),
-                                                    "label_column": "label"}
+    document["parameters"]["experiment"]["data"] = {
+        "kind": "table",
+        "path": str(tmp_path / "cohort.csv"),
+        "label_column": "label",
+    }
     document["parameters"]["experiment"]["evaluation"]["subsets"] = []
     config = tmp_path / "bad.yaml"
     config.write_text(yaml.safe_dump(document))

@@ -29,7 +29,11 @@ def run_pipeline(workdir: Path, config: Path = TINY_CONFIG, timeout: int = 900, 
     """`python -m pipelines.run -c config` in `workdir` (results land in workdir/results)."""
     return subprocess.run(
         [sys.executable, "-m", "pipelines.run", "-c", str(config)],
-        cwd=workdir, env=isolated_env(workdir, **env), capture_output=True, text=True, timeout=timeout,
+        cwd=workdir,
+        env=isolated_env(workdir, **env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 
@@ -41,7 +45,11 @@ def zenml_query(workdir: Path, code: str) -> object:
     script = workdir / "zenml_query.py"
     script.write_text(code)
     result = subprocess.run(
-        [sys.executable, str(script)], cwd=workdir, env=isolated_env(workdir), capture_output=True, text=True,
+        [sys.executable, str(script)],
+        cwd=workdir,
+        env=isolated_env(workdir),
+        capture_output=True,
+        text=True,
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
