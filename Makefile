@@ -9,7 +9,7 @@ STATE := $(CURDIR)/.state
 ZENML_ENV := ZENML_CONFIG_PATH=$(STATE)/zenml ZENML_ANALYTICS_OPT_IN=false
 KFP_OUTPUT ?= build/kubeflow/causal_experiment_pipeline.yaml
 
-.PHONY: install run test test-fast lint format bench compile gate clean
+.PHONY: install run retrain test test-fast lint format bench compile gate clean
 
 install: $(STAMP)
 
@@ -38,6 +38,10 @@ run: install
 	$(ZENML_ENV) $(PY) scripts/setup_local_stack.py
 	$(ZENML_ENV) $(PY) -m pipelines.run -c $(CONFIG)
 	@echo "report: $(CURDIR)/results/latest/reports/summary.md (and summary.html)"
+
+retrain: install
+	$(ZENML_ENV) $(PY) scripts/setup_local_stack.py
+	$(ZENML_ENV) $(PY) -m pipelines.retrain -c $(CONFIG)
 
 compile: install
 	$(ZENML_ENV) $(PY) -m orchestrators.kubeflow_gpu.compile --config $(CONFIG) --output $(KFP_OUTPUT)

@@ -165,6 +165,12 @@ class GateConfig(_Strict):
     reference_degree_variance: float = 0.18
 
 
+class RetrainingConfig(_Strict):
+    """Scheduled retraining (pipelines/retrain.py): retrain only when fresh data drifted from the champion's."""
+
+    drift_share_threshold: float = Field(default=0.25, gt=0, le=1)
+
+
 class ExperimentConfig(_Strict):
     """Everything one pipeline run needs; mirrors `parameters.experiment` in zenml_config.yaml."""
 
@@ -176,6 +182,7 @@ class ExperimentConfig(_Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     visualization: VisualizationConfig = VisualizationConfig()
     gates: GateConfig = GateConfig()
+    retraining: RetrainingConfig = RetrainingConfig()
     results_dir: Path = Path("results")
 
 

@@ -16,8 +16,8 @@ from model.attention import attention_kl
 from model.losses import dirichlet_energy
 
 
-class KLCausal(Metric):
-    """Mean over query rows (and blocks) of KL(attention_i ‖ causal prior_i)."""
+class _SampleWeightedMean(Metric):
+    """Accumulates a per-batch mean weighted by batch size; subclasses say what the batch mean is."""
 
     full_state_update = False
     total: torch.Tensor
@@ -27,35 +27,28 @@ class KLCausal(Metric):
         super().__init__()
         self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
         self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
+
+    def _add(self, batch_mean: torch.Tensor, batch: int) -> None:
+        self.total += batch_mean.double() * batch
+        self.count += batch
+
+    def compute(self) -> torch.Tensor:
+        return (self.total / self.count.clamp_min(1)).float()
+
+
+class KLCausal(_SampleWeightedMean):
+    """Mean over query rows (and blocks) of KL(attention_i ‖ causal prior_i)."""
 
     def update(self, attentions: list[torch.Tensor], prior: torch.Tensor) -> None:
         for attention in attentions:
-            batch = attention.shape[0]
-            self.total += attention_kl(attention, prior).double() * batch
-            self.count += batch
-
-    def compute(self) -> torch.Tensor:
-        return (self.total / self.count.clamp_min(1)).float()
+            self._add(attention_kl(attention, prior), attention.shape[0])
 
 
-class LaplacianEnergy(Metric):
+class LaplacianEnergy(_SampleWeightedMean):
     """Normalised Dirichlet energy of the final feature-token states over the lattice."""
 
-    full_state_update = False
-    total: torch.Tensor
-    count: torch.Tensor
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.add_state("total", default=torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
-        self.add_state("count", default=torch.tensor(0, dtype=torch.long), dist_reduce_fx="sum")
-
     def update(self, states: torch.Tensor, adjacency: torch.Tensor) -> None:
-        self.total += dirichlet_energy(states, adjacency).double() * states.shape[0]
-        self.count += states.shape[0]
-
-    def compute(self) -> torch.Tensor:
-        return (self.total / self.count.clamp_min(1)).float()
+        self._add(dirichlet_energy(states, adjacency), states.shape[0])
 
 
 class UtilityEntropy(Metric):

@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.config import ConfigError, load_experiment_config
-from model.data import DataValidationError, check_subsets, load_dataset
+from model.config import ConfigError, ExperimentConfig, load_experiment_config
+from model.data import Dataset, DataValidationError, check_subsets, load_dataset
 
 ALLOWED_TOP_LEVEL = {
     "enable_cache",
@@ -31,7 +31,7 @@ ALLOWED_TOP_LEVEL = {
 }
 
 
-def check_inputs(config_path: Path) -> None:
+def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
     """Everything that can be checked before a step runs: config keys and values, then the data itself."""
     import yaml
 
@@ -41,7 +41,15 @@ def check_inputs(config_path: Path) -> None:
         raise ConfigError(
             f"{config_path}: unknown top-level key(s) {unknown} (allowed: {sorted(ALLOWED_TOP_LEVEL)})"
         )
-    check_subsets(load_dataset(experiment.data), experiment.evaluation.subsets)
+    dataset = load_dataset(experiment.data)
+    check_subsets(dataset, experiment.evaluation.subsets)
+    return experiment, dataset
+
+
+def run_pipeline(config_path: Path) -> None:
+    from pipelines.causal_experiment import causal_experiment_pipeline
+
+    causal_experiment_pipeline.with_options(config_path=str(config_path))()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,9 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.check_only:
         print(f"{args.config}: configuration and data are valid")
         return 0
-    from pipelines.causal_experiment import causal_experiment_pipeline
-
-    causal_experiment_pipeline.with_options(config_path=str(args.config))()
+    run_pipeline(args.config)
     return 0
 
 

@@ -50,3 +50,49 @@ def active_mlflow_tracker() -> MLFlowExperimentTracker | None:
 
     tracker = Client().active_stack.experiment_tracker
     return tracker if isinstance(tracker, MLFlowExperimentTracker) else None
+
+
+def ensure_parent_run(run_name: str, tags: dict[str, str]) -> str | None:
+    """Create the pipeline run's parent MLflow run before any tracked step starts; best effort.
+
+    ZenML's tracker finds the parent by run name when a tracked step starts and creates it when missing. On an
+    orchestrator that starts the fan-out trainings in parallel (Kubeflow) several steps could each miss it and
+    create duplicates; load_data, the step every other step follows, calls this once its data is valid.
+    Returns the run id, or None without an MLflow tracker. An unreachable server only logs a warning naming the
+    URI: load_data still completes and stores its artifacts, and the first tracked step fails on that server.
+    """
+    if active_mlflow_tracker_name() is None:
+        return None
+    import logging
+
+    import mlflow
+    from mlflow import MlflowClient
+    from zenml import __version__ as zenml_version
+    from zenml.integrations.mlflow.mlflow_utils import ZENML_TAG_KEY
+
+    tracker = active_mlflow_tracker()
+    if tracker is None:
+        return None
+    uri = tracker.get_tracking_uri()
+    try:
+        tracker.configure_mlflow()
+        client = MlflowClient()
+        experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+        experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT_NAME)
+        run_id = tracker.get_run_id(EXPERIMENT_NAME, run_name)
+        if run_id is None:
+            run = client.create_run(
+                experiment_id, run_name=run_name, tags={**tags, ZENML_TAG_KEY: zenml_version}
+            )
+            run_id = run.info.run_id
+            client.set_terminated(run_id, "FINISHED")  # the tracked steps resume it
+        return run_id
+    except Exception as error:  # best effort: the tracked steps report the failure
+        logging.getLogger(__name__).warning(
+            "MLflow tracking server %s is unreachable (%s); the steps that log to MLflow will fail",
+            uri,
+            error,
+        )
+        return None
+    finally:
+        mlflow.set_tracking_uri("")

@@ -11,6 +11,7 @@ from zenml import get_step_context
 from model.config import ExperimentConfig
 from model.experiments import ExperimentOutcome
 from model.trainer import EpochRecord
+from registry.stack import ensure_parent_run
 from registry.tracking import StepIdentity, active_run, log_step
 
 
@@ -50,3 +51,9 @@ def track(
 def track_outcome(experiment: ExperimentConfig, outcome: ExperimentOutcome) -> None:
     """An experiment step's measured numbers and its SPEC §4 files."""
     track(experiment, metrics=outcome.metrics, files=outcome.files)
+
+
+def open_pipeline_run() -> None:
+    """Create the pipeline run's parent MLflow run up front (see `registry.stack.ensure_parent_run`)."""
+    identity = step_identity()
+    ensure_parent_run(identity.run_name, identity.tags())

@@ -376,6 +376,8 @@ def test_unreachable_server_fails_at_first_mlflow_step_after_load_data_is_stored
     output = _output(result)
     assert "Failed to run step" in output and scenario.server.uri in output
     assert "Connection refused" in output
+    # load_data (no MLflow needed) warned about the server by name, finished, and stored its artifacts.
+    assert f"MLflow tracking server {scenario.server.uri} is unreachable" in output
     runs = _pipeline_runs(scenario)
     failed = runs[2]
     assert failed["status"] == "failed"

@@ -427,14 +427,7 @@ def test_cronjob_runs_the_pipeline_on_the_registered_stack() -> None:
     pod = _pod_spec(cronjob)
     (container,) = pod["containers"]
     args = _args(container)
-    assert args[:6] == [
-        "zenml",
-        "pipeline",
-        "run",
-        "pipelines.causal_experiment.causal_experiment_pipeline",
-        "-c",
-        "zenml_config.yaml",
-    ]
+    assert args[:5] == ["python", "-m", "pipelines.retrain", "-c", "zenml_config.yaml"]
     assert container.get("workingDir") == "/app", "zenml_config.yaml is resolved relative to /app"
     stack = _flag(args, "--stack") or _flag(args, "-s")
     assert stack == _script_default("ZENML_STACK_NAME"), (

@@ -1,0 +1,93 @@
+"""Scheduled retraining entry: retrain only when fresh data has drifted from the champion's training data.
+
+    python -m pipelines.retrain -c zenml_config.yaml [--stack NAME] [--force] [--decide-only]
+
+The fresh data is whatever `parameters.experiment.data` names now. The reference is the data the current
+`champion` was trained on: the champion's MLflow model version carries the ZenML run id (`zenml.run_id` tag),
+and that run's `dataset` artifact is loaded from ZenML. Evidently's data-drift preset compares the two; the
+decision and its report go to `results/retraining/<UTC time>/`. With drift (share of drifted features at or over
+`retraining.drift_share_threshold`), no champion yet, or `--force`, the pipeline runs; otherwise it stops here.
+The Kubernetes CronJob (k8s/cronjob.yaml) runs this command.
+"""
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from model.config import ConfigError, ExperimentConfig
+from model.data import Dataset, DataValidationError
+from model.drift import RetrainDecision, retraining_decision
+from pipelines.run import check_inputs, run_pipeline
+
+
+def _frame(dataset: Dataset) -> pd.DataFrame:
+    return pd.DataFrame(dataset.features, columns=dataset.feature_names)
+
+
+def champion_training_data() -> tuple[pd.DataFrame | None, str]:
+    """The champion's training data (raw features) via its ZenML run, or None when there is no champion."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+    from zenml.client import Client
+
+    from registry import CHAMPION, MODEL_NAME
+    from registry.stack import active_mlflow_tracker
+
+    tracker = active_mlflow_tracker()
+    if tracker is None:
+        return None, "the active ZenML stack has no MLflow tracker, so there is no champion to compare with"
+    tracker.configure_mlflow()
+    try:
+        version = MlflowClient().get_model_version_by_alias(MODEL_NAME, CHAMPION)
+    except MlflowException:
+        return None, f"model {MODEL_NAME!r} has no {CHAMPION!r} alias yet"
+    run_id = version.tags.get("zenml.run_id")
+    if not run_id:
+        return None, f"{MODEL_NAME} version {version.version} has no zenml.run_id tag"
+    dataset = Client().get_pipeline_run(run_id).steps["load_data"].outputs["dataset"][0].load()
+    return _frame(dataset), f"{MODEL_NAME} version {version.version} (ZenML run {run_id})"
+
+
+def write_decision(experiment: ExperimentConfig, decision: RetrainDecision, reference: str) -> Path:
+    directory = Path(experiment.results_dir) / "retraining" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    directory.mkdir(parents=True, exist_ok=False)
+    record = {"retrain": decision.retrain, "reason": decision.reason, "reference": reference}
+    if decision.drift is not None:
+        record |= {"drifted_share": decision.drift.drifted_share, "p_values": decision.drift.column_p_values}
+        (directory / "drift_report.html").write_text(decision.drift.html)
+    (directory / "decision.json").write_text(json.dumps(record, indent=2))
+    return directory
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-c", "--config", type=Path, default=Path("zenml_config.yaml"))
+    parser.add_argument("--force", action="store_true", help="retrain whatever the drift check says")
+    parser.add_argument("--decide-only", action="store_true", help="write the decision, do not run the pipeline")
+    parser.add_argument("--stack", help="ZenML stack to activate first (a fresh pod has none of its own)")
+    args = parser.parse_args(argv)
+    try:
+        experiment, dataset = check_inputs(args.config)
+    except (ConfigError, DataValidationError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.stack:
+        from zenml.client import Client
+
+        Client().activate_stack(args.stack)
+    reference, described = champion_training_data()
+    decision = retraining_decision(reference, _frame(dataset), experiment.retraining.drift_share_threshold)
+    directory = write_decision(experiment, decision, described)
+    verdict = "retrain" if decision.retrain or args.force else "no retraining"
+    print(f"{verdict}: {decision.reason}; reference: {described}; report: {directory}")
+    if (decision.retrain or args.force) and not args.decide_only:
+        run_pipeline(args.config)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
