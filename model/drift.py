@@ -48,7 +48,9 @@ def retraining_decision(
         return RetrainDecision(True, "no champion to compare against: train", None)
     missing = sorted(set(reference.columns) - set(current.columns))
     if missing:
-        return RetrainDecision(True, f"fresh data lacks the champion's feature columns {missing}: train", None)
+        return RetrainDecision(
+            True, f"fresh data lacks the champion's feature columns {missing}: train", None
+        )
     drift = data_drift(reference, current[list(reference.columns)])
     verdict = drift.drifted_share >= drift_share_threshold
     reason = (

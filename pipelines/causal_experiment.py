@@ -9,7 +9,6 @@ On a stack with an MLflow experiment tracker (scripts/setup_local_stack.py) ever
 MLflow: one parent run per pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
 """
 
-
 from typing import Any
 
 from zenml import pipeline
@@ -22,15 +21,17 @@ from steps.extract_attention import extract_attention as extract_attention_step
 from steps.load_data import load_data
 from steps.measure_utility import measure_utility as measure_utility_step
 from steps.promote import promote as promote_step
-from steps.repro_check import repro_check as repro_check_step
 from steps.report import report as report_step
+from steps.repro_check import repro_check as repro_check_step
 from steps.subset_generalization import subset_generalization as subset_generalization_step
 from steps.train import train as train_step
 
 MAIN_TRAINING = "train"
 
 
-def repro_invocations(seeds: list[int], main_seed: int) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
+def repro_invocations(
+    seeds: list[int], main_seed: int
+) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
     """Invocation ids and seeds of the repro trainings, and the same-seed pairs to compare.
 
     The main training is one half of the same-seed pair when its seed is among the repro seeds; otherwise a
@@ -66,13 +67,18 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     utility = measure_utility(main_model, data_split, config)
 
     invocations, pairs = repro_invocations(config.evaluation.repro_seeds, config.train.seed)
-    repro_models = [train(dataset, data_split, config, view="main", seed=s, id=name) for name, s in invocations]
+    repro_models = [
+        train(dataset, data_split, config, view="main", seed=s, id=name) for name, s in invocations
+    ]
     reproducibility = repro_check(
         [main_model, *repro_models], [MAIN_TRAINING, *[name for name, _ in invocations]], pairs, config
     )
 
-    subset_runs = [(f"{prefix}_{group}", f"{kind}:{group}") for group in config.evaluation.subsets
-                   for prefix, kind in (("subset", "group"), ("logo", "logo"))]
+    subset_runs = [
+        (f"{prefix}_{group}", f"{kind}:{group}")
+        for group in config.evaluation.subsets
+        for prefix, kind in (("subset", "group"), ("logo", "logo"))
+    ]
     subset_models = [train(dataset, data_split, config, view=view, id=name) for name, view in subset_runs]
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], dataset, config)
 

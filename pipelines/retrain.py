@@ -67,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-c", "--config", type=Path, default=Path("zenml_config.yaml"))
     parser.add_argument("--force", action="store_true", help="retrain whatever the drift check says")
-    parser.add_argument("--decide-only", action="store_true", help="write the decision, do not run the pipeline")
+    parser.add_argument(
+        "--decide-only", action="store_true", help="write the decision, do not run the pipeline"
+    )
     parser.add_argument("--stack", help="ZenML stack to activate first (a fresh pod has none of its own)")
     args = parser.parse_args(argv)
     try:

@@ -1,6 +1,5 @@
 """analyze_lattice: Exp-3, the learned lattice graph, its degree statistics and recovery of the true DAG."""
 
-
 from typing import Annotated
 
 import networkx as nx

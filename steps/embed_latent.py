@@ -1,6 +1,5 @@
 """embed_latent: Exp-2, t-SNE and PCA of the latent z with its silhouette."""
 
-
 from typing import Annotated
 
 from zenml import step

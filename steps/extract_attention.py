@@ -1,6 +1,5 @@
 """extract_attention: Exp-1, the causal attention heatmap and its KL to the lattice prior."""
 
-
 from typing import Annotated
 
 from zenml import step

@@ -1,6 +1,5 @@
 """measure_utility: Exp-4, utility per block, FLOPs and accuracy of gated vs dense inference."""
 
-
 from typing import Annotated
 
 from zenml import step

@@ -1,6 +1,5 @@
 """report: the seed's section VII table with this run's measured values, the gate verdicts, as Markdown + HTML."""
 
-
 import logging
 import os
 from typing import Annotated
@@ -25,13 +24,19 @@ def _html(markdown: str, title: str) -> str:
     body = MarkdownIt("commonmark").enable("table").render(markdown)
     figures = "".join(
         f'<figure><img src="{src}" style="max-width:900px"><figcaption>{src}</figcaption></figure>'
-        for src in [line.split("](", 1)[1].rstrip(")") for line in markdown.splitlines() if line.startswith("- [")]
+        for src in [
+            line.split("](", 1)[1].rstrip(")") for line in markdown.splitlines() if line.startswith("- [")
+        ]
         if src.endswith(".png")
     )
-    style = "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}" \
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
         "td,th{border:1px solid #ccc;padding:4px 8px}"
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>" \
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>"
         f"<body>{body}<h2>Figure gallery</h2>{figures}</body></html>"
+    )
 
 
 @step
@@ -46,11 +51,17 @@ def report(
     reproducibility_result: ExperimentOutcome,
     subset_result: ExperimentOutcome,
 ) -> tuple[
-    Annotated[GateVerdict, "gate_verdict"], Annotated[MarkdownString, "summary"], Annotated[HTMLString, "summary_html"]
+    Annotated[GateVerdict, "gate_verdict"],
+    Annotated[MarkdownString, "summary"],
+    Annotated[HTMLString, "summary_html"],
 ]:
     outcomes = {
-        "attention": attention_result, "latent": latent_result, "lattice": lattice_result,
-        "utility": utility_result, "reproducibility": reproducibility_result, "subsets": subset_result,
+        "attention": attention_result,
+        "latent": latent_result,
+        "lattice": lattice_result,
+        "utility": utility_result,
+        "reproducibility": reproducibility_result,
+        "subsets": subset_result,
     }
     metrics = {name: outcome.metrics for name, outcome in outcomes.items()}
     metrics["main"] = trained_model.test_metrics

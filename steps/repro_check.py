@@ -1,6 +1,5 @@
 """repro_check: Exp-5, combine the repro trainings: same seed twice identical, std(accuracy) over seeds."""
 
-
 from typing import Annotated
 
 from zenml import step
@@ -17,7 +16,13 @@ def summarise(models: list[TrainedModel], names: list[str]) -> list[RunSummary]:
     if len(models) != len(names):
         raise DataValidationError(f"got {len(models)} models but {len(names)} names")
     return [
-        RunSummary(name=name, seed=m.seed, view=m.view, metrics=m.test_metrics, weights_digest=weights_digest(m.model))
+        RunSummary(
+            name=name,
+            seed=m.seed,
+            view=m.view,
+            metrics=m.test_metrics,
+            weights_digest=weights_digest(m.model),
+        )
         for m, name in zip(models, names, strict=True)
     ]
 

@@ -1,6 +1,5 @@
 """Where a run's human-facing files go: `<results_dir>/<run name>/`, written once, never overwritten."""
 
-
 import logging
 from pathlib import Path
 

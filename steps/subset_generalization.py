@@ -1,6 +1,5 @@
 """subset_generalization: combine the per-cohort and leave-one-cohort-out trainings, with Evidently drift."""
 
-
 from typing import Annotated
 
 from zenml import step
@@ -20,7 +19,9 @@ def subset_generalization(
 ) -> Annotated[ExperimentOutcome, "subset_result"]:
     runs = summarise(trained_models, run_names)
     outcome = subset_experiment(
-        [r for r in runs if r.view.startswith("group:")], [r for r in runs if r.view.startswith("logo:")], dataset
+        [r for r in runs if r.view.startswith("group:")],
+        [r for r in runs if r.view.startswith("logo:")],
+        dataset,
     )
     write_files(experiment, outcome.files)
     track_outcome(experiment, outcome)

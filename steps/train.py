@@ -1,6 +1,5 @@
 """train: one training invocation (main model, a repro seed, a cohort or a leave-one-cohort-out run)."""
 
-
 import json
 import logging
 from typing import Annotated
@@ -28,8 +27,13 @@ def train(
     train_config = experiment.train if seed is None else experiment.train.model_copy(update={"seed": seed})
     split = data_view(dataset, data_split, view, experiment.split)
     step_name = get_step_context().step_name
-    logger.info("%s: training view=%s seed=%d on %d rows", step_name, view, train_config.seed,
-                split.train.features.shape[0])
+    logger.info(
+        "%s: training view=%s seed=%d on %d rows",
+        step_name,
+        view,
+        train_config.seed,
+        split.train.features.shape[0],
+    )
     result = train_model(split.train, experiment.model, train_config)
     metrics = evaluate_model(result.model, split.test)
     logger.info("%s: test %s", step_name, {k: round(v, 4) for k, v in metrics.items()})
@@ -37,7 +41,10 @@ def train(
     write_files(experiment, grad_log)
     track(
         experiment,
-        params={**experiment.model_copy(update={"train": train_config}).model_dump(mode="json"), "view": view},
+        params={
+            **experiment.model_copy(update={"train": train_config}).model_dump(mode="json"),
+            "view": view,
+        },
         metrics={"test": metrics},
         history=result.history,
         files=grad_log,
