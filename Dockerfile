@@ -2,7 +2,7 @@
 #
 #   docker build -t <registry>/causal-lattice:<version> .
 #   docker build --build-arg TORCH_CUDA=cu130 ...      # other CUDA build of torch 2.13.0
-#   docker build --build-arg PROJECT_EXTRAS=s3 ...     # once pyproject.toml defines such an extra
+#   docker build --build-arg PROJECT_EXTRAS=s3 ...     # or gcs: the artifact-store filesystem extras
 #
 # The step pods run this image as it is: k8s/register_stack.sh sets it as the kubeflow_gpu
 # orchestrator's `image` (PIPELINE_IMAGE), so ZenML builds nothing; the equivalent in plain ZenML is

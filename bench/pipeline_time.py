@@ -2,7 +2,8 @@
 
     python bench/pipeline_time.py [--config zenml_config.yaml] [--out bench/out/pipeline_time.json]
 
-Runs `python -m pipelines.run` in a fresh temporary ZenML store (nothing global is touched), then reads each step's
+Sets up the stack `make run` uses (MLflow on SQLite) in a fresh temporary ZenML store (nothing global is
+touched), runs `python -m pipelines.run`, then reads each step's
 start/end time from ZenML. Prints one JSON line: `steps` (seconds per step invocation), `total_s` (the whole
 command, process start to exit), `steps_sum_s`, and `overhead_ratio` = total_s / steps_sum_s (orchestration cost
 relative to the steps' own work, measured in the same run). Target: total_s < 300 on a 2-core CPU.
@@ -49,6 +50,22 @@ def main() -> int:
             ZENML_CONFIG_PATH=str(Path(workdir) / "zenml"),
             ZENML_ANALYTICS_OPT_IN="false",
             PYTHONPATH=str(REPO),
+        )
+        # The same stack as `make run`: local orchestrator, MLflow tracker and registry on SQLite.
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPO / "scripts" / "setup_local_stack.py"),
+                "--state-dir",
+                str(Path(workdir) / "state"),
+                "--config",
+                str(args.config.resolve()),
+            ],
+            cwd=workdir,
+            env=env,
+            stdout=sys.stderr,
+            stderr=sys.stderr,
+            check=True,
         )
         print(f"running the pipeline with {args.config} in {workdir} ...", file=sys.stderr)
         started = time.perf_counter()

@@ -10,8 +10,7 @@ from model.config import ExperimentConfig
 from model.data import Dataset
 from model.experiments import ExperimentOutcome, lattice_experiment
 from model.trainer import TrainedModel
-from steps.results import write_files
-from steps.tracking import track_outcome
+from steps.tracking import publish_outcome
 
 
 @step(output_materializers={"lattice_graph": LatticeGraphMaterializer})
@@ -21,6 +20,5 @@ def analyze_lattice(
     outcome, graph = lattice_experiment(trained_model.model, dataset.true_graph())
     if not experiment.visualization.graph_structure:
         outcome.files.pop("lattice/lattice_graph.png")
-    write_files(experiment, outcome.files)
-    track_outcome(experiment, outcome)
+    publish_outcome(experiment, outcome)
     return outcome, graph

@@ -8,8 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplit
 from model.experiments import ExperimentOutcome, latent_experiment
 from model.trainer import TrainedModel
-from steps.results import write_files
-from steps.tracking import track_outcome
+from steps.tracking import publish_outcome
 
 
 @step
@@ -21,6 +20,5 @@ def embed_latent(
     )
     if not experiment.visualization.latent_tsne:
         outcome.files.pop("latent/z_tsne.png")
-    write_files(experiment, outcome.files)
-    track_outcome(experiment, outcome)
+    publish_outcome(experiment, outcome)
     return outcome

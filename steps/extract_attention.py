@@ -8,8 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplit
 from model.experiments import ExperimentOutcome, attention_experiment
 from model.trainer import TrainedModel
-from steps.results import write_files
-from steps.tracking import track_outcome
+from steps.tracking import publish_outcome
 
 
 @step
@@ -19,6 +18,5 @@ def extract_attention(
     outcome = attention_experiment(trained_model.model, data_split.test)
     if not experiment.visualization.attention_heatmap:
         outcome.files.pop("visuals/attention/heatmap.png")
-    write_files(experiment, outcome.files)
-    track_outcome(experiment, outcome)
+    publish_outcome(experiment, outcome)
     return outcome

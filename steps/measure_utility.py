@@ -8,8 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplit
 from model.experiments import ExperimentOutcome, utility_experiment
 from model.trainer import TrainedModel
-from steps.results import write_files
-from steps.tracking import track_outcome
+from steps.tracking import publish_outcome
 
 
 @step
@@ -17,6 +16,5 @@ def measure_utility(
     trained_model: TrainedModel, data_split: DataSplit, experiment: ExperimentConfig
 ) -> Annotated[ExperimentOutcome, "utility_result"]:
     outcome = utility_experiment(trained_model.model, data_split.test, trained_model.history)
-    write_files(experiment, outcome.files)
-    track_outcome(experiment, outcome)
+    publish_outcome(experiment, outcome)
     return outcome

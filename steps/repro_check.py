@@ -8,8 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataValidationError
 from model.experiments import ExperimentOutcome, RunSummary, reproducibility_experiment, weights_digest
 from model.trainer import TrainedModel
-from steps.results import write_files
-from steps.tracking import track_outcome
+from steps.tracking import publish_outcome
 
 
 def summarise(models: list[TrainedModel], names: list[str]) -> list[RunSummary]:
@@ -37,6 +36,5 @@ def repro_check(
     """`trained_models[i]` came from invocation `run_names[i]`; `rerun_pairs` name same-seed pairs."""
     runs = summarise(trained_models, run_names)
     outcome = reproducibility_experiment(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
-    write_files(experiment, outcome.files)
-    track_outcome(experiment, outcome)
+    publish_outcome(experiment, outcome)
     return outcome

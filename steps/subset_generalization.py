@@ -9,8 +9,7 @@ from model.data import Dataset
 from model.experiments import ExperimentOutcome, subset_experiment
 from model.trainer import TrainedModel
 from steps.repro_check import summarise
-from steps.results import write_files
-from steps.tracking import track_outcome
+from steps.tracking import publish_outcome
 
 
 @step
@@ -23,6 +22,5 @@ def subset_generalization(
         [r for r in runs if r.view.startswith("logo:")],
         dataset,
     )
-    write_files(experiment, outcome.files)
-    track_outcome(experiment, outcome)
+    publish_outcome(experiment, outcome)
     return outcome

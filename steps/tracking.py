@@ -13,6 +13,7 @@ from model.experiments import ExperimentOutcome
 from model.trainer import EpochRecord
 from registry.stack import ensure_parent_run
 from registry.tracking import StepIdentity, active_run, log_step
+from steps.results import write_files
 
 
 def step_identity() -> StepIdentity:
@@ -48,8 +49,9 @@ def track(
     )
 
 
-def track_outcome(experiment: ExperimentConfig, outcome: ExperimentOutcome) -> None:
-    """An experiment step's measured numbers and its SPEC §4 files."""
+def publish_outcome(experiment: ExperimentConfig, outcome: ExperimentOutcome) -> None:
+    """An experiment step's SPEC §4 files into the run's results folder, and its numbers and files to MLflow."""
+    write_files(experiment, outcome.files)
     track(experiment, metrics=outcome.metrics, files=outcome.files)
 
 
