@@ -34,6 +34,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from orchestrators.kubeflow_gpu.orchestrator import topological_order
 from orchestrators.kubeflow_gpu.pipeline_ir import CompiledPipeline, CompiledTask, read_pipeline
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -72,18 +73,11 @@ class LocalRunResult:
 
 def execution_order(pipeline: CompiledPipeline) -> list[str]:
     """Task display names in dependency order (ties in name order)."""
-    remaining = {name: set(t.dependencies) for name, t in pipeline.tasks.items()}
-    order: list[str] = []
-    while remaining:
-        ready = sorted(n for n, deps in remaining.items() if not deps)
-        if not ready:
-            raise LocalRunError(f"Cyclic task dependencies among {sorted(remaining)}")
-        for name in ready:
-            order.append(name)
-            del remaining[name]
-        for deps in remaining.values():
-            deps.difference_update(ready)
-    return order
+    upstream = {name: sorted(task.dependencies) for name, task in sorted(pipeline.tasks.items())}
+    try:
+        return topological_order(upstream)
+    except ValueError as error:
+        raise LocalRunError(str(error)) from None
 
 
 def _runtime_values(pipeline: CompiledPipeline, task: CompiledTask, run_id: str, root: str) -> dict[str, str]:
