@@ -103,6 +103,11 @@ class DataSplit:
     test: Dataset
     standardizer: Standardizer
 
+    def raw_test_frame(self) -> pd.DataFrame:
+        """The test rows back on their raw scale, as a DataFrame of the feature columns."""
+        raw = self.test.features.astype(np.float64) * self.standardizer.std + self.standardizer.mean
+        return pd.DataFrame(raw, columns=self.test.feature_names)
+
 
 def _nonlinearity(kind: int, values: np.ndarray) -> np.ndarray:
     if kind == 0:

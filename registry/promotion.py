@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -198,3 +199,23 @@ def register_and_decide(
         champion_note=champion_note,
         decision=decision,
     )
+
+
+def source_commit() -> dict[str, str]:
+    """`git.commit` (and `git.dirty`) of the code that ran, when it is a git checkout."""
+    root = Path(__file__).resolve().parents[1]
+
+    def git(*args: str) -> str | None:
+        try:
+            result = subprocess.run(
+                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return result.stdout.strip() if result.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if not commit:
+        return {}
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"git.commit": commit, "git.dirty": "unknown" if dirty is None else str(bool(dirty)).lower()}

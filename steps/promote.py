@@ -7,12 +7,8 @@ model is not registered and the table says so.
 """
 
 import logging
-import subprocess
-from pathlib import Path
 from typing import Annotated
 
-import numpy as np
-import pandas as pd
 from zenml import step
 from zenml.types import MarkdownString
 
@@ -29,33 +25,6 @@ from steps.tracking import step_identity, track
 logger = logging.getLogger(__name__)
 PROMOTION_FILE = "reports/promotion.md"
 SUMMARY_FILE = "reports/summary.md"
-
-
-def source_commit() -> dict[str, str]:
-    """`git.commit` (and `git.dirty`) of the code that ran, when it is a git checkout."""
-    root = Path(__file__).resolve().parents[1]
-
-    def git(*args: str) -> str | None:
-        try:
-            result = subprocess.run(
-                ["git", "-C", str(root), *args], capture_output=True, text=True, timeout=10
-            )
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return result.stdout.strip() if result.returncode == 0 else None
-
-    commit = git("rev-parse", "HEAD")
-    if not commit:
-        return {}
-    dirty = git("status", "--porcelain", "--untracked-files=no")
-    return {"git.commit": commit, "git.dirty": "unknown" if dirty is None else str(bool(dirty)).lower()}
-
-
-def raw_test_frame(data_split: DataSplit) -> pd.DataFrame:
-    """The held-out test rows back on their raw scale (the pyfunc standardises by itself)."""
-    standardizer = data_split.standardizer
-    raw = data_split.test.features.astype(np.float64) * standardizer.std + standardizer.mean
-    return pd.DataFrame(raw, columns=data_split.test.feature_names)
 
 
 @step
@@ -83,10 +52,10 @@ def promote(
         markdown = f"{title}Not registered: {why}.\n\nWhat the gate would decide:\n\n{table}"
         headline = "not registered (no MLflow registry on the stack)"
     else:
-        from registry.promotion import HeldOut, register_and_decide
+        from registry.promotion import HeldOut, register_and_decide, source_commit
 
         held_out = HeldOut(
-            frame=raw_test_frame(data_split), labels=labels, class_names=data_split.test.class_names
+            frame=data_split.raw_test_frame(), labels=labels, class_names=data_split.test.class_names
         )
         tags = {
             "zenml.pipeline": identity.pipeline,
