@@ -447,3 +447,29 @@ def test_champion_pyfunc_in_fresh_process_predicts_like_the_pipeline_model(scena
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == ["negative", "positive"]
     np.testing.assert_allclose(np.load(predicted_path), np.load(expected_path), rtol=0, atol=1e-6)
+
+
+def _retrain_decision(scenario: Scenario, config: Path) -> dict[str, Any]:
+    """`python -m pipelines.retrain --decide-only` against the scenario's registry; its decision record."""
+    before = set((scenario.workdir / "results" / "retraining").glob("*"))
+    result = run([sys.executable, "-m", "pipelines.retrain", "-c", str(config), "--decide-only"], scenario)
+    assert result.returncode == 0, _output(result)[-3000:]
+    (new,) = set((scenario.workdir / "results" / "retraining").glob("*")) - before
+    return json.loads((new / "decision.json").read_text()) | {"stdout": result.stdout}
+
+
+def test_scheduled_retraining_trains_only_when_data_drifted_from_the_champion(scenario: Scenario) -> None:
+    _assert_ok(scenario, "rerun")
+    same = _retrain_decision(scenario, scenario.workdir / "passing_gates.yaml")
+    assert same["retrain"] is False, same
+    assert "version 3" in same["reference"]  # the champion, found through its zenml.run_id tag
+    assert same["stdout"].startswith("no retraining")
+
+    document = yaml.safe_load((scenario.workdir / "passing_gates.yaml").read_text())
+    document["parameters"]["experiment"]["data"]["seed"] = 99  # another draw of the SCM: shifted cohorts
+    shifted = scenario.workdir / "shifted_data.yaml"
+    shifted.write_text(yaml.safe_dump(document))
+    drifted = _retrain_decision(scenario, shifted)
+    assert drifted["retrain"] is True, drifted
+    assert drifted["drifted_share"] >= 0.25
+    assert list((scenario.workdir / "results" / "retraining").glob("*/drift_report.html"))
