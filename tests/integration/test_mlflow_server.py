@@ -36,6 +36,7 @@ import pytest
 import yaml
 
 from registry import CHALLENGER, CHAMPION, EXPERIMENT_NAME, MODEL_NAME
+from tests.integration.zenml_env import SPEC_FILES
 
 pytestmark = pytest.mark.integration
 
@@ -51,22 +52,7 @@ PASSING_GATES = {
 }
 FAILING_GATES = {**PASSING_GATES, "min_flops_reduction": 1.0}  # the gated model can never skip all compute
 TRAININGS = ["train", "repro_seed_42", f"subset_{SUBSET}", f"logo_{SUBSET}"]
-PROTOCOL_FILES = [
-    "visuals/attention/heatmap.png",
-    "visuals/attention/attention_weight.csv",
-    "latent/z_tsne.png",
-    "lattice/lattice_graph.png",
-    "lattice/degree_dist.png",
-    "utility/utility_map.png",
-    "utility/flops_log.csv",
-    "reproducibility_log.json",
-    "subsets/subset_summary.json",
-    "logs/grad/train.json",
-    "logs/grad/repro_seed_42.json",
-    "reports/summary.md",
-    "reports/summary.html",
-    "reports/promotion.md",
-]
+PROTOCOL_FILES = [*SPEC_FILES, "logs/grad/train.json", "logs/grad/repro_seed_42.json", "reports/promotion.md"]
 
 
 def free_port() -> int:

@@ -12,25 +12,10 @@ import pytest
 import yaml
 from PIL import Image
 
-from tests.integration.zenml_env import RUN_OUTPUTS, TINY_CONFIG, run_pipeline, zenml_query
+from tests.integration.zenml_env import RUN_OUTPUTS, SPEC_FILES, TINY_CONFIG, run_pipeline, zenml_query
 
 pytestmark = pytest.mark.integration
 
-SPEC_FILES = [
-    "visuals/attention/heatmap.png",
-    "visuals/attention/attention_weight.csv",
-    "latent/z_tsne.png",
-    "latent/z_pca.png",
-    "latent/z_stat.json",
-    "lattice/lattice_graph.png",
-    "lattice/degree_dist.png",
-    "utility/utility_map.png",
-    "utility/flops_log.csv",
-    "reproducibility_log.json",
-    "subsets/subset_summary.json",
-    "reports/summary.md",
-    "reports/summary.html",
-]
 TRAININGS = [
     "train",
     "repro_seed_42",

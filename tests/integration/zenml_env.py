@@ -10,6 +10,22 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny_config.yaml"
+# The files of SPEC §4 every run writes under results/<run>/.
+SPEC_FILES = [
+    "visuals/attention/heatmap.png",
+    "visuals/attention/attention_weight.csv",
+    "latent/z_tsne.png",
+    "latent/z_pca.png",
+    "latent/z_stat.json",
+    "lattice/lattice_graph.png",
+    "lattice/degree_dist.png",
+    "utility/utility_map.png",
+    "utility/flops_log.csv",
+    "reproducibility_log.json",
+    "subsets/subset_summary.json",
+    "reports/summary.md",
+    "reports/summary.html",
+]
 
 
 def isolated_env(root: Path, **extra: str) -> dict[str, str]:
