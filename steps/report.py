@@ -20,14 +20,12 @@ from steps.tracking import track
 logger = logging.getLogger(__name__)
 
 
-def _html(markdown: str, title: str) -> str:
+def _html(markdown: str, title: str, figures: list[str]) -> str:
+    """The summary as a standalone page, with a gallery of the run's figures (paths relative to reports/)."""
     body = MarkdownIt("commonmark").enable("table").render(markdown)
-    figures = "".join(
-        f'<figure><img src="{src}" style="max-width:900px"><figcaption>{src}</figcaption></figure>'
-        for src in [
-            line.split("](", 1)[1].rstrip(")") for line in markdown.splitlines() if line.startswith("- [")
-        ]
-        if src.endswith(".png")
+    gallery = "".join(
+        f'<figure><img src="../{path}" style="max-width:900px"><figcaption>{path}</figcaption></figure>'
+        for path in figures
     )
     style = (
         "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
@@ -35,7 +33,7 @@ def _html(markdown: str, title: str) -> str:
     )
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>"
-        f"<body>{body}<h2>Figure gallery</h2>{figures}</body></html>"
+        f"<body>{body}<h2>Figure gallery</h2>{gallery}</body></html>"
     )
 
 
@@ -80,7 +78,7 @@ def report(
     )
     directory = run_directory(experiment)
     markdown = render_summary(directory.name, experiment, metrics, verdict.gates, figures, description)
-    html = _html(markdown, f"causal-lattice {directory.name}")
+    html = _html(markdown, f"causal-lattice {directory.name}", figures)
     files = {"reports/summary.md": markdown.encode(), "reports/summary.html": html.encode()}
     write_files(experiment, files)
     track(

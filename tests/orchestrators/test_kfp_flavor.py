@@ -58,26 +58,20 @@ def test_flavor_registers_from_repo_root(tmp_path: Path) -> None:
     env = zenml_env(tmp_path)
     zenml = str(Path(sys.executable).with_name("zenml"))
     source = "orchestrators.kubeflow_gpu.flavor.KubeflowGPUOrchestratorFlavor"
-    register = subprocess.run(
-        [zenml, "orchestrator", "flavor", "register", source],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert register.returncode == 0, register.stdout + register.stderr
-    component = subprocess.run(
-        [zenml, "orchestrator", "register", "kfp", "--flavor", "kubeflow_gpu", "--compile_only=True"],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert component.returncode == 0, component.stdout + component.stderr
+    for command in (
+        ["orchestrator", "flavor", "register", source],
+        ["orchestrator", "register", "kfp", "--flavor", "kubeflow_gpu", "--compile_only=True"],
+    ):
+        result = subprocess.run(
+            [zenml, *command],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_compile_cli_reports_bad_paths(tmp_path: Path) -> None:
