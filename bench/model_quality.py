@@ -34,9 +34,10 @@ import numpy as np
 import torch
 from sklearn.linear_model import LogisticRegression
 
-from model.config import ExperimentConfig, ModelConfig, TrainConfig, load_experiment_config
+from model.config import ExperimentConfig, ModelConfig, TrainConfig
 from model.data import GROUPS, Dataset, leave_one_group_out, load_dataset, split_dataset
 from model.metrics import forward_flops, structure_recovery
+from model.run_config import read_run_config
 from model.trainer import EpochRecord, evaluate_model, train_model
 
 DEFAULT_OUT = Path("bench/out/model_quality.json")
@@ -102,7 +103,7 @@ def _cohorts(dataset: Dataset) -> list[str]:
 
 def run(experiment: ExperimentConfig, model_config: ModelConfig, train_config: TrainConfig) -> dict[str, Any]:
     started = time.perf_counter()
-    dataset = load_dataset(experiment.data)
+    dataset = load_dataset(experiment.data, experiment.split.min_group_size)
     split = split_dataset(dataset, experiment.split)
     logger.info(
         "data %s: %d train / %d test rows, %d features; training %d epochs",
@@ -228,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.epochs is not None and args.epochs < 1:
         parser.error("--epochs must be at least 1")
 
-    experiment = load_experiment_config(args.config) if args.config else ExperimentConfig()
+    experiment = read_run_config(args.config).require_experiment() if args.config else ExperimentConfig()
     train_config = experiment.train
     if args.epochs is not None:
         train_config = train_config.model_copy(update={"epochs": args.epochs})

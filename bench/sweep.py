@@ -35,8 +35,9 @@ def _evaluate(args: tuple[dict[str, Any], int, bool]) -> dict[str, Any]:
         sections[section][name] = value
     model_config = ModelConfig(**sections["model"])
     train_config = TrainConfig(**sections["train"])
-    data = load_dataset(SyntheticDataConfig(seed=data_seed))
-    split = split_dataset(data, ExperimentConfig().split)
+    split_config = ExperimentConfig().split
+    data = load_dataset(SyntheticDataConfig(seed=data_seed), split_config.min_group_size)
+    split = split_dataset(data, split_config)
     trained = train_model(split.train, model_config, train_config, progress=None).model
     metrics = evaluate_model(trained, split.test)
     recovery = structure_recovery(

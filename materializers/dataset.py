@@ -1,4 +1,8 @@
-"""Datasets and splits as .npy arrays (allow_pickle=False) plus a JSON description."""
+"""Datasets and their splits as .npy arrays (allow_pickle=False) plus JSON descriptions.
+
+A `DataSplits` artifact stores the dataset once and, per data view, only its train/test row indices and the
+view's standardisation; loading applies them again (`split_from_rows`), which needs no randomness.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from model.data import Dataset, DataSplit, Standardizer
+from model.data import Dataset, DataSplits, Standardizer, split_from_rows
+from model.data_view import DataView
 
 
 def _save_array(path: str, array: np.ndarray) -> None:
@@ -88,28 +93,52 @@ class DatasetMaterializer(BaseMaterializer):
         return {path: VisualizationType.MARKDOWN}
 
 
-class DataSplitMaterializer(BaseMaterializer):
-    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (DataSplit,)
+def _view_directory(uri: str, view: DataView) -> str:
+    return os.path.join(uri, "views", str(view).replace(":", "-"))
+
+
+class DataSplitsMaterializer(BaseMaterializer):
+    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (DataSplits,)
     ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA
 
-    def load(self, data_type: type[Any]) -> DataSplit:
-        return DataSplit(
-            train=load_dataset_dir(os.path.join(self.uri, "train")),
-            test=load_dataset_dir(os.path.join(self.uri, "test")),
-            standardizer=Standardizer(
-                mean=_load_array(os.path.join(self.uri, "mean.npy")),
-                std=_load_array(os.path.join(self.uri, "std.npy")),
-            ),
-        )
+    def load(self, data_type: type[Any]) -> DataSplits:
+        dataset = load_dataset_dir(os.path.join(self.uri, "dataset"))
+        with fileio.open(os.path.join(self.uri, "views.json"), "r") as handle:
+            views = [DataView.parse(text) for text in json.loads(handle.read())]
+        by_view = {}
+        for view in views:
+            directory = _view_directory(self.uri, view)
+            standardizer = Standardizer(
+                mean=_load_array(os.path.join(directory, "mean.npy")),
+                std=_load_array(os.path.join(directory, "std.npy")),
+            )
+            by_view[view] = split_from_rows(
+                dataset,
+                view,
+                _load_array(os.path.join(directory, "train_rows.npy")),
+                _load_array(os.path.join(directory, "test_rows.npy")),
+                standardizer,
+            )
+        return DataSplits(dataset=dataset, by_view=by_view)
 
-    def save(self, data: DataSplit) -> None:
-        save_dataset(os.path.join(self.uri, "train"), data.train)
-        save_dataset(os.path.join(self.uri, "test"), data.test)
-        _save_array(os.path.join(self.uri, "mean.npy"), data.standardizer.mean)
-        _save_array(os.path.join(self.uri, "std.npy"), data.standardizer.std)
+    def save(self, data: DataSplits) -> None:
+        save_dataset(os.path.join(self.uri, "dataset"), data.dataset)
+        for view, split in data.by_view.items():
+            directory = _view_directory(self.uri, view)
+            fileio.makedirs(directory)
+            _save_array(os.path.join(directory, "train_rows.npy"), split.train_rows)
+            _save_array(os.path.join(directory, "test_rows.npy"), split.test_rows)
+            _save_array(os.path.join(directory, "mean.npy"), split.standardizer.mean)
+            _save_array(os.path.join(directory, "std.npy"), split.standardizer.std)
+        with fileio.open(os.path.join(self.uri, "views.json"), "w") as handle:
+            handle.write(json.dumps([str(view) for view in data.by_view]))
 
-    def save_visualizations(self, data: DataSplit) -> dict[str, VisualizationType]:
+    def save_visualizations(self, data: DataSplits) -> dict[str, VisualizationType]:
         path = os.path.join(self.uri, "summary.md")
+        parts = [
+            f"## {view}: train {split.train.features.shape[0]} / test {split.test.features.shape[0]} rows\n"
+            for view, split in data.by_view.items()
+        ]
         with fileio.open(path, "w") as handle:
-            handle.write("## train\n" + _describe(data.train) + "\n## test\n" + _describe(data.test))
+            handle.write(_describe(data.dataset) + "\n" + "\n".join(parts))
         return {path: VisualizationType.MARKDOWN}

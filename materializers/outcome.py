@@ -10,7 +10,7 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from model.experiments import ExperimentOutcome
+from model.protocol import ProtocolOutcome
 
 INDEX_FILE = "outcome.json"
 PREVIEW_TYPES = {
@@ -22,14 +22,14 @@ PREVIEW_TYPES = {
 }
 
 
-class ExperimentOutcomeMaterializer(BaseMaterializer):
-    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (ExperimentOutcome,)
+class ProtocolOutcomeMaterializer(BaseMaterializer):
+    ASSOCIATED_TYPES: ClassVar[tuple[type[Any], ...]] = (ProtocolOutcome,)
     ASSOCIATED_ARTIFACT_TYPE: ClassVar[ArtifactType] = ArtifactType.DATA_ANALYSIS
 
     def _file_path(self, relative: str) -> str:
         return os.path.join(self.uri, "files", relative)
 
-    def save(self, data: ExperimentOutcome) -> None:
+    def save(self, data: ProtocolOutcome) -> None:
         fileio.makedirs(self.uri)
         for relative, content in data.files.items():
             fileio.makedirs(os.path.dirname(self._file_path(relative)))
@@ -38,16 +38,16 @@ class ExperimentOutcomeMaterializer(BaseMaterializer):
         with fileio.open(os.path.join(self.uri, INDEX_FILE), "w") as handle:
             handle.write(json.dumps({"metrics": data.metrics, "files": sorted(data.files)}, indent=2))
 
-    def load(self, data_type: type[Any]) -> ExperimentOutcome:
+    def load(self, data_type: type[Any]) -> ProtocolOutcome:
         with fileio.open(os.path.join(self.uri, INDEX_FILE), "r") as handle:
             index = json.loads(handle.read())
         files = {}
         for relative in index["files"]:
             with fileio.open(self._file_path(relative), "rb") as handle:
                 files[relative] = handle.read()
-        return ExperimentOutcome(metrics=index["metrics"], files=files)
+        return ProtocolOutcome(metrics=index["metrics"], files=files)
 
-    def save_visualizations(self, data: ExperimentOutcome) -> dict[str, VisualizationType]:
+    def save_visualizations(self, data: ProtocolOutcome) -> dict[str, VisualizationType]:
         previews = {}
         for relative in sorted(data.files):
             kind = PREVIEW_TYPES.get(os.path.splitext(relative)[1])
@@ -55,5 +55,5 @@ class ExperimentOutcomeMaterializer(BaseMaterializer):
                 previews[self._file_path(relative)] = kind
         return previews
 
-    def extract_metadata(self, data: ExperimentOutcome) -> dict[str, Any]:
+    def extract_metadata(self, data: ProtocolOutcome) -> dict[str, Any]:
         return {k: v for k, v in data.metrics.items() if isinstance(v, (int, float, str, bool))}

@@ -1,4 +1,4 @@
-"""A trained model as safetensors weights + JSON (config, history, metrics, standardisation); never pickled."""
+"""A trained model as safetensors weights + JSON (config, history, metrics, Standardizer, view); never pickled."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import tempfile
 from dataclasses import asdict
 from typing import Any, ClassVar
 
-import numpy as np
 from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
+from model.data import Standardizer
+from model.data_view import DataView
 from model.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
 from model.trainer import EpochRecord, TrainedModel
 
@@ -27,9 +28,8 @@ class TrainedModelMaterializer(BaseMaterializer):
         record = {
             "history": [asdict(epoch) for epoch in data.history],
             "test_metrics": data.test_metrics,
-            "feature_mean": data.feature_mean.tolist(),
-            "feature_std": data.feature_std.tolist(),
-            "view": data.view,
+            "standardizer": data.standardizer.as_dict(),
+            "view": str(data.view),
             "seed": data.seed,
             "n_train": data.n_train,
             "n_test": data.n_test,
@@ -53,9 +53,8 @@ class TrainedModelMaterializer(BaseMaterializer):
             model=model,
             history=[EpochRecord(**epoch) for epoch in record["history"]],
             test_metrics=record["test_metrics"],
-            feature_mean=np.asarray(record["feature_mean"], dtype=np.float32),
-            feature_std=np.asarray(record["feature_std"], dtype=np.float32),
-            view=record["view"],
+            standardizer=Standardizer.from_dict(record["standardizer"]),
+            view=DataView.parse(record["view"]),
             seed=record["seed"],
             n_train=record["n_train"],
             n_test=record["n_test"],

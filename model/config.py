@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
@@ -134,6 +133,7 @@ class SplitConfig(_Strict):
 
 
 class EvaluationConfig(_Strict):
+    # The main model's held-out test metrics that the run summary's headline shows (the seed's Evaluator list).
     metrics: list[Literal["accuracy", "kl_causal", "laplacian", "utility_entropy"]] = [
         "accuracy",
         "kl_causal",
@@ -209,22 +209,3 @@ def parse_experiment(raw: dict[str, Any], prefix: str = "parameters.experiment."
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:
         raise ConfigError("invalid configuration:\n" + format_validation_error(error, prefix)) from None
-
-
-def load_experiment_config(path: str | Path) -> ExperimentConfig:
-    """Read the `parameters.experiment` block of a ZenML run configuration file."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"configuration file {path} does not exist (pass -c/--config with an existing YAML)"
-        )
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
-    if not isinstance(document, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    parameters = document.get("parameters") or {}
-    if not isinstance(parameters, dict) or "experiment" not in parameters:
-        raise ConfigError(f"{path}: missing `parameters.experiment` (see zenml_config.yaml for the layout)")
-    return parse_experiment(parameters["experiment"])

@@ -23,6 +23,7 @@ from model.config import (
     SyntheticDataConfig,
     TableDataConfig,
 )
+from model.data_view import MAIN_VIEW, DataView
 
 GROUPS: tuple[str, ...] = ("lung", "colon", "breast")
 
@@ -81,7 +82,11 @@ class Dataset:
 
 @dataclass(frozen=True)
 class Standardizer:
-    """Per-feature mean/std fitted on the training split only."""
+    """Per-feature mean/std fitted on a training part only: the one place features are scaled.
+
+    `transform` maps raw features to the scale the model trains on, `inverse` maps them back. It travels with
+    the trained model (`TrainedModel.standardizer`) into the MLflow pyfunc (`as_dict` / `from_dict`).
+    """
 
     mean: np.ndarray
     std: np.ndarray
@@ -94,19 +99,52 @@ class Standardizer:
     def transform(self, features: np.ndarray) -> np.ndarray:
         return ((features - self.mean) / self.std).astype(np.float32)
 
+    def inverse(self, features: np.ndarray) -> np.ndarray:
+        return features.astype(np.float64) * self.std + self.mean
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {"mean": np.asarray(self.mean).tolist(), "std": np.asarray(self.std).tolist()}
+
+    @classmethod
+    def from_dict(cls, values: dict[str, list[float]]) -> Standardizer:
+        return cls(
+            mean=np.asarray(values["mean"], dtype=np.float32), std=np.asarray(values["std"], dtype=np.float32)
+        )
+
 
 @dataclass(frozen=True)
 class DataSplit:
-    """Standardised train and test parts of one dataset."""
+    """Standardised train and test parts of one data view, and which rows of the whole dataset they are."""
 
     train: Dataset
     test: Dataset
     standardizer: Standardizer
+    train_rows: np.ndarray  # (n_train,) int64 row indices into the dataset the split was made from
+    test_rows: np.ndarray
 
     def raw_test_frame(self) -> pd.DataFrame:
         """The test rows back on their raw scale, as a DataFrame of the feature columns."""
-        raw = self.test.features.astype(np.float64) * self.standardizer.std + self.standardizer.mean
-        return pd.DataFrame(raw, columns=self.test.feature_names)
+        return pd.DataFrame(self.standardizer.inverse(self.test.features), columns=self.test.feature_names)
+
+
+@dataclass(frozen=True)
+class DataSplits:
+    """Every data view's split of one dataset, made once (the load_data step) and looked up by view."""
+
+    dataset: Dataset
+    by_view: dict[DataView, DataSplit]
+
+    @property
+    def main(self) -> DataSplit:
+        return self[MAIN_VIEW]
+
+    def __getitem__(self, view: DataView) -> DataSplit:
+        if view not in self.by_view:
+            raise DataValidationError(
+                f"no split for data view {view} (made: {', '.join(map(str, self.by_view))}): "
+                "name its cohort in evaluation.subsets"
+            )
+        return self.by_view[view]
 
 
 def _nonlinearity(kind: int, values: np.ndarray) -> np.ndarray:
@@ -302,19 +340,20 @@ def _load_edges(path: Path, feature_names: list[str]) -> list[tuple[str, str]]:
     return [(str(s), str(t)) for s, t in zip(edges["source"], edges["target"], strict=True)]
 
 
-def load_dataset(source: DataSource) -> Dataset:
-    """Load and validate the dataset a config names."""
+def load_dataset(source: DataSource, min_group_size: int) -> Dataset:
+    """Load the dataset a config names and validate it (`min_group_size`: the config's
+    `split.min_group_size`)."""
     if isinstance(source, SyntheticDataConfig):
         dataset = make_synthetic_pancancer(source)
     elif isinstance(source, BreastCancerDataConfig):
         dataset = load_breast_cancer_dataset()
     else:
         dataset = load_table(source)
-    validate_dataset(dataset)
+    validate_dataset(dataset, min_group_size)
     return dataset
 
 
-def validate_dataset(dataset: Dataset, min_group_size: int = 20) -> None:
+def validate_dataset(dataset: Dataset, min_group_size: int) -> None:
     """Reject data that cannot be trained on, naming the column/row and the fix."""
     _check_duplicate_names(dataset.feature_names, "feature")
     finite = np.isfinite(dataset.features)
@@ -353,8 +392,8 @@ def _strata(dataset: Dataset) -> np.ndarray:
     return np.char.add(np.char.add(labels, "|"), groups)
 
 
-def split_dataset(dataset: Dataset, config: SplitConfig) -> DataSplit:
-    """Split stratified by label and group, then standardise with statistics of the training part only."""
+def _split_rows(dataset: Dataset, config: SplitConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Train and test row indices, stratified by label and group."""
     from sklearn.model_selection import train_test_split
 
     validate_dataset(dataset, config.min_group_size)
@@ -371,51 +410,70 @@ def split_dataset(dataset: Dataset, config: SplitConfig) -> DataSplit:
     train_idx, test_idx = train_test_split(
         indices, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
     )
-    train_idx, test_idx = np.sort(train_idx), np.sort(test_idx)
-    standardizer = Standardizer.fit(dataset.features[train_idx])
-    train = dataset.subset(train_idx)
-    test = dataset.subset(test_idx)
+    return np.sort(train_idx), np.sort(test_idx)
+
+
+def split_from_rows(
+    dataset: Dataset,
+    view: DataView,
+    train_rows: np.ndarray,
+    test_rows: np.ndarray,
+    standardizer: Standardizer | None = None,
+) -> DataSplit:
+    """`view`'s split of `dataset` into the given rows, standardised with `standardizer` (default: fitted on
+    the training rows). Deterministic: the same rows give the same split (how a stored split is loaded back).
+    """
+    if view != MAIN_VIEW:
+        dataset = replace(dataset, name=f"{dataset.name}[{view}]")
+    train, test = dataset.subset(train_rows), dataset.subset(test_rows)
+    standardizer = standardizer or Standardizer.fit(train.features)
     return DataSplit(
         train=replace(train, features=standardizer.transform(train.features)),
         test=replace(test, features=standardizer.transform(test.features)),
         standardizer=standardizer,
+        train_rows=np.asarray(train_rows, dtype=np.int64),
+        test_rows=np.asarray(test_rows, dtype=np.int64),
     )
+
+
+def split_dataset(dataset: Dataset, config: SplitConfig) -> DataSplit:
+    """Split stratified by label and group, then standardise with statistics of the training part only."""
+    return split_from_rows(dataset, MAIN_VIEW, *_split_rows(dataset, config))
+
+
+def _group_rows(dataset: Dataset, group: str) -> np.ndarray:
+    if dataset.groups is None or group not in set(dataset.groups):
+        raise DataValidationError(f"group {group!r} is not in the data's group column")
+    return dataset.groups == group
 
 
 def group_split(dataset: Dataset, group: str, config: SplitConfig) -> DataSplit:
     """Train and test within one cohort (seed VI.3 `train_subset`)."""
-    if dataset.groups is None or group not in set(dataset.groups):
-        raise DataValidationError(f"group {group!r} is not in the data's group column")
-    return split_dataset(
-        replace(dataset.subset(dataset.groups == group), name=f"{dataset.name}[{group}]"), config
-    )
+    rows = np.flatnonzero(_group_rows(dataset, group))
+    train_local, test_local = _split_rows(dataset.subset(rows), config)
+    return split_from_rows(dataset, DataView(kind="group", group=group), rows[train_local], rows[test_local])
 
 
 def leave_one_group_out(dataset: Dataset, held_out: str) -> DataSplit:
     """Train on every cohort but `held_out`, test on all of `held_out`; standardise on the training
     cohorts."""
-    if dataset.groups is None or held_out not in set(dataset.groups):
-        raise DataValidationError(f"group {held_out!r} is not in the data's group column")
-    mask = dataset.groups == held_out
-    train, test = dataset.subset(~mask), dataset.subset(mask)
-    standardizer = Standardizer.fit(train.features)
-    return DataSplit(
-        train=replace(train, features=standardizer.transform(train.features)),
-        test=replace(test, features=standardizer.transform(test.features)),
-        standardizer=standardizer,
-    )
+    mask = _group_rows(dataset, held_out)
+    view = DataView(kind="logo", group=held_out)
+    return split_from_rows(dataset, view, np.flatnonzero(~mask), np.flatnonzero(mask))
 
 
-def data_view(dataset: Dataset, split: DataSplit, view: str, config: SplitConfig) -> DataSplit:
-    """The train/test data a training invocation uses: `main`, `group:<name>` or `logo:<name>`."""
-    if view == "main":
-        return split
-    kind, _, group = view.partition(":")
-    if kind == "group" and group:
-        return group_split(dataset, group, config)
-    if kind == "logo" and group:
-        return leave_one_group_out(dataset, group)
-    raise DataValidationError(f"unknown data view {view!r}: use 'main', 'group:<name>' or 'logo:<name>'")
+def make_splits(dataset: Dataset, config: SplitConfig, views: list[DataView]) -> DataSplits:
+    """The main split plus one split per view, each made here once (seed VI.3's views: `cohort_views`)."""
+    by_view = {MAIN_VIEW: split_dataset(dataset, config)}
+    for view in views:
+        if view.group is None:
+            continue
+        by_view[view] = (
+            group_split(dataset, view.group, config)
+            if view.kind == "group"
+            else leave_one_group_out(dataset, view.group)
+        )
+    return DataSplits(dataset=dataset, by_view=by_view)
 
 
 def check_subsets(dataset: Dataset, subsets: list[str]) -> None:

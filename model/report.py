@@ -1,12 +1,21 @@
-"""The run summary: the seed's section VII table with measured values, the gate verdicts and figure links."""
+"""The run summary: the seed's section VII table with measured values, the promotion gates and the figures, as
+Markdown and as one self-contained HTML page (figures embedded), both built from the protocol's outcomes alone.
+"""
 
 from __future__ import annotations
 
+import base64
+import html
 import math
+from collections.abc import Mapping
 from typing import Any
 
+from markdown_it import MarkdownIt
+
 from model.config import ExperimentConfig
-from model.gates import GateResult
+from model.promotion_gates import PromotionGate, gate_table
+
+PROMOTION_FILE = "promotion.md"  # written next to the summary by the promote step, after the report
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -23,11 +32,13 @@ def render_summary(
     run_name: str,
     config: ExperimentConfig,
     metrics: dict[str, dict[str, Any]],
-    gates: list[GateResult],
+    gates: list[PromotionGate],
     figures: list[str],
     data_description: str,
 ) -> str:
-    """metrics is keyed by experiment: attention, latent, lattice, utility, reproducibility, subsets, main."""
+    """`metrics` is keyed by protocol step: attention, latent, lattice, utility, reproducibility, subsets, and
+    main (the main model's held-out test metrics; the line shows those named in `evaluation.metrics`).
+    `figures` are paths relative to the run folder."""
     ref = config.gates
     att, lat, lattice = metrics["attention"], metrics["latent"], metrics["lattice"]
     util, repro, subsets, main = (
@@ -91,9 +102,8 @@ def render_summary(
         f"λ causal/geometric/reg {config.train.lambdas.causal}/{config.train.lambdas.geometric}/"
         f"{config.train.lambdas.reg}; d_model {config.model.d_model}, {config.model.n_blocks} blocks)",
         f"- data: {data_description}",
-        f"- main model test accuracy {_fmt(main.get('accuracy', float('nan')))}, AUROC "
-        f"{_fmt(main.get('auroc', float('nan')))}, F1 {_fmt(main.get('f1', float('nan')))}, laplacian "
-        f"{_fmt(main.get('laplacian', float('nan')))}",
+        "- main model on the held-out test rows (evaluation.metrics): "
+        + ", ".join(f"{name} {_fmt(main.get(name, float('nan')))}" for name in config.evaluation.metrics),
         "",
         "## Results (seed section VII)",
         "",
@@ -101,20 +111,39 @@ def render_summary(
         "|---|---|---|",
         *[f"| {a} | {b} | {c} |" for a, b, c in rows],
         "",
-        "## Gates (SPEC §5)",
+        "## Promotion gates (SPEC §5)",
         "",
-        "| gate | value | threshold | verdict |",
-        "|---|---|---|---|",
-        *[
-            f"| {g.name} | {_fmt(g.value, 4)} | {g.threshold} | {'PASS' if g.passed else 'FAIL'} |"
-            for g in gates
-        ],
+        *gate_table(gates),
         "",
         f"**All gates passed: {'yes' if all(g.passed for g in gates) else 'no'}**",
         "",
+        f"The promote step decides on the MLflow `champion` after this report: [{PROMOTION_FILE}]"
+        f"({PROMOTION_FILE}).",
+        "",
         "## Figures",
+        "",
+        "Embedded in `summary.html`; the files, relative to the run folder (and to its MLflow run):",
         "",
         *[f"- [{path}](../{path})" for path in figures],
         "",
     ]
     return "\n".join(lines)
+
+
+def render_html(markdown: str, title: str, figures: Mapping[str, bytes]) -> str:
+    """The summary as one self-contained page: the Markdown rendered, every PNG figure embedded (base64)."""
+    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    gallery = "".join(
+        f'<figure id="{html.escape(path)}"><img alt="{html.escape(path)}" style="max-width:900px" '
+        f'src="data:image/png;base64,{base64.b64encode(content).decode()}">'
+        f"<figcaption>{html.escape(path)}</figcaption></figure>"
+        for path, content in sorted(figures.items())
+    )
+    style = (
+        "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:4px 8px}"
+    )
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<style>{style}</style></head><body>{body}<h2>Figures</h2>{gallery}</body></html>"
+    )

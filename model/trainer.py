@@ -16,7 +16,8 @@ import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
 from model.config import ModelConfig, TrainConfig
-from model.data import Dataset
+from model.data import Dataset, Standardizer
+from model.data_view import DataView
 from model.losses import causal_lattice_loss
 from model.metrics import KLCausal, LaplacianEnergy, UtilityEntropy
 from model.transformer import CausalLatticeTransformer
@@ -40,7 +41,10 @@ class EpochRecord:
 
 
 @dataclass
-class TrainResult:
+class FitResult:
+    """What the optimisation loop returns: the fitted network and its per-epoch history (no test metrics,
+    no standardisation: the training step packages those into a `TrainedModel`)."""
+
     model: CausalLatticeTransformer
     history: list[EpochRecord] = field(default_factory=list)
 
@@ -98,7 +102,7 @@ def train_model(
     model_config: ModelConfig,
     train_config: TrainConfig,
     progress: Callable[[EpochRecord, int], None] | None = log_epoch,
-) -> TrainResult:
+) -> FitResult:
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
     Seeds everything from `train_config.seed`, so the same seed and config give bit-identical weights and
@@ -128,7 +132,7 @@ def train_model(
     need_weights = train_config.lambdas.causal > 0
     names = [name for name, _ in model.named_parameters()]
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_config.precision == "bf16")
-    result = TrainResult(model=model)
+    result = FitResult(model=model)
     for epoch in range(1, train_config.epochs + 1):
         started = time.perf_counter()
         model.train()
@@ -230,18 +234,15 @@ def evaluate_model(
 
 @dataclass
 class TrainedModel:
-    """A trained model with everything needed to use and audit it: its training history, test metrics,
-    the standardisation it expects and which data view and seed produced it."""
+    """The pipeline's `trained_model` artifact: the fitted network with everything needed to use and audit it,
+    its training history, held-out test metrics, the `Standardizer` its inputs go through, and which data
+    view and seed produced it."""
 
     model: CausalLatticeTransformer
     history: list[EpochRecord]
     test_metrics: dict[str, float]
-    feature_mean: np.ndarray
-    feature_std: np.ndarray
-    view: str
+    standardizer: Standardizer
+    view: DataView
     seed: int
     n_train: int
     n_test: int
-
-    def standardise(self, features: np.ndarray) -> np.ndarray:
-        return ((features - self.feature_mean) / self.feature_std).astype(np.float32)

@@ -11,9 +11,9 @@ from torch import nn
 from model.attention import CausalBlock, causal_prior
 from model.config import ModelConfig
 from model.lattice import LatticeEncoder
+from model.meta_utility import MetaUtilityLayer
 from model.rope import CausalRoPE, lattice_positions
 from model.tokenizer import FeatureTokenizer
-from model.utility import MetaUtilityLayer
 
 
 @dataclass

@@ -5,8 +5,9 @@ load_data -> train -> {extract_attention, embed_latent, analyze_lattice, measure
           -> subset_<g>, logo_<g> (fan-out) -> subset_generalization
           -> report -> promote (MLflow registry: `challenger`, and `champion` only when the gates allow)
 
-On a stack with an MLflow experiment tracker (scripts/setup_local_stack.py) every step but load_data logs to
-MLflow: one parent run per pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
+load_data makes every split once (`data_splits`); each training invocation picks its data view from it.
+On a stack with an MLflow experiment tracker every step but load_data logs to MLflow: one parent run per
+pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
 """
 
 from typing import Any
@@ -14,6 +15,7 @@ from typing import Any
 from zenml import pipeline
 
 from model.config import parse_experiment
+from model.data_view import MAIN_VIEW, cohort_views
 from registry.stack import tracked_step_options
 from steps.analyze_lattice import analyze_lattice as analyze_lattice_step
 from steps.embed_latent import embed_latent as embed_latent_step
@@ -59,30 +61,27 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     subset_generalization = subset_generalization_step.with_options(**tracked)
     report = report_step.with_options(**tracked)
     promote = promote_step.with_options(**tracked)
-    dataset, data_split = load_data(config)
-    main_model = train(dataset, data_split, config, view="main", id=MAIN_TRAINING)
-    attention = extract_attention(main_model, data_split, config)
-    latent = embed_latent(main_model, data_split, config)
+    dataset, data_splits = load_data(config)
+    main_model = train(data_splits, config, view=MAIN_VIEW, id=MAIN_TRAINING)
+    attention = extract_attention(main_model, data_splits, config)
+    latent = embed_latent(main_model, data_splits, config)
     lattice, _ = analyze_lattice(main_model, dataset, config)
-    utility = measure_utility(main_model, data_split, config)
+    utility = measure_utility(main_model, data_splits, config)
 
     invocations, pairs = repro_invocations(config.evaluation.repro_seeds, config.train.seed)
-    repro_models = [
-        train(dataset, data_split, config, view="main", seed=s, id=name) for name, s in invocations
-    ]
+    repro_models = [train(data_splits, config, view=MAIN_VIEW, seed=s, id=name) for name, s in invocations]
     reproducibility = repro_check(
         [main_model, *repro_models], [MAIN_TRAINING, *[name for name, _ in invocations]], pairs, config
     )
 
     subset_runs = [
-        (f"{prefix}_{group}", f"{kind}:{group}")
-        for group in config.evaluation.subsets
-        for prefix, kind in (("subset", "group"), ("logo", "logo"))
+        (f"{'subset' if view.kind == 'group' else 'logo'}_{view.group}", view)
+        for view in cohort_views(config.evaluation.subsets)
     ]
-    subset_models = [train(dataset, data_split, config, view=view, id=name) for name, view in subset_runs]
+    subset_models = [train(data_splits, config, view=view, id=name) for name, view in subset_runs]
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], dataset, config)
 
-    gate_verdict, _, _ = report(
+    promotion_verdict, _, _ = report(
         config, main_model, dataset, attention, latent, lattice, utility, reproducibility, subsets
     )
-    promote(main_model, gate_verdict, dataset, data_split, config)
+    promote(main_model, promotion_verdict, data_splits, config)

@@ -9,39 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from model.config import ConfigError, ExperimentConfig, load_experiment_config
+from model.config import ConfigError, ExperimentConfig
 from model.data import Dataset, DataValidationError, check_subsets, load_dataset
-
-ALLOWED_TOP_LEVEL = {
-    "enable_cache",
-    "enable_artifact_metadata",
-    "enable_artifact_visualization",
-    "enable_step_logs",
-    "parameters",
-    "settings",
-    "steps",
-    "run_name",
-    "schedule",
-    "extra",
-    "model",
-    "build",
-    "tags",
-    "substitutions",
-    "enable_pipeline_logs",
-}
+from model.run_config import read_run_config
 
 
 def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
     """Everything that can be checked before a step runs: config keys and values, then the data itself."""
-    import yaml
-
-    experiment = load_experiment_config(config_path)
-    unknown = sorted(set(yaml.safe_load(config_path.read_text())) - ALLOWED_TOP_LEVEL)
-    if unknown:
-        raise ConfigError(
-            f"{config_path}: unknown top-level key(s) {unknown} (allowed: {sorted(ALLOWED_TOP_LEVEL)})"
-        )
-    dataset = load_dataset(experiment.data)
+    experiment = read_run_config(config_path).require_experiment()
+    dataset = load_dataset(experiment.data, experiment.split.min_group_size)
     check_subsets(dataset, experiment.evaluation.subsets)
     return experiment, dataset
 

@@ -7,5 +7,6 @@ Names shared by the pipeline, the gate command and the tests live here.
 MODEL_NAME = "causal-lattice-transformer"
 CHAMPION = "champion"
 CHALLENGER = "challenger"
-# The MLflow experiment all pipeline runs log into: one parent run per pipeline run, one nested run per step.
-EXPERIMENT_NAME = "causal-lattice"
+# MLflow's experiment (not the run's ExperimentConfig, not the seed's Exp-1..5) that all pipeline runs log
+# into: one parent run per pipeline run, one nested run per step invocation.
+MLFLOW_EXPERIMENT = "causal-lattice"

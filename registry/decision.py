@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from model.gates import GateResult
+from model.promotion_gates import PromotionGate, format_value, gate_table
 
 GATE_TAG_PREFIX = "gate."
 GATE_ORDER_TAG = "gates"
@@ -32,7 +32,7 @@ class PromotionDecision:
 
 
 def decide_promotion(
-    gates: Sequence[GateResult],
+    gates: Sequence[PromotionGate],
     challenger_accuracy: float,
     champion_accuracy: float | None,
     champion_note: str | None = None,
@@ -44,8 +44,7 @@ def decide_promotion(
     on this data (give NaN and say why in `champion_note`) blocks promotion: "at least as good" cannot be
     shown.
     """
-    failing = [f"{g.name}={g.value:.4f} (needs {g.threshold})" for g in gates if not g.passed]
-    reasons = [f"gate failed: {text}" for text in failing]
+    reasons = [f"gate failed: {g.describe()}" for g in gates if not g.passed]
     if not gates:
         reasons.append("no gate results: nothing shows the model meets SPEC §5")
     if not math.isfinite(challenger_accuracy):
@@ -77,7 +76,7 @@ def decide_promotion(
     return PromotionDecision(promote=True, reasons=[why])
 
 
-def gate_tags(gates: Sequence[GateResult]) -> dict[str, str]:
+def gate_tags(gates: Sequence[PromotionGate]) -> dict[str, str]:
     """`gate.<name>.value|threshold|passed` tags for a model version."""
     tags: dict[str, str] = {GATE_ORDER_TAG: ",".join(gate.name for gate in gates)}
     for gate in gates:
@@ -87,7 +86,7 @@ def gate_tags(gates: Sequence[GateResult]) -> dict[str, str]:
     return tags
 
 
-def gates_from_tags(tags: Mapping[str, str]) -> list[GateResult]:
+def gates_from_tags(tags: Mapping[str, str]) -> list[PromotionGate]:
     """Inverse of `gate_tags`; a gate with a missing or malformed tag counts as failed."""
     found = {key[len(GATE_TAG_PREFIX) :].rsplit(".", 1)[0] for key in tags if key.startswith(GATE_TAG_PREFIX)}
     ordered = [name for name in tags.get(GATE_ORDER_TAG, "").split(",") if name in found]
@@ -101,7 +100,7 @@ def gates_from_tags(tags: Mapping[str, str]) -> list[GateResult]:
             value = float("nan")
         passed = tags.get(f"{GATE_TAG_PREFIX}{name}.passed") == "true" and math.isfinite(value)
         threshold = tags.get(f"{GATE_TAG_PREFIX}{name}.threshold", "?")
-        gates.append(GateResult(name=name, value=value, threshold=threshold, passed=passed))
+        gates.append(PromotionGate(name=name, value=value, threshold=threshold, passed=passed))
     return gates
 
 
@@ -117,11 +116,11 @@ def accuracy_from_tag(tags: Mapping[str, str], key: str) -> float | None:
 
 
 def _accuracy(value: float | None) -> str:
-    return "—" if value is None else f"{value:.4f}"
+    return "—" if value is None else format_value(value)
 
 
 def promotion_table(
-    gates: Sequence[GateResult],
+    gates: Sequence[PromotionGate],
     challenger: str,
     challenger_accuracy: float,
     champion: str | None,
@@ -130,9 +129,7 @@ def promotion_table(
 ) -> str:
     """The decision as Markdown: the gate table, champion vs challenger accuracy, the decision and why."""
     lines = [
-        "| gate | value | threshold | verdict |",
-        "|---|---|---|---|",
-        *[f"| {g.name} | {g.value:.4f} | {g.threshold} | {'PASS' if g.passed else 'FAIL'} |" for g in gates],
+        *gate_table(gates),
         "",
         "| held-out test accuracy | model | accuracy |",
         "|---|---|---|",

@@ -37,7 +37,7 @@ from typing import Any
 
 import yaml
 
-from registry import EXPERIMENT_NAME
+from registry import MLFLOW_EXPERIMENT
 
 STACK_NAME = "causal-lattice-local"
 TRACKER_NAME = "causal-lattice-mlflow"
@@ -103,8 +103,8 @@ def prepare_local_store(uri: str, artifact_dir: Path) -> None:
         Path(uri[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
     artifact_dir.mkdir(parents=True, exist_ok=True)
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    if client.get_experiment_by_name(EXPERIMENT_NAME) is None:
-        client.create_experiment(EXPERIMENT_NAME, artifact_location=artifact_dir.resolve().as_uri())
+    if client.get_experiment_by_name(MLFLOW_EXPERIMENT) is None:
+        client.create_experiment(MLFLOW_EXPERIMENT, artifact_location=artifact_dir.resolve().as_uri())
 
 
 def _credentials(environment: Mapping[str, str]) -> dict[str, str]:

@@ -25,7 +25,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from model.gates import GateResult
+from model.promotion_gates import PromotionGate
 from model.trainer import TrainedModel
 from registry import CHALLENGER, CHAMPION, MODEL_NAME
 from registry.decision import (
@@ -105,9 +105,7 @@ def log_model(trained: TrainedModel, held_out: HeldOut) -> Any:
     """Log the pyfunc (artifacts, code, signature, input example) in the active run; returns its ModelInfo."""
     class_names = class_names_for(trained, held_out.class_names)
     example = held_out.frame.iloc[:INPUT_EXAMPLE_ROWS].astype(np.float64)
-    output = predict_probabilities(
-        trained.model, trained.feature_mean, trained.feature_std, class_names, example
-    )
+    output = predict_probabilities(trained.model, trained.standardizer, class_names, example)
     with tempfile.TemporaryDirectory() as staging:
         artifacts_dir = save_model_directory(trained, held_out.class_names, Path(staging) / "weights")
         code_paths = stage_code(Path(staging) / "code")
@@ -147,7 +145,7 @@ def evaluate_registered(model_uri: str, held_out: HeldOut) -> tuple[float, str |
 
 def register_and_decide(
     trained: TrainedModel,
-    gates: Sequence[GateResult],
+    gates: Sequence[PromotionGate],
     held_out: HeldOut,
     tags: Mapping[str, str],
 ) -> PromotionOutcome:

@@ -1,16 +1,15 @@
 """The trained model as an MLflow pyfunc: raw feature columns in, class probabilities out.
 
 What is logged (no pickle anywhere): the model's safetensors weights and JSON config (`model.serialization`),
-`preprocessing.json` with the feature names, the training split's standardisation (feature_mean / feature_std)
-and the class names, and the `model/` and `registry/` packages as code. The pyfunc is a models-from-code model
+`preprocessing.json` with the feature names, the model's `Standardizer` (fitted on its training rows) and the
+class names, and the `model/` and `registry/` packages as code. The pyfunc is a models-from-code model
 (`registry/pyfunc_entry.py`): MLflow runs that file at load time instead of unpickling an object.
 
 `predict` takes a pandas DataFrame with (at least) the feature columns on their raw scale, standardises them
-exactly as `TrainedModel.standardise` does and runs the model in eval mode with gated inference (the utility
-gates skip blocks, as in the pipeline's evaluation). It returns a DataFrame of class probabilities, one
-column per class name, in the input's row order: the same numbers as `trained_model.model.predict_proba(
-torch.from_numpy(trained_model.standardise(features)))`. The predicted label is the column of the largest
-value.
+with the model's `Standardizer` and runs the model in eval mode with gated inference (the utility gates skip
+blocks, as in the pipeline's evaluation). It returns a DataFrame of class probabilities, one column per class
+name, in the input's row order: the same numbers as `trained_model.model.predict_proba(torch.from_numpy(
+trained_model.standardizer.transform(features)))`. The predicted label is the column of the largest value.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ import pandas as pd
 import torch
 from mlflow.pyfunc import PythonModel, PythonModelContext
 
+from model.data import Standardizer
 from model.serialization import load_model, save_model
 from model.trainer import TrainedModel
 from model.transformer import CausalLatticeTransformer
@@ -47,8 +47,7 @@ def save_model_directory(trained: TrainedModel, class_names: list[str], director
     save_model(trained.model, directory)
     preprocessing = {
         "feature_names": list(trained.model.feature_names),
-        "feature_mean": np.asarray(trained.feature_mean, dtype=np.float32).tolist(),
-        "feature_std": np.asarray(trained.feature_std, dtype=np.float32).tolist(),
+        "standardizer": trained.standardizer.as_dict(),
         "class_names": class_names_for(trained, class_names),
         "output": "class probabilities, one column per class name",
     }
@@ -72,8 +71,7 @@ def stage_code(destination: Path) -> list[str]:
 
 def predict_probabilities(
     model: CausalLatticeTransformer,
-    feature_mean: np.ndarray,
-    feature_std: np.ndarray,
+    standardizer: Standardizer,
     class_names: list[str],
     frame: pd.DataFrame,
 ) -> pd.DataFrame:
@@ -83,8 +81,7 @@ def predict_probabilities(
         raise ValueError(
             f"input is missing feature column(s) {missing}; the model needs columns {model.feature_names}"
         )
-    features = frame[model.feature_names].to_numpy(dtype=np.float32)
-    standardised = ((features - feature_mean) / feature_std).astype(np.float32)
+    standardised = standardizer.transform(frame[model.feature_names].to_numpy(dtype=np.float32))
     model.eval()
     probabilities = model.predict_proba(torch.from_numpy(standardised)).numpy().astype(np.float64)
     return pd.DataFrame(probabilities, columns=class_names, index=frame.index)
@@ -97,8 +94,7 @@ class CausalLatticePyfunc(PythonModel):
         directory = Path(context.artifacts[ARTIFACT_KEY])
         preprocessing = json.loads((directory / PREPROCESSING_FILE).read_text())
         self._model = load_model(directory)
-        self._mean = np.asarray(preprocessing["feature_mean"], dtype=np.float32)
-        self._std = np.asarray(preprocessing["feature_std"], dtype=np.float32)
+        self._standardizer = Standardizer.from_dict(preprocessing["standardizer"])
         self._class_names = [str(name) for name in preprocessing["class_names"]]
 
     # A pandas DataFrame hint: MLflow then infers no schema from the hint (the logged signature describes the
@@ -107,4 +103,4 @@ class CausalLatticePyfunc(PythonModel):
         self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
-        return predict_probabilities(self._model, self._mean, self._std, self._class_names, frame)
+        return predict_probabilities(self._model, self._standardizer, self._class_names, frame)

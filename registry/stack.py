@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from registry import EXPERIMENT_NAME
+from registry import MLFLOW_EXPERIMENT
 
 if TYPE_CHECKING:
     from zenml.integrations.mlflow.experiment_trackers import MLFlowExperimentTracker
@@ -39,7 +39,7 @@ def tracked_step_options() -> dict[str, Any]:
         return {}
     return {
         "experiment_tracker": name,
-        "settings": {"experiment_tracker": {"nested": True, "experiment_name": EXPERIMENT_NAME}},
+        "settings": {"experiment_tracker": {"nested": True, "experiment_name": MLFLOW_EXPERIMENT}},
     }
 
 
@@ -77,9 +77,11 @@ def ensure_parent_run(run_name: str, tags: dict[str, str]) -> str | None:
     try:
         tracker.configure_mlflow()
         client = MlflowClient()
-        experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
-        experiment_id = experiment.experiment_id if experiment else client.create_experiment(EXPERIMENT_NAME)
-        run_id = tracker.get_run_id(EXPERIMENT_NAME, run_name)
+        experiment = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
+        experiment_id = (
+            experiment.experiment_id if experiment else client.create_experiment(MLFLOW_EXPERIMENT)
+        )
+        run_id = tracker.get_run_id(MLFLOW_EXPERIMENT, run_name)
         if run_id is None:
             run = client.create_run(
                 experiment_id, run_name=run_name, tags={**tags, ZENML_TAG_KEY: zenml_version}

@@ -8,7 +8,7 @@ from zenml import step
 from materializers.lattice_graph import LatticeGraphMaterializer
 from model.config import ExperimentConfig
 from model.data import Dataset
-from model.experiments import ExperimentOutcome, lattice_experiment
+from model.protocol import ProtocolOutcome, exp3_lattice
 from model.trainer import TrainedModel
 from steps.tracking import publish_outcome
 
@@ -16,8 +16,15 @@ from steps.tracking import publish_outcome
 @step(output_materializers={"lattice_graph": LatticeGraphMaterializer})
 def analyze_lattice(
     trained_model: TrainedModel, dataset: Dataset, experiment: ExperimentConfig
-) -> tuple[Annotated[ExperimentOutcome, "lattice_result"], Annotated[nx.DiGraph, "lattice_graph"]]:
-    outcome, graph = lattice_experiment(trained_model.model, dataset.true_graph())
+) -> tuple[Annotated[ProtocolOutcome, "lattice_result"], Annotated[nx.DiGraph, "lattice_graph"]]:
+    """Exp-3 on the main model's learned lattice.
+
+    Reads `trained_model`, the true DAG of `dataset` (when it has one) and `visualization.graph_structure`.
+    Writes and returns `lattice_result` (degree variance, sparsity, isolated nodes, recovery vs the true DAG,
+    `lattice/lattice_graph.png`, `degree_dist.png`, `edges.csv`, `lattice_stats.json`) and `lattice_graph`
+    (the thresholded lattice as a graph).
+    """
+    outcome, graph = exp3_lattice(trained_model.model, dataset.true_graph())
     if not experiment.visualization.graph_structure:
         outcome.files.pop("lattice/lattice_graph.png")
     publish_outcome(experiment, outcome)

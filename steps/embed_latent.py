@@ -5,18 +5,27 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import DataSplit
-from model.experiments import ExperimentOutcome, latent_experiment
+from model.data import DataSplits
+from model.protocol import ProtocolOutcome, exp2_latent
 from model.trainer import TrainedModel
 from steps.tracking import publish_outcome
 
 
 @step
 def embed_latent(
-    trained_model: TrainedModel, data_split: DataSplit, experiment: ExperimentConfig
-) -> Annotated[ExperimentOutcome, "latent_result"]:
-    outcome = latent_experiment(
-        trained_model.model, data_split.test, experiment.evaluation.tsne_perplexity, experiment.train.seed
+    trained_model: TrainedModel, data_splits: DataSplits, experiment: ExperimentConfig
+) -> Annotated[ProtocolOutcome, "latent_result"]:
+    """Exp-2 on the main model over the main split's test rows.
+
+    Reads `trained_model`, `data_splits.main.test`, `evaluation.tsne_perplexity`, `train.seed` and
+    `visualization.latent_tsne`. Writes and returns `latent_result`: the silhouette of z by label,
+    `latent/z_tsne.png`, `z_pca.png`, `z_stat.json` and `z_stat.npz`.
+    """
+    outcome = exp2_latent(
+        trained_model.model,
+        data_splits.main.test,
+        experiment.evaluation.tsne_perplexity,
+        experiment.train.seed,
     )
     if not experiment.visualization.latent_tsne:
         outcome.files.pop("latent/z_tsne.png")

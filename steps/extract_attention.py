@@ -5,17 +5,23 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import DataSplit
-from model.experiments import ExperimentOutcome, attention_experiment
+from model.data import DataSplits
+from model.protocol import ProtocolOutcome, exp1_attention
 from model.trainer import TrainedModel
 from steps.tracking import publish_outcome
 
 
 @step
 def extract_attention(
-    trained_model: TrainedModel, data_split: DataSplit, experiment: ExperimentConfig
-) -> Annotated[ExperimentOutcome, "attention_result"]:
-    outcome = attention_experiment(trained_model.model, data_split.test)
+    trained_model: TrainedModel, data_splits: DataSplits, experiment: ExperimentConfig
+) -> Annotated[ProtocolOutcome, "attention_result"]:
+    """Exp-1 on the main model over the main split's test rows.
+
+    Reads `trained_model`, `data_splits.main.test` and `visualization.attention_heatmap`. Writes and returns
+    `attention_result`: KL to the causal prior, mean diagonal weight, `visuals/attention/heatmap.png` and
+    `attention_weight.csv`.
+    """
+    outcome = exp1_attention(trained_model.model, data_splits.main.test)
     if not experiment.visualization.attention_heatmap:
         outcome.files.pop("visuals/attention/heatmap.png")
     publish_outcome(experiment, outcome)

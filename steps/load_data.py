@@ -1,4 +1,4 @@
-"""load_data: load, validate and split the configured data source."""
+"""load_data: load, validate and split the configured data source, once for the whole run."""
 
 import logging
 from typing import Annotated
@@ -6,7 +6,8 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import Dataset, DataSplit, check_subsets, load_dataset, split_dataset
+from model.data import Dataset, DataSplits, check_subsets, load_dataset, make_splits
+from model.data_view import cohort_views
 from steps.tracking import open_pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -15,17 +16,25 @@ logger = logging.getLogger(__name__)
 @step
 def load_data(
     experiment: ExperimentConfig,
-) -> tuple[Annotated[Dataset, "dataset"], Annotated[DataSplit, "data_split"]]:
-    dataset = load_dataset(experiment.data)
+) -> tuple[Annotated[Dataset, "dataset"], Annotated[DataSplits, "data_splits"]]:
+    """Loads and validates the data, then makes every split the run trains on.
+
+    Reads `experiment.data`, `experiment.split` (including `min_group_size`) and `evaluation.subsets`.
+    Returns `dataset`, the whole validated table, and `data_splits`: the main stratified split plus, per cohort
+    of `evaluation.subsets`, the within-cohort and leave-one-cohort-out splits, each standardised on its own
+    training rows. No later step splits again.
+    """
+    dataset = load_dataset(experiment.data, experiment.split.min_group_size)
     check_subsets(dataset, experiment.evaluation.subsets)
-    split = split_dataset(dataset, experiment.split)
+    splits = make_splits(dataset, experiment.split, cohort_views(experiment.evaluation.subsets))
     open_pipeline_run()  # the MLflow parent run exists before the parallel trainings start (no-op untracked)
     logger.info(
-        "%s: %d rows, %d features; train %d / test %d",
+        "%s: %d rows, %d features; main split train %d / test %d; %d data views",
         dataset.name,
         dataset.features.shape[0],
         dataset.n_features,
-        split.train.features.shape[0],
-        split.test.features.shape[0],
+        splits.main.train.features.shape[0],
+        splits.main.test.features.shape[0],
+        len(splits.by_view),
     )
-    return dataset, split
+    return dataset, splits

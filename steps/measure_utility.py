@@ -5,16 +5,22 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import DataSplit
-from model.experiments import ExperimentOutcome, utility_experiment
+from model.data import DataSplits
+from model.protocol import ProtocolOutcome, exp4_utility
 from model.trainer import TrainedModel
 from steps.tracking import publish_outcome
 
 
 @step
 def measure_utility(
-    trained_model: TrainedModel, data_split: DataSplit, experiment: ExperimentConfig
-) -> Annotated[ExperimentOutcome, "utility_result"]:
-    outcome = utility_experiment(trained_model.model, data_split.test, trained_model.history)
+    trained_model: TrainedModel, data_splits: DataSplits, experiment: ExperimentConfig
+) -> Annotated[ProtocolOutcome, "utility_result"]:
+    """Exp-4 on the main model over the main split's test rows.
+
+    Reads `trained_model` (network and training history) and `data_splits.main.test`. Writes and returns
+    `utility_result`: FLOPs and accuracy of gated vs dense inference, utility per block,
+    `utility/utility_map.png`, `flops_log.csv` and `utility_per_epoch.csv`.
+    """
+    outcome = exp4_utility(trained_model.model, data_splits.main.test, trained_model.history)
     publish_outcome(experiment, outcome)
     return outcome

@@ -1,10 +1,4 @@
-"""promote: register the main model in MLflow and move `champion` only when the SPEC §5 gates allow it.
-
-The decision table (gates, champion vs challenger accuracy on this run's held-out data, decision) is written
-to `results/<run>/reports/promotion.md`, referenced from a section appended to `reports/summary.md`, logged to
-the run's MLflow parent run and returned as the `promotion` artifact. On a stack without an MLflow tracker the
-model is not registered and the table says so.
-"""
+"""promote: register the main model in MLflow and move `champion` only when the SPEC §5 gates allow it."""
 
 import logging
 from typing import Annotated
@@ -13,36 +7,43 @@ from zenml import step
 from zenml.types import MarkdownString
 
 from model.config import ExperimentConfig
-from model.data import Dataset, DataSplit
-from model.gates import GateVerdict
+from model.data import DataSplits
+from model.promotion_gates import PromotionVerdict
+from model.report import PROMOTION_FILE
 from model.trainer import TrainedModel
 from registry import CHALLENGER, CHAMPION, MODEL_NAME
 from registry.decision import decide_promotion, promotion_table
 from registry.tracking import active_run
-from steps.results import run_directory, write_files
+from steps.results import write_files
 from steps.tracking import step_identity, track
 
 logger = logging.getLogger(__name__)
-PROMOTION_FILE = "reports/promotion.md"
-SUMMARY_FILE = "reports/summary.md"
 
 
 @step
 def promote(
     trained_model: TrainedModel,
-    gate_verdict: GateVerdict,
-    dataset: Dataset,
-    data_split: DataSplit,
+    promotion_verdict: PromotionVerdict,
+    data_splits: DataSplits,
     experiment: ExperimentConfig,
 ) -> Annotated[MarkdownString, "promotion"]:
+    """Registers the main model as the `challenger` and moves `champion` only when every gate passes and it is
+    at least as accurate as the champion on this run's held-out rows.
+
+    Reads `trained_model` (network and Standardizer, for the pyfunc), `promotion_verdict` (from the report),
+    the main split's raw test rows of `data_splits` and the data fingerprint. Writes only its own
+    `reports/promotion.md` (the summary links it) and logs it to MLflow. Returns `promotion`, that decision
+    table. On a stack without an MLflow tracker nothing is registered and the table says so.
+    """
     identity = step_identity()
-    gates = gate_verdict.gates
+    gates = promotion_verdict.gates
+    dataset, data_split = data_splits.dataset, data_splits.main
     title = f"# Promotion gate: run `{identity.run_name}`\n\n"
     labels = data_split.test.labels
     if active_run() is None or labels is None or trained_model.model.n_classes == 0:
         why = (
             "the active ZenML stack has no MLflow experiment tracker / model registry "
-            "(run `python scripts/setup_local_stack.py`)"
+            "(in a checkout, `python -m tools local-stack` registers one)"
             if labels is not None
             else "the data has no label column, so there is no accuracy to compare"
         )
@@ -64,7 +65,7 @@ def promote(
             "data.fingerprint": dataset.fingerprint(),
             "data.name": dataset.name,
             "config.profile": experiment.profile,
-            "model.view": trained_model.view,
+            "model.view": str(trained_model.view),
             "model.seed": str(trained_model.seed),
             **source_commit(),
         }
@@ -90,16 +91,9 @@ def promote(
             else f"version {outcome.version} registered as `{CHALLENGER}`; `{CHAMPION}` stays "
             f"{'at version ' + outcome.champion_version if outcome.champion_version else 'unset'}"
         )
-    write_files(experiment, {PROMOTION_FILE: markdown.encode()})
-    summary = run_directory(experiment) / SUMMARY_FILE
-    if summary.is_file():
-        with summary.open("a") as handle:
-            handle.write(
-                f"\n## Promotion (MLflow registry)\n\n{headline}; see [promotion.md](promotion.md).\n"
-            )
-    files = {PROMOTION_FILE: markdown.encode()}
-    if summary.is_file():
-        files[SUMMARY_FILE] = summary.read_bytes()
+    markdown += f"\n**Outcome: {headline}.**\n"
+    files = {f"reports/{PROMOTION_FILE}": markdown.encode()}
+    write_files(experiment, files)
     track(experiment, metrics={"promoted": decision.promote}, files=files)
     logger.info("promote: %s", headline)
     return MarkdownString(markdown)

@@ -1,40 +1,25 @@
-"""report: the seed's section VII table with this run's measured values, the gate verdicts, as Markdown + HTML."""
+"""report: the seed's section VII table with this run's measured values and the promotion gates, as Markdown and
+as one self-contained HTML page."""
 
 import logging
 import os
 from typing import Annotated
 
-from markdown_it import MarkdownIt
 from zenml import step
 from zenml.types import HTMLString, MarkdownString
 
 from model.config import ExperimentConfig
 from model.data import Dataset
-from model.experiments import ExperimentOutcome
-from model.gates import GateVerdict, evaluate_gates
-from model.report import render_summary
+from model.promotion_gates import PromotionVerdict, evaluate_promotion_gates
+from model.protocol import ProtocolOutcome
+from model.report import render_html, render_summary
 from model.trainer import TrainedModel
 from steps.results import run_directory, write_files
 from steps.tracking import track
 
 logger = logging.getLogger(__name__)
-
-
-def _html(markdown: str, title: str, figures: list[str]) -> str:
-    """The summary as a standalone page, with a gallery of the run's figures (paths relative to reports/)."""
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
-    gallery = "".join(
-        f'<figure><img src="../{path}" style="max-width:900px"><figcaption>{path}</figcaption></figure>'
-        for path in figures
-    )
-    style = (
-        "body{font-family:sans-serif;max-width:1000px;margin:2em auto}table{border-collapse:collapse}"
-        "td,th{border:1px solid #ccc;padding:4px 8px}"
-    )
-    return (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title><style>{style}</style></head>"
-        f"<body>{body}<h2>Figure gallery</h2>{gallery}</body></html>"
-    )
+SUMMARY_FILE = "reports/summary.md"
+SUMMARY_HTML_FILE = "reports/summary.html"
 
 
 @step
@@ -42,17 +27,25 @@ def report(
     experiment: ExperimentConfig,
     trained_model: TrainedModel,
     dataset: Dataset,
-    attention_result: ExperimentOutcome,
-    latent_result: ExperimentOutcome,
-    lattice_result: ExperimentOutcome,
-    utility_result: ExperimentOutcome,
-    reproducibility_result: ExperimentOutcome,
-    subset_result: ExperimentOutcome,
+    attention_result: ProtocolOutcome,
+    latent_result: ProtocolOutcome,
+    lattice_result: ProtocolOutcome,
+    utility_result: ProtocolOutcome,
+    reproducibility_result: ProtocolOutcome,
+    subset_result: ProtocolOutcome,
 ) -> tuple[
-    Annotated[GateVerdict, "gate_verdict"],
+    Annotated[PromotionVerdict, "promotion_verdict"],
     Annotated[MarkdownString, "summary"],
     Annotated[HTMLString, "summary_html"],
 ]:
+    """Evaluates the promotion gates and writes the run summary from the protocol's artifacts alone.
+
+    Reads the six protocol outcomes (their numbers and the bytes of their figures, from the artifact store:
+    nothing from another step's folder), the main `trained_model`'s test metrics, `dataset` (name, size,
+    fingerprint) and `experiment` (profile, gates, evaluation.metrics). Writes `reports/summary.md` and
+    `reports/summary.html` (every figure embedded) and logs both to MLflow. Returns `promotion_verdict` (the
+    SPEC §5 gates), `summary` and `summary_html`.
+    """
     outcomes = {
         "attention": attention_result,
         "latent": latent_result,
@@ -70,16 +63,25 @@ def report(
         "gated_accuracy": utility_result.metrics["gated_accuracy"],
         "dense_accuracy": utility_result.metrics["dense_accuracy"],
     }
-    verdict = GateVerdict(gates=evaluate_gates(gate_inputs, experiment.gates), metrics=gate_inputs)
-    figures = sorted(p for outcome in outcomes.values() for p in outcome.files if p.endswith(".png"))
+    verdict = PromotionVerdict(
+        gates=evaluate_promotion_gates(gate_inputs, experiment.gates), metrics=gate_inputs
+    )
+    figures = {
+        path: content
+        for outcome in outcomes.values()
+        for path, content in outcome.files.items()
+        if path.endswith(".png")
+    }
     description = (
         f"{dataset.name}: {dataset.features.shape[0]} rows, {dataset.n_features} features, fingerprint "
         f"{dataset.fingerprint()}"
     )
     directory = run_directory(experiment)
-    markdown = render_summary(directory.name, experiment, metrics, verdict.gates, figures, description)
-    html = _html(markdown, f"causal-lattice {directory.name}", figures)
-    files = {"reports/summary.md": markdown.encode(), "reports/summary.html": html.encode()}
+    markdown = render_summary(
+        directory.name, experiment, metrics, verdict.gates, sorted(figures), description
+    )
+    html = render_html(markdown, f"causal-lattice {directory.name}", figures)
+    files = {SUMMARY_FILE: markdown.encode(), SUMMARY_HTML_FILE: html.encode()}
     write_files(experiment, files)
     track(
         experiment,
@@ -96,5 +98,5 @@ def report(
     if latest.is_symlink() or not latest.exists():
         latest.unlink(missing_ok=True)
         os.symlink(directory.name, latest)
-    logger.info("report: %s (all gates passed: %s)", directory / "reports" / "summary.md", verdict.passed)
+    logger.info("report: %s (all gates passed: %s)", directory / SUMMARY_HTML_FILE, verdict.passed)
     return verdict, MarkdownString(markdown), HTMLString(html)

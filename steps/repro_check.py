@@ -6,12 +6,13 @@ from zenml import step
 
 from model.config import ExperimentConfig
 from model.data import DataValidationError
-from model.experiments import ExperimentOutcome, RunSummary, reproducibility_experiment, weights_digest
+from model.protocol import ProtocolOutcome, RunSummary, exp5_reproducibility, weights_digest
 from model.trainer import TrainedModel
 from steps.tracking import publish_outcome
 
 
 def summarise(models: list[TrainedModel], names: list[str]) -> list[RunSummary]:
+    """What each training invocation contributes to Exp-5 and the cohort protocol."""
     if len(models) != len(names):
         raise DataValidationError(f"got {len(models)} models but {len(names)} names")
     return [
@@ -32,9 +33,14 @@ def repro_check(
     run_names: list[str],
     rerun_pairs: list[tuple[str, str]],
     experiment: ExperimentConfig,
-) -> Annotated[ExperimentOutcome, "reproducibility_result"]:
-    """`trained_models[i]` came from invocation `run_names[i]`; `rerun_pairs` name same-seed pairs."""
+) -> Annotated[ProtocolOutcome, "reproducibility_result"]:
+    """Exp-5 over the main and repro trainings.
+
+    Reads `trained_models[i]` (from invocation `run_names[i]`), the same-seed `rerun_pairs` and
+    `gates.max_seed_accuracy_std`. Writes and returns `reproducibility_result`: whether each pair is
+    bit-identical, std(accuracy) over the seeds, `reproducibility_log.json` and `visuals/repro_accuracy.png`.
+    """
     runs = summarise(trained_models, run_names)
-    outcome = reproducibility_experiment(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
+    outcome = exp5_reproducibility(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
     publish_outcome(experiment, outcome)
     return outcome

@@ -6,7 +6,7 @@ from zenml import step
 
 from model.config import ExperimentConfig
 from model.data import Dataset
-from model.experiments import ExperimentOutcome, subset_experiment
+from model.protocol import ProtocolOutcome, cohort_subsets
 from model.trainer import TrainedModel
 from steps.repro_check import summarise
 from steps.tracking import publish_outcome
@@ -15,11 +15,18 @@ from steps.tracking import publish_outcome
 @step
 def subset_generalization(
     trained_models: list[TrainedModel], run_names: list[str], dataset: Dataset, experiment: ExperimentConfig
-) -> Annotated[ExperimentOutcome, "subset_result"]:
+) -> Annotated[ProtocolOutcome, "subset_result"]:
+    """Seed VI.3 over the cohort trainings.
+
+    Reads `trained_models[i]` (from invocation `run_names[i]`; their data views say within-cohort or held-out)
+    and `dataset` (its cohorts, for the drift reports). Writes and returns `subset_result`: the accuracy gap
+    between cohorts, leave-one-cohort-out accuracy, `subsets/subset_summary.json`, `subset_accuracy.png` and
+    `drift_<cohort>.html`.
+    """
     runs = summarise(trained_models, run_names)
-    outcome = subset_experiment(
-        [r for r in runs if r.view.startswith("group:")],
-        [r for r in runs if r.view.startswith("logo:")],
+    outcome = cohort_subsets(
+        [r for r in runs if r.view.kind == "group"],
+        [r for r in runs if r.view.kind == "logo"],
         dataset,
     )
     publish_outcome(experiment, outcome)

@@ -9,7 +9,7 @@ from typing import Any
 from zenml import get_step_context
 
 from model.config import ExperimentConfig
-from model.experiments import ExperimentOutcome
+from model.protocol import ProtocolOutcome
 from model.trainer import EpochRecord
 from registry.stack import ensure_parent_run
 from registry.tracking import StepIdentity, active_run, log_step
@@ -49,7 +49,7 @@ def track(
     )
 
 
-def publish_outcome(experiment: ExperimentConfig, outcome: ExperimentOutcome) -> None:
+def publish_outcome(experiment: ExperimentConfig, outcome: ProtocolOutcome) -> None:
     """An experiment step's SPEC §4 files into the run's results folder, and its numbers and files to MLflow."""
     write_files(experiment, outcome.files)
     track(experiment, metrics=outcome.metrics, files=outcome.files)

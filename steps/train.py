@@ -7,7 +7,8 @@ from typing import Annotated
 from zenml import get_step_context, step
 
 from model.config import ExperimentConfig
-from model.data import Dataset, DataSplit, data_view
+from model.data import DataSplits
+from model.data_view import MAIN_VIEW, DataView
 from model.trainer import TrainedModel, evaluate_model, train_model
 from steps.results import write_files
 from steps.tracking import track
@@ -17,15 +18,20 @@ logger = logging.getLogger(__name__)
 
 @step
 def train(
-    dataset: Dataset,
-    data_split: DataSplit,
+    data_splits: DataSplits,
     experiment: ExperimentConfig,
-    view: str = "main",
+    view: DataView = MAIN_VIEW,
     seed: int | None = None,
 ) -> Annotated[TrainedModel, "trained_model"]:
-    """Train on the data `view` with `seed` (default: the config's seed); evaluate on the view's test part."""
+    """Trains one model on the training rows of `view` and evaluates it on that view's test rows.
+
+    Reads the `view` split of `data_splits` (made by load_data), `experiment.model` and `experiment.train` (its
+    seed replaced by `seed` when given). Writes `logs/grad/<invocation>.json` (gradient norms per epoch).
+    Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view and
+    seed.
+    """
     train_config = experiment.train if seed is None else experiment.train.model_copy(update={"seed": seed})
-    split = data_view(dataset, data_split, view, experiment.split)
+    split = data_splits[view]
     step_name = get_step_context().step_name
     logger.info(
         "%s: training view=%s seed=%d on %d rows",
@@ -43,19 +49,22 @@ def train(
         experiment,
         params={
             **experiment.model_copy(update={"train": train_config}).model_dump(mode="json"),
-            "view": view,
+            "view": str(view),
         },
         metrics={"test": metrics},
         history=result.history,
         files=grad_log,
-        tags={"view": view, "seed": str(train_config.seed), "data_fingerprint": dataset.fingerprint()},
+        tags={
+            "view": str(view),
+            "seed": str(train_config.seed),
+            "data_fingerprint": data_splits.dataset.fingerprint(),
+        },
     )
     return TrainedModel(
         model=result.model,
         history=result.history,
         test_metrics=metrics,
-        feature_mean=split.standardizer.mean,
-        feature_std=split.standardizer.std,
+        standardizer=split.standardizer,
         view=view,
         seed=train_config.seed,
         n_train=int(split.train.features.shape[0]),

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from registry import CHALLENGER, EXPERIMENT_NAME, MODEL_NAME
+from registry import CHALLENGER, MLFLOW_EXPERIMENT, MODEL_NAME
 from registry.local_stack import REGISTRY_NAME, STACK_NAME, TRACKER_NAME
 
 pytestmark = pytest.mark.integration
@@ -114,7 +114,7 @@ def test_pipeline_logs_and_registers_into_the_state_folder(embedded) -> None:
     assert pipeline.returncode == 0, (pipeline.stdout + pipeline.stderr)[-6000:]  # type: ignore[attr-defined]
     uri = f"sqlite:///{workdir.resolve()}/.state/mlflow.db"
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
     assert experiment is not None
     assert experiment.artifact_location == (workdir / ".state" / "mlartifacts").resolve().as_uri()
     assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == "1"

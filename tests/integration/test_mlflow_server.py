@@ -35,7 +35,7 @@ import numpy as np
 import pytest
 import yaml
 
-from registry import CHALLENGER, CHAMPION, EXPERIMENT_NAME, MODEL_NAME
+from registry import CHALLENGER, CHAMPION, MLFLOW_EXPERIMENT, MODEL_NAME
 from tests.integration.zenml_env import SPEC_FILES
 
 pytestmark = pytest.mark.integration
@@ -258,7 +258,7 @@ def test_runs_params_metrics_and_artifacts_are_on_the_server(scenario: Scenario)
 
     _assert_ok(scenario, "failing")
     client = MlflowClient(tracking_uri=scenario.server.uri)
-    experiment = client.get_experiment_by_name(EXPERIMENT_NAME)
+    experiment = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
     assert experiment is not None
     run_name = _pipeline_runs(scenario)[0]["name"]
     runs = client.search_runs([experiment.experiment_id], f"tags.zenml_run = '{run_name}'", max_results=100)
@@ -338,7 +338,8 @@ def test_failing_gate_is_registered_but_never_champion(scenario: Scenario) -> No
     assert "| flops_reduction | 0.0000 | >= 1.0 | FAIL |" in promotion
     assert "**Decision: keep the champion**" in promotion
     summary = (scenario.workdir / "results" / run["name"] / "reports" / "summary.md").read_text()
-    assert "## Promotion (MLflow registry)" in summary and "[promotion.md](promotion.md)" in summary
+    assert "[promotion.md](promotion.md)" in summary  # the report links it; promote writes only its own file
+    assert "**Outcome: version 1 registered as `challenger`; `champion` stays unset.**" in promotion
     # The CI gate refuses it and names the failing gate.
     gate = scenario.gates["failing"]
     assert gate.returncode == 1, _output(gate)
@@ -368,14 +369,14 @@ def test_unreachable_server_fails_at_first_mlflow_step_after_load_data_is_stored
     failed = runs[2]
     assert failed["status"] == "failed"
     assert failed["steps"]["load_data"]["status"] == "completed"
-    assert failed["steps"]["load_data"]["outputs"] == ["data_split", "dataset"]
+    assert failed["steps"]["load_data"]["outputs"] == ["data_splits", "dataset"]
     assert all(failed["steps"][name]["status"] == "failed" for name in TRAININGS if name in failed["steps"])
     # The stored artifacts of the finished step load back.
     loaded = zenml_query(
         scenario,
         "import json\nfrom zenml.client import Client\n"
         f"step = Client().get_pipeline_run('{failed['id']}').steps['load_data']\n"
-        "split = step.outputs['data_split'][0].load(); data = step.outputs['dataset'][0].load()\n"
+        "split = step.outputs['data_splits'][0].load().main; data = step.outputs['dataset'][0].load()\n"
         "print(json.dumps([data.name, int(split.test.features.shape[0])]))",
     )
     assert loaded[0] == "synthetic_pancancer" and loaded[1] > 0
@@ -411,7 +412,7 @@ def test_champion_pyfunc_in_fresh_process_predicts_like_the_pipeline_model(scena
         f"run = Client().get_pipeline_run('{last['id']}')\n"
         "model = run.steps['train'].outputs['trained_model'][0].load()\n"
         "data = run.steps['load_data'].outputs['dataset'][0].load()\n"
-        "x = torch.from_numpy(model.standardise(data.features))\n"
+        "x = torch.from_numpy(model.standardizer.transform(data.features))\n"
         f"np.save({str(expected_path)!r}, model.model.predict_proba(x).numpy())\n"
         f"np.save({str(raw_path)!r}, data.features)\n"
         "print(json.dumps(data.feature_names))",

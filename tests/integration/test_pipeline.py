@@ -118,14 +118,14 @@ def test_each_step_is_a_zenml_run_with_versioned_artifacts(two_runs) -> None:
         steps = record["steps"]
         for name in TRAININGS:
             assert steps[name] == ["trained_model"]
-        assert steps["load_data"] == ["data_split", "dataset"]
+        assert steps["load_data"] == ["data_splits", "dataset"]
         assert steps["extract_attention"] == ["attention_result"]
         assert steps["embed_latent"] == ["latent_result"]
         assert steps["analyze_lattice"] == ["lattice_graph", "lattice_result"]
         assert steps["measure_utility"] == ["utility_result"]
         assert steps["repro_check"] == ["reproducibility_result"]
         assert steps["subset_generalization"] == ["subset_result"]
-        assert {"gate_verdict", "summary", "summary_html"} <= set(steps["report"])
+        assert {"promotion_verdict", "summary", "summary_html"} <= set(steps["report"])
     assert {r["name"] for r in zenml_runs} == {p.name for p in runs}
 
 
@@ -138,7 +138,7 @@ run = Client().get_pipeline_run({runs[0].name!r})
 model = run.steps["train"].outputs["trained_model"][0].load()
 graph = run.steps["analyze_lattice"].outputs["lattice_graph"][0].load()
 attention = run.steps["extract_attention"].outputs["attention_result"][0].load()
-split = run.steps["load_data"].outputs["data_split"][0].load()
+split = run.steps["load_data"].outputs["data_splits"][0].load().main
 x = torch.from_numpy(split.test.features)
 print(json.dumps({{"accuracy": model.test_metrics["accuracy"], "nodes": sorted(graph.nodes),
     "features": sorted(model.model.feature_names), "files": sorted(attention.files),

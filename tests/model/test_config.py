@@ -13,9 +13,9 @@ from model.config import (
     SyntheticDataConfig,
     TableDataConfig,
     TrainConfig,
-    load_experiment_config,
     parse_experiment,
 )
+from model.run_config import read_run_config
 
 
 def test_defaults_are_the_seed_configuration() -> None:
@@ -82,31 +82,41 @@ def _write(tmp_path: Path, document: object) -> Path:
     return path
 
 
-def test_load_experiment_config(tmp_path: Path) -> None:
-    path = _write(tmp_path, {"enable_cache": False, "parameters": {"experiment": {"train": {"epochs": 3}}}})
-    config = load_experiment_config(path)
+def test_read_run_config(tmp_path: Path) -> None:
+    document = {
+        "enable_cache": False,
+        "parameters": {"experiment": {"train": {"epochs": 3}}},
+        "extra": {"mlflow": {"tracking_uri": "http://mlflow:5000"}},
+        "settings": {"docker": {"parent_image": "registry/x:1"}},
+    }
+    run = read_run_config(_write(tmp_path, document))
+    config = run.require_experiment()
     assert config.train.epochs == 3 and config.model == ModelConfig()
+    assert run.mlflow_tracking_uri == "http://mlflow:5000" and run.parent_image == "registry/x:1"
+    bare = read_run_config(_write(tmp_path, {"enable_cache": True}))
+    assert bare.experiment is None and bare.mlflow_tracking_uri is None and bare.parent_image is None
 
 
-def test_load_experiment_config_errors(tmp_path: Path) -> None:
+def test_read_run_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="does not exist"):
-        load_experiment_config(tmp_path / "missing.yaml")
+        read_run_config(tmp_path / "missing.yaml")
     with pytest.raises(ConfigError, match=r"missing `parameters\.experiment`"):
-        load_experiment_config(_write(tmp_path, {"parameters": {"other": 1}}))
-    with pytest.raises(ConfigError, match=r"missing `parameters\.experiment`"):
-        load_experiment_config(_write(tmp_path, {"enable_cache": True}))
+        read_run_config(_write(tmp_path, {"parameters": {"other": 1}})).require_experiment()
     with pytest.raises(ConfigError, match="expected a mapping"):
-        load_experiment_config(_write(tmp_path, [1, 2]))
+        read_run_config(_write(tmp_path, [1, 2]))
+    with pytest.raises(ConfigError, match=r"unknown top-level key\(s\) \['paramaters'\]"):
+        read_run_config(_write(tmp_path, {"paramaters": {}}))
+    with pytest.raises(ConfigError, match="`steps` must be a mapping"):
+        read_run_config(_write(tmp_path, {"steps": [1, 2]}))
     bad = tmp_path / "bad.yaml"
     bad.write_text("parameters: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        load_experiment_config(bad)
+        read_run_config(bad)
     with pytest.raises(ConfigError, match=r"parameters\.experiment\.model\.colour: unknown key"):
-        load_experiment_config(_write(tmp_path, {"parameters": {"experiment": {"model": {"colour": 1}}}}))
+        read_run_config(_write(tmp_path, {"parameters": {"experiment": {"model": {"colour": 1}}}}))
 
 
-def test_repository_run_configuration_is_valid() -> None:
-    path = Path(__file__).resolve().parents[2] / "zenml_config.yaml"
-    if not path.is_file():
-        pytest.skip("no zenml_config.yaml in this checkout")
-    assert isinstance(load_experiment_config(path), ExperimentConfig)
+@pytest.mark.parametrize("name", ["zenml_config.yaml", "configs/seed.yaml", "tests/data/tiny_config.yaml"])
+def test_repository_run_configurations_are_valid(name: str) -> None:
+    path = Path(__file__).resolve().parents[2] / name
+    assert isinstance(read_run_config(path).require_experiment(), ExperimentConfig)

@@ -13,15 +13,19 @@ from model.data import (
     GROUPS,
     Dataset,
     DataValidationError,
+    Standardizer,
     group_split,
     leave_one_group_out,
     load_breast_cancer_dataset,
     load_dataset,
     load_table,
+    make_splits,
     make_synthetic_pancancer,
     split_dataset,
+    split_from_rows,
     validate_dataset,
 )
+from model.data_view import MAIN_VIEW, DataView, cohort_views
 from tests.model.conftest import tiny_synthetic_config
 
 # ---------------------------------------------------------------- synthetic SCM
@@ -51,7 +55,7 @@ def test_synthetic_shapes_groups_labels() -> None:
     assert data.groups is not None and set(data.groups) == set(GROUPS) == {"lung", "colon", "breast"}
     assert data.labels is not None and set(data.labels.tolist()) == {0, 1}
     assert data.n_classes == 2
-    validate_dataset(data)
+    validate_dataset(data, 20)
 
 
 def test_synthetic_true_dag_is_acyclic_over_feature_names() -> None:
@@ -122,7 +126,7 @@ def test_group_split_and_leave_one_group_out(tiny_dataset: Dataset) -> None:
     within = group_split(tiny_dataset, "lung", config)
     assert within.train.groups is not None and within.test.groups is not None
     assert set(within.train.groups) == set(within.test.groups) == {"lung"}
-    assert within.train.name.endswith("[lung]")
+    assert within.train.name.endswith("[group:lung]")
     logo = leave_one_group_out(tiny_dataset, "colon")
     assert logo.train.groups is not None and logo.test.groups is not None
     assert set(logo.test.groups) == {"colon"} and "colon" not in set(logo.train.groups)
@@ -132,6 +136,51 @@ def test_group_split_and_leave_one_group_out(tiny_dataset: Dataset) -> None:
         leave_one_group_out(tiny_dataset, "mars")
     with pytest.raises(DataValidationError, match="'mars'"):
         group_split(tiny_dataset, "mars", config)
+
+
+def test_standardizer_inverse_and_dict_round_trip() -> None:
+    features = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 4)).astype(np.float32)
+    features[:, 2] = 1.0  # a constant column is scaled by 1, not divided by zero
+    standardizer = Standardizer.fit(features)
+    scaled = standardizer.transform(features)
+    assert scaled.dtype == np.float32 and np.isfinite(scaled).all()
+    np.testing.assert_allclose(standardizer.inverse(scaled), features, atol=1e-5)
+    again = Standardizer.from_dict(standardizer.as_dict())
+    np.testing.assert_array_equal(again.transform(features), scaled)
+
+
+def test_data_view_text_round_trip_and_errors() -> None:
+    views = [MAIN_VIEW, *cohort_views(["lung", "colon"])]
+    assert [str(v) for v in views] == ["main", "group:lung", "logo:lung", "group:colon", "logo:colon"]
+    assert [DataView.parse(str(v)) for v in views] == views
+    for text in ("group", "main:lung", "cohort:lung", "logo:"):
+        with pytest.raises(ValueError, match="unknown data view"):
+            DataView.parse(text)
+    with pytest.raises(ValueError, match="'main' takes no group"):
+        DataView(kind="group")
+
+
+def test_make_splits_makes_every_view_once(tiny_dataset: Dataset) -> None:
+    config = SplitConfig(test_fraction=0.25, min_group_size=10)
+    splits = make_splits(tiny_dataset, config, cohort_views(["lung", "colon"]))
+    assert list(splits.by_view) == [MAIN_VIEW, *cohort_views(["lung", "colon"])]
+    np.testing.assert_array_equal(
+        splits.main.test.features, split_dataset(tiny_dataset, config).test.features
+    )
+    logo = splits[DataView(kind="logo", group="colon")]
+    np.testing.assert_array_equal(
+        logo.test.features, leave_one_group_out(tiny_dataset, "colon").test.features
+    )
+    with pytest.raises(DataValidationError, match="no split for data view logo:breast"):
+        splits[DataView(kind="logo", group="breast")]
+    # A split is its rows and its standardisation: applying them again gives the same split.
+    for view, split in splits.by_view.items():
+        again = split_from_rows(tiny_dataset, view, split.train_rows, split.test_rows, split.standardizer)
+        np.testing.assert_array_equal(again.train.features, split.train.features)
+        np.testing.assert_array_equal(again.test.features, split.test.features)
+        assert again.train.name == split.train.name
+    raw = splits.main.raw_test_frame().to_numpy()
+    np.testing.assert_allclose(raw, tiny_dataset.features[splits.main.test_rows], atol=1e-5)
 
 
 # ---------------------------------------------------------------- validation errors
@@ -150,7 +199,7 @@ def _dataset(n: int = 60, **changes: object) -> Dataset:
 
 
 def test_valid_dataset_passes() -> None:
-    validate_dataset(_dataset())
+    validate_dataset(_dataset(), 20)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -158,31 +207,31 @@ def test_non_finite_value_names_feature_and_row(bad: float) -> None:
     data = _dataset()
     data.features[7, 1] = bad
     with pytest.raises(DataValidationError, match=r"feature 'b' .* at row 7"):
-        validate_dataset(data)
+        validate_dataset(data, 20)
 
 
 def test_single_class_label_is_rejected() -> None:
     data = _dataset(labels=np.zeros(60, dtype=np.int64))
     with pytest.raises(DataValidationError, match=r"single class \('no'\)"):
-        validate_dataset(data)
+        validate_dataset(data, 20)
 
 
 def test_small_group_is_named() -> None:
     groups = np.array(["x"] * 55 + ["tiny"] * 5)
     with pytest.raises(DataValidationError, match=r"\('tiny', 5\).*min_group_size=20"):
-        validate_dataset(_dataset(groups=groups))
+        validate_dataset(_dataset(groups=groups), 20)
     with pytest.raises(DataValidationError, match="tiny"):
         split_dataset(_dataset(groups=groups), SplitConfig())
 
 
 def test_duplicate_feature_names_are_rejected() -> None:
     with pytest.raises(DataValidationError, match=r"duplicate feature name\(s\) \['a'\]"):
-        validate_dataset(_dataset(feature_names=["a", "b", "a"]))
+        validate_dataset(_dataset(feature_names=["a", "b", "a"]), 20)
 
 
 def test_too_few_rows_are_rejected() -> None:
     with pytest.raises(DataValidationError, match="only 30 rows"):
-        validate_dataset(_dataset(n=30, groups=None))
+        validate_dataset(_dataset(n=30, groups=None), 20)
 
 
 # ---------------------------------------------------------------- tables
@@ -207,7 +256,7 @@ def test_load_table_csv_and_parquet(tmp_path: Path, suffix: str) -> None:
     path = tmp_path / f"cohort{suffix}"
     frame.to_csv(path, index=False) if suffix == ".csv" else frame.to_parquet(path, index=False)
     config = TableDataConfig(path=path, label_column="diagnosis", group_column="site")
-    data = load_dataset(config)
+    data = load_dataset(config, 20)
     assert data.feature_names == ["a", "b", "c"]
     assert data.features.dtype == np.float32
     np.testing.assert_allclose(data.features, frame[["a", "b", "c"]].to_numpy(), rtol=1e-6)
@@ -258,7 +307,7 @@ def test_nan_in_table_names_feature_and_row(tmp_path: Path) -> None:
     frame.loc[9, "c"] = np.nan
     path = _write_csv(tmp_path, frame)
     with pytest.raises(DataValidationError, match=r"feature 'c' has a non-finite value \(nan\) at row 9"):
-        load_dataset(TableDataConfig(path=path, label_column="diagnosis", group_column="site"))
+        load_dataset(TableDataConfig(path=path, label_column="diagnosis", group_column="site"), 20)
 
 
 def test_label_with_one_class_in_table(tmp_path: Path) -> None:
@@ -266,7 +315,7 @@ def test_label_with_one_class_in_table(tmp_path: Path) -> None:
     frame["diagnosis"] = "tumour"
     path = _write_csv(tmp_path, frame)
     with pytest.raises(DataValidationError, match=r"single class \('tumour'\)"):
-        load_dataset(TableDataConfig(path=path, label_column="diagnosis", group_column="site"))
+        load_dataset(TableDataConfig(path=path, label_column="diagnosis", group_column="site"), 20)
 
 
 def test_small_group_in_table(tmp_path: Path) -> None:
@@ -274,7 +323,17 @@ def test_small_group_in_table(tmp_path: Path) -> None:
     frame.loc[:2, "site"] = "breast"
     path = _write_csv(tmp_path, frame)
     with pytest.raises(DataValidationError, match=r"\('breast', 3\)"):
-        load_dataset(TableDataConfig(path=path, label_column="diagnosis", group_column="site"))
+        load_dataset(TableDataConfig(path=path, label_column="diagnosis", group_column="site"), 20)
+
+
+def test_load_dataset_uses_the_given_min_group_size(tmp_path: Path) -> None:
+    frame = _frame(n=100)
+    frame["site"] = ["lung"] * 30 + ["colon"] * 70
+    path = _write_csv(tmp_path, frame)
+    config = TableDataConfig(path=path, label_column="diagnosis", group_column="site")
+    assert load_dataset(config, 30).features.shape[0] == 100
+    with pytest.raises(DataValidationError, match=r"\('lung', 30\).*min_group_size=31"):
+        load_dataset(config, 31)
 
 
 def test_missing_label_and_group_columns_are_named(tmp_path: Path) -> None:
@@ -336,7 +395,7 @@ def test_missing_file_and_bad_extension(tmp_path: Path) -> None:
 
 
 def test_breast_cancer_loader() -> None:
-    data = load_dataset(BreastCancerDataConfig())
+    data = load_dataset(BreastCancerDataConfig(), 20)
     assert data.features.shape == (569, 30)
     assert data.n_features == 30 and all(" " not in name for name in data.feature_names)
     assert data.class_names == ["malignant", "benign"]

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from model.config import GateConfig
-from model.gates import GateResult, evaluate_gates
+from model.promotion_gates import PromotionGate, evaluate_promotion_gates
 from registry.decision import (
     accuracy_from_tag,
     decide_promotion,
@@ -17,7 +17,7 @@ from registry.decision import (
 )
 
 
-def gates(passing: bool = True) -> list[GateResult]:
+def gates(passing: bool = True) -> list[PromotionGate]:
     metrics = {
         "accuracy_std": 0.01,
         "subset_accuracy_gap": 0.02,
@@ -25,7 +25,7 @@ def gates(passing: bool = True) -> list[GateResult]:
         "gated_accuracy": 0.80,
         "dense_accuracy": 0.80,
     }
-    return evaluate_gates(metrics, GateConfig())
+    return evaluate_promotion_gates(metrics, GateConfig())
 
 
 def test_first_model_passing_every_gate_becomes_champion() -> None:
@@ -74,7 +74,7 @@ def test_gate_with_nan_value_fails() -> None:
         "gated_accuracy": 0.8,
         "dense_accuracy": 0.8,
     }
-    decision = decide_promotion(evaluate_gates(metrics, GateConfig()), 0.9, None)
+    decision = decide_promotion(evaluate_promotion_gates(metrics, GateConfig()), 0.9, None)
     assert not decision.promote and decision.failing_gates == ["seed_accuracy_std"]
 
 

@@ -15,6 +15,7 @@ from mlflow.models import infer_signature
 
 from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
 from model.data import make_synthetic_pancancer, split_dataset
+from model.data_view import MAIN_VIEW
 from model.trainer import TrainedModel, train_model
 from registry.pyfunc import ARTIFACT_KEY, ENTRY_FILE, predict_probabilities, save_model_directory, stage_code
 
@@ -27,18 +28,16 @@ def trained() -> tuple[TrainedModel, np.ndarray, list[str]]:
     before = torch.are_deterministic_algorithms_enabled()
     result = train_model(split.train, config, TrainConfig(epochs=1, lr=3e-3), progress=None)
     torch.use_deterministic_algorithms(before)
-    model = TrainedModel(
-        result.model, result.history, {}, split.standardizer.mean, split.standardizer.std, "main", 42, 1, 1
-    )
+    model = TrainedModel(result.model, result.history, {}, split.standardizer, MAIN_VIEW, 42, 1, 1)
     return model, dataset.features, dataset.class_names
 
 
 def test_saved_pyfunc_predicts_what_the_trained_model_predicts(trained, tmp_path: Path) -> None:
     model, raw, class_names = trained
     frame = pd.DataFrame(raw.astype(np.float64), columns=model.model.feature_names)
-    expected = model.model.predict_proba(torch.from_numpy(model.standardise(raw))).numpy()
+    expected = model.model.predict_proba(torch.from_numpy(model.standardizer.transform(raw))).numpy()
     weights = save_model_directory(model, class_names, tmp_path / "weights")
-    output = predict_probabilities(model.model, model.feature_mean, model.feature_std, class_names, frame)
+    output = predict_probabilities(model.model, model.standardizer, class_names, frame)
     target = tmp_path / "pyfunc"
     mlflow.pyfunc.save_model(
         str(target),
@@ -70,4 +69,4 @@ def test_missing_feature_column_is_named(trained) -> None:
     model, raw, class_names = trained
     frame = pd.DataFrame(raw, columns=model.model.feature_names).drop(columns=[model.model.feature_names[0]])
     with pytest.raises(ValueError, match=model.model.feature_names[0]):
-        predict_probabilities(model.model, model.feature_mean, model.feature_std, class_names, frame)
+        predict_probabilities(model.model, model.standardizer, class_names, frame)

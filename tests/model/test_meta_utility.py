@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from model.attention import CausalBlock
+from model.meta_utility import MetaUtilityLayer
 from model.rope import CausalRoPE
-from model.utility import MetaUtilityLayer
 from tests.model.conftest import assert_finite_nonzero_grads
 
 

@@ -1,6 +1,11 @@
-"""The seed's experiments Exp-1..5 and the subset protocol (V-VI) as plain functions.
+"""The seed's verification protocol (V-VI) as plain functions: Exp-1..5 and the cohort subsets (VI.3).
 
-Each returns an `ExperimentOutcome`: measured numbers plus the files of SPEC §4 (relative path -> bytes).
+Each returns a `ProtocolOutcome`: measured numbers plus the files of SPEC §4 (relative path -> bytes). The
+bytes travel inside the ZenML artifact, so a later step (the report) has them wherever it runs.
+
+Words: an "experiment" in this project is one of the seed's Exp-1..5 (this module, `expN_*`); the run's
+configuration is `ExperimentConfig` (the `parameters.experiment` block of zenml_config.yaml, named after the
+seed's config file), and MLflow's experiment is `registry.MLFLOW_EXPERIMENT`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from sklearn.metrics import silhouette_score
 
 from model import plots
 from model.data import Dataset
+from model.data_view import DataView
 from model.metrics import (
     forward_flops,
     isolated_node_share,
@@ -34,7 +40,9 @@ from model.transformer import CausalLatticeTransformer
 
 
 @dataclass
-class ExperimentOutcome:
+class ProtocolOutcome:
+    """Measured numbers of one protocol step and its files (relative path under results/<run>/ -> bytes)."""
+
     metrics: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
 
@@ -47,7 +55,7 @@ def _features(data: Dataset) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))
 
 
-def attention_experiment(model: CausalLatticeTransformer, data: Dataset) -> ExperimentOutcome:
+def exp1_attention(model: CausalLatticeTransformer, data: Dataset) -> ProtocolOutcome:
     """Exp-1: head/batch/block-averaged attention over features and its KL to the lattice prior."""
     x = _features(data)
     matrix = model.get_attention_matrix(x).numpy()
@@ -58,7 +66,7 @@ def attention_experiment(model: CausalLatticeTransformer, data: Dataset) -> Expe
     kl = float(kl_rows.mean())
     diagonal_share = float(np.trace(matrix) / matrix.shape[0])
     frame = pd.DataFrame(matrix, index=model.feature_names, columns=model.feature_names)
-    return ExperimentOutcome(
+    return ProtocolOutcome(
         metrics={"kl_causal": kl, "attention_diagonal_mean": diagonal_share},
         files={
             "visuals/attention/heatmap.png": plots.attention_heatmap(matrix, model.feature_names, kl),
@@ -67,9 +75,9 @@ def attention_experiment(model: CausalLatticeTransformer, data: Dataset) -> Expe
     )
 
 
-def latent_experiment(
+def exp2_latent(
     model: CausalLatticeTransformer, data: Dataset, perplexity: float, seed: int
-) -> ExperimentOutcome:
+) -> ProtocolOutcome:
     """Exp-2: t-SNE and PCA of z, silhouette of z by label."""
     z = model.causal_encoder(_features(data)).numpy().astype(np.float64)
     labels = None
@@ -93,7 +101,7 @@ def latent_experiment(
     }
     buffer = io.BytesIO()
     np.savez_compressed(buffer, z=z, z_tsne=z_tsne, z_pca=z_pca)
-    return ExperimentOutcome(
+    return ProtocolOutcome(
         metrics={"silhouette": silhouette},
         files={
             "latent/z_tsne.png": plots.latent_scatter(z_tsne, labels, data.groups, "t-SNE", silhouette),
@@ -104,9 +112,9 @@ def latent_experiment(
     )
 
 
-def lattice_experiment(
+def exp3_lattice(
     model: CausalLatticeTransformer, true_graph: nx.DiGraph | None
-) -> tuple[ExperimentOutcome, nx.DiGraph]:
+) -> tuple[ProtocolOutcome, nx.DiGraph]:
     """Exp-3: the thresholded lattice, its degree statistics and recovery against the true DAG."""
     encoder = model.lattice_encoder
     graph = encoder.get_graph()
@@ -131,7 +139,7 @@ def lattice_experiment(
     edges = pd.DataFrame(
         [(s, t, d["weight"]) for s, t, d in graph.edges(data=True)], columns=["source", "target", "weight"]
     )
-    outcome = ExperimentOutcome(
+    outcome = ProtocolOutcome(
         metrics=metrics,
         files={
             "lattice/lattice_graph.png": plots.lattice_drawing(graph, encoder.threshold),
@@ -152,9 +160,9 @@ def _timed_forward(model: CausalLatticeTransformer, x: torch.Tensor, dense: bool
     return (time.perf_counter() - started) / repeats
 
 
-def utility_experiment(
+def exp4_utility(
     model: CausalLatticeTransformer, data: Dataset, history: list[EpochRecord]
-) -> ExperimentOutcome:
+) -> ProtocolOutcome:
     """Exp-4: utility per block over training, FLOPs and accuracy of gated vs dense inference."""
     x = _features(data)
     model.meta_utility_layer.reset_utility()
@@ -195,7 +203,7 @@ def utility_experiment(
             },
         ]
     )
-    return ExperimentOutcome(
+    return ProtocolOutcome(
         metrics=metrics,
         files={
             "utility/utility_map.png": plots.utility_map(per_epoch, final_utility),
@@ -225,14 +233,14 @@ class RunSummary:
 
     name: str
     seed: int
-    view: str
+    view: DataView
     metrics: dict[str, float]
     weights_digest: str
 
 
-def reproducibility_experiment(
+def exp5_reproducibility(
     runs: list[RunSummary], max_std: float, rerun_pairs: list[tuple[str, str]]
-) -> ExperimentOutcome:
+) -> ProtocolOutcome:
     """Exp-5: same seed twice must match bit for bit; std(accuracy) over distinct seeds below `max_std`."""
     by_name = {run.name: run for run in runs}
     identical = [
@@ -262,20 +270,20 @@ def reproducibility_experiment(
         "test accuracy",
         f"Accuracy over seeds (std = {std:.4f})",
     )
-    return ExperimentOutcome(
+    return ProtocolOutcome(
         metrics={"accuracy_std": std, "same_seed_identical": log["same_seed_identical"]},
         files={"reproducibility_log.json": _json(log), "visuals/repro_accuracy.png": figure},
     )
 
 
-def subset_experiment(
+def cohort_subsets(
     group_runs: list[RunSummary], logo_runs: list[RunSummary], dataset: Dataset
-) -> ExperimentOutcome:
+) -> ProtocolOutcome:
     """Seed VI.3: retrain per cohort and leave-one-cohort-out; accuracy gap and Evidently drift per cohort."""
     from model.drift import data_drift
 
-    per_group = {run.view.split(":", 1)[1]: run.metrics.get("accuracy", float("nan")) for run in group_runs}
-    per_logo = {run.view.split(":", 1)[1]: run.metrics.get("accuracy", float("nan")) for run in logo_runs}
+    per_group = {str(run.view.group): run.metrics.get("accuracy", float("nan")) for run in group_runs}
+    per_logo = {str(run.view.group): run.metrics.get("accuracy", float("nan")) for run in logo_runs}
     gap = float(max(per_group.values()) - min(per_group.values())) if per_group else float("nan")
     files: dict[str, bytes] = {}
     drift: dict[str, dict[str, Any]] = {}
@@ -305,7 +313,7 @@ def subset_experiment(
         files["subsets/subset_accuracy.png"] = plots.bar_chart(
             chart, "test accuracy", f"Per-cohort retraining and leave-one-cohort-out (gap = {gap:.3f})"
         )
-    return ExperimentOutcome(
+    return ProtocolOutcome(
         metrics={"subset_accuracy_gap": gap, "logo_accuracy_mean": summary["logo_accuracy_mean"]},
         files=files,
     )

@@ -1,0 +1,101 @@
+"""The one reader of a ZenML run configuration file (`zenml_config.yaml`, `configs/*.yaml`).
+
+`read_run_config` parses the YAML once, checks its layout (known top-level keys, `steps` a mapping) and
+validates `parameters.experiment` with `ExperimentConfig`; every command that takes `-c/--config` uses it,
+and reads what else it needs (the MLflow URI, the image) from the returned `RunConfig`, never from the file
+again. ZenML reads the same file itself when it runs the pipeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from model.config import ConfigError, ExperimentConfig, parse_experiment
+
+# What ZenML 0.92 accepts at the top level of a run configuration, plus `extra` (read by our own commands).
+ALLOWED_TOP_LEVEL = frozenset(
+    {
+        "enable_cache",
+        "enable_artifact_metadata",
+        "enable_artifact_visualization",
+        "enable_step_logs",
+        "enable_pipeline_logs",
+        "parameters",
+        "settings",
+        "steps",
+        "run_name",
+        "schedule",
+        "extra",
+        "model",
+        "build",
+        "tags",
+        "substitutions",
+    }
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A parsed run configuration; `experiment` is None when the file has no `parameters.experiment`."""
+
+    path: Path
+    document: dict[str, Any]
+    experiment: ExperimentConfig | None
+
+    def require_experiment(self) -> ExperimentConfig:
+        """The validated `parameters.experiment` block; a ConfigError naming the file when it is missing."""
+        if self.experiment is None:
+            raise ConfigError(
+                f"{self.path}: missing `parameters.experiment` (see zenml_config.yaml for the layout)"
+            )
+        return self.experiment
+
+    def _section(self, *keys: str) -> dict[str, Any]:
+        section: Any = self.document
+        for key in keys:
+            section = section.get(key) if isinstance(section, dict) else None
+        return section if isinstance(section, dict) else {}
+
+    @property
+    def mlflow_tracking_uri(self) -> str | None:
+        """`extra.mlflow.tracking_uri`, if set."""
+        value = self._section("extra", "mlflow").get("tracking_uri")
+        return str(value) if value else None
+
+    @property
+    def parent_image(self) -> str | None:
+        """`settings.docker.parent_image`, if set."""
+        value = self._section("settings", "docker").get("parent_image")
+        return str(value) if value else None
+
+
+def read_run_config(path: str | Path) -> RunConfig:
+    """Read and check a run configuration; every problem is a ConfigError naming the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"configuration file {path} does not exist (pass -c/--config with an existing YAML)"
+        )
+    try:
+        document = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    if document is None:
+        document = {}
+    if not isinstance(document, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(document).__name__}")
+    unknown = sorted(set(document) - ALLOWED_TOP_LEVEL)
+    if unknown:
+        raise ConfigError(
+            f"{path}: unknown top-level key(s) {unknown} (allowed: {sorted(ALLOWED_TOP_LEVEL)})"
+        )
+    for key in ("steps", "parameters", "settings", "extra"):
+        if not isinstance(document.get(key) or {}, dict):
+            raise ConfigError(f"{path}: `{key}` must be a mapping (see zenml_config.yaml for the layout)")
+    parameters = document.get("parameters") or {}
+    experiment = parse_experiment(parameters["experiment"] or {}) if "experiment" in parameters else None
+    return RunConfig(path=path, document=document, experiment=experiment)
