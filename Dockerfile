@@ -79,6 +79,8 @@ COPY steps/ ./steps/
 COPY pipelines/ ./pipelines/
 COPY materializers/ ./materializers/
 COPY orchestrators/ ./orchestrators/
+COPY registry/ ./registry/
+COPY cli/ ./cli/
 COPY zenml_config.yaml ./
 RUN pip install -c /tmp/constraints.txt -e ".${PROJECT_EXTRAS:+[${PROJECT_EXTRAS}]}" \
     && pip check \

@@ -9,7 +9,7 @@ STATE := $(CURDIR)/.state
 ZENML_ENV := ZENML_CONFIG_PATH=$(STATE)/zenml ZENML_ANALYTICS_OPT_IN=false
 KFP_OUTPUT ?= build/kubeflow/causal_experiment_pipeline.yaml
 
-.PHONY: install run retrain test test-fast lint format bench compile gate clean
+.PHONY: install run retrain validate test test-fast lint format bench compile gate clean
 
 install: $(STAMP)
 
@@ -34,24 +34,30 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+CLI := $(VENV)/bin/causal-lattice
+# Development tools beside the package (tools/, not in the wheel): the local ZenML + MLflow stack.
+LOCAL_STACK := $(ZENML_ENV) $(PY) -m tools local-stack -c $(CONFIG)
+
 run: install
-	$(ZENML_ENV) $(PY) scripts/setup_local_stack.py
-	$(ZENML_ENV) $(PY) -m pipelines.run -c $(CONFIG)
-	@echo "report: $(CURDIR)/results/latest/reports/summary.md (and summary.html)"
+	$(LOCAL_STACK)
+	$(ZENML_ENV) $(CLI) run -c $(CONFIG)
+	@echo "report: $(CURDIR)/results/latest/reports/summary.html (and summary.md, promotion.md)"
 
 retrain: install
-	$(ZENML_ENV) $(PY) scripts/setup_local_stack.py
-	$(ZENML_ENV) $(PY) -m pipelines.retrain -c $(CONFIG)
+	$(LOCAL_STACK)
+	$(ZENML_ENV) $(CLI) retrain -c $(CONFIG)
+
+validate: install
+	$(CLI) validate -c $(CONFIG)
 
 compile: install
-	$(ZENML_ENV) $(PY) -m orchestrators.kubeflow_gpu.compile --config $(CONFIG) --output $(KFP_OUTPUT)
+	$(ZENML_ENV) $(CLI) compile -c $(CONFIG) --output $(KFP_OUTPUT)
 
 gate: install
-	$(ZENML_ENV) $(PY) -m registry.gate
+	$(ZENML_ENV) $(CLI) gate
 
 bench: install
-	$(PY) bench/pipeline_time.py
-	$(PY) bench/model_quality.py
+	$(CLI) bench
 
 clean:
 	rm -rf build .pytest_cache .mypy_cache

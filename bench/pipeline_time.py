@@ -3,7 +3,7 @@
     python bench/pipeline_time.py [--config zenml_config.yaml] [--out bench/out/pipeline_time.json]
 
 Sets up the stack `make run` uses (MLflow on SQLite) in a fresh temporary ZenML store (nothing global is
-touched), runs `python -m pipelines.run`, then reads each step's
+touched), runs `causal-lattice run`, then reads each step's
 start/end time from ZenML. Prints one JSON line: `steps` (seconds per step invocation), `total_s` (the whole
 command, process start to exit), `steps_sum_s`, and `overhead_ratio` = total_s / steps_sum_s (orchestration cost
 relative to the steps' own work, measured in the same run). Target: total_s < 300 on a 2-core CPU.
@@ -55,7 +55,9 @@ def main() -> int:
         subprocess.run(
             [
                 sys.executable,
-                str(REPO / "scripts" / "setup_local_stack.py"),
+                "-m",
+                "tools",
+                "local-stack",
                 "--state-dir",
                 str(Path(workdir) / "state"),
                 "--config",
@@ -70,7 +72,7 @@ def main() -> int:
         print(f"running the pipeline with {args.config} in {workdir} ...", file=sys.stderr)
         started = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-m", "pipelines.run", "-c", str(args.config.resolve())],
+            [str(Path(sys.executable).with_name("causal-lattice")), "run", "-c", str(args.config.resolve())],
             cwd=workdir,
             env=env,
             stdout=sys.stderr,

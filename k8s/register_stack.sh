@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
-# Register the causal-lattice production ZenML stack on the ZenML server:
+# Register the causal-lattice production ZenML stack on the ZenML server and make it active:
 #
 #   orchestrator       kubeflow_gpu  (custom flavor in orchestrators/kubeflow_gpu/, registered first)
 #   experiment tracker mlflow        (the MLflow server of k8s/mlflow.yaml, basic-auth credentials
-#                                     kept in the ZenML secret `mlflow_tracking`)
+#                                     kept in the ZenML secret MLFLOW_SECRET_NAME)
 #   model registry     mlflow
 #   artifact store     s3 or gcp     (chosen by the scheme of ARTIFACT_STORE_PATH)
 #   container registry CONTAINER_REGISTRY_FLAVOR (default: default)
 #
-# and make the stack active. Safe to re-run: what exists already is updated, not registered twice.
-# Run it from anywhere with the project's virtualenv on PATH (the flavor is imported from the
-# repository root). All settings come from the environment:
+# This script checks the environment and sets the defaults; the registration itself is
+# `python -m tools production-stack` (tools/production_stack.py), which calls the same `upsert_stack`
+# as the local set-up and `causal-lattice compile`. Safe to re-run: what exists is updated, not
+# registered twice. Run it from a checkout with the project's virtualenv on PATH (or PYTHON set to its
+# interpreter). All settings come from the environment:
 #
 # required
 #   ZENML_STORE_URL, ZENML_STORE_API_KEY   the ZenML server and an API key of a service account
@@ -37,16 +39,8 @@
 #   ORCHESTRATOR_NAME (kubeflow_gpu_orchestrator), EXPERIMENT_TRACKER_NAME (mlflow_tracker),
 #   MODEL_REGISTRY_NAME (mlflow_registry), ARTIFACT_STORE_NAME (causal_lattice_artifacts),
 #   CONTAINER_REGISTRY_NAME (causal_lattice_registry), MLFLOW_SECRET_NAME (mlflow_tracking)
+#   PYTHON (python3)                       the interpreter of the project's virtualenv
 set -euo pipefail
-
-readonly FLAVOR_SOURCE="orchestrators.kubeflow_gpu.flavor.KubeflowGPUOrchestratorFlavor"
-readonly FLAVOR_NAME="kubeflow_gpu"
-# Kubernetes Secrets (k8s/secrets.example.yaml) whose keys the step pods get as env vars through
-# kfp-kubernetes, as `secret key -> env var` maps; keys are named after the variables.
-readonly K8S_ZENML_SECRET="zenml-server-credentials"
-readonly K8S_ZENML_SECRET_KEYS='{"ZENML_STORE_URL": "ZENML_STORE_URL", "ZENML_STORE_API_KEY": "ZENML_STORE_API_KEY"}'
-readonly K8S_MLFLOW_SECRET="mlflow-client"
-readonly K8S_MLFLOW_SECRET_KEYS='{"MLFLOW_TRACKING_URI": "MLFLOW_TRACKING_URI", "MLFLOW_TRACKING_USERNAME": "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD": "MLFLOW_TRACKING_PASSWORD"}'
 
 die() {
     printf 'register_stack.sh: %s\n' "$*" >&2
@@ -122,118 +116,20 @@ ARTIFACT_STORE_NAME="${ARTIFACT_STORE_NAME:-causal_lattice_artifacts}"
 CONTAINER_REGISTRY_NAME="${CONTAINER_REGISTRY_NAME:-causal_lattice_registry}"
 MLFLOW_SECRET_NAME="${MLFLOW_SECRET_NAME:-mlflow_tracking}"
 
-command -v zenml >/dev/null 2>&1 \
-    || die "the zenml CLI is not on PATH; activate the project's virtualenv (make install; . .venv/bin/activate)"
+export KUBEFLOW_NAMESPACE KUBEFLOW_USER_NAMESPACE KUBEFLOW_RUN_TIMEOUT_S CONTAINER_REGISTRY_FLAVOR \
+    ZENML_STACK_NAME ORCHESTRATOR_NAME EXPERIMENT_TRACKER_NAME MODEL_REGISTRY_NAME ARTIFACT_STORE_NAME \
+    CONTAINER_REGISTRY_NAME MLFLOW_SECRET_NAME
 
-# The flavor source is a module path relative to the source root; without a `zenml init`
-# repository ZenML uses the working directory, so work from the repository root.
+# ---------------------------------------------------------------------------------------------
+# 2. Register flavor, secret, components and stack (tools/production_stack.py). The MLflow
+#    credentials reach ZenML through the environment, never through a command line.
+# ---------------------------------------------------------------------------------------------
+PYTHON="${PYTHON:-python3}"
+command -v "$PYTHON" >/dev/null 2>&1 \
+    || die "${PYTHON} is not on PATH; activate the project's virtualenv (make install; . .venv/bin/activate) or set PYTHON"
+# The flavor source and `tools` are module paths relative to the repository root: work from there.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+"$PYTHON" -c "import zenml, cli" 2>/dev/null \
+    || die "${PYTHON} cannot import zenml and the project; use the project's virtualenv (make install) or set PYTHON"
 export ZENML_ANALYTICS_OPT_IN="${ZENML_ANALYTICS_OPT_IN:-false}"
-
-log() { printf '==> %s\n' "$*"; }
-
-# register_or_update <component-group> <name> <flavor> [--key=value ...]
-register_or_update() {
-    local group="$1" name="$2" flavor="$3"
-    shift 3
-    if zenml "$group" describe "$name" >/dev/null 2>&1; then
-        log "updating ${group} '${name}'"
-        zenml "$group" update "$name" "$@"
-    else
-        log "registering ${group} '${name}' (flavor ${flavor})"
-        zenml "$group" register "$name" --flavor="$flavor" "$@"
-    fi
-}
-
-# ---------------------------------------------------------------------------------------------
-# 2. The custom orchestrator flavor.
-# ---------------------------------------------------------------------------------------------
-if zenml orchestrator flavor describe "$FLAVOR_NAME" >/dev/null 2>&1; then
-    log "orchestrator flavor '${FLAVOR_NAME}' already registered (delete it with" \
-        "'zenml orchestrator flavor delete ${FLAVOR_NAME}' to re-register a changed config schema)"
-else
-    log "registering orchestrator flavor ${FLAVOR_SOURCE}"
-    zenml orchestrator flavor register "$FLAVOR_SOURCE"
-fi
-
-# ---------------------------------------------------------------------------------------------
-# 3. MLflow credentials as a ZenML secret, referenced by the tracker as {{secret.key}}. The values
-#    go through a private temporary file, never through the command line (process listings).
-# ---------------------------------------------------------------------------------------------
-yaml_quote() { # single-quoted YAML scalar: a quote inside is written twice
-    local s="${1//\'/\'\'}"
-    printf "'%s'" "$s"
-}
-secret_file="$(mktemp)"
-trap 'rm -f "$secret_file"' EXIT
-chmod 600 "$secret_file"
-{
-    printf 'username: %s\n' "$(yaml_quote "$MLFLOW_TRACKING_USERNAME")"
-    printf 'password: %s\n' "$(yaml_quote "$MLFLOW_TRACKING_PASSWORD")"
-} >"$secret_file"
-if zenml secret get "$MLFLOW_SECRET_NAME" >/dev/null 2>&1; then
-    log "updating secret '${MLFLOW_SECRET_NAME}'"
-    zenml secret update "$MLFLOW_SECRET_NAME" --values="@${secret_file}"
-else
-    log "creating secret '${MLFLOW_SECRET_NAME}'"
-    zenml secret create "$MLFLOW_SECRET_NAME" --values="@${secret_file}"
-fi
-rm -f "$secret_file"
-
-# ---------------------------------------------------------------------------------------------
-# 4. Stack components.
-# ---------------------------------------------------------------------------------------------
-register_or_update orchestrator "$ORCHESTRATOR_NAME" "$FLAVOR_NAME" \
-    --kubeflow_hostname="$KUBEFLOW_HOST" \
-    --kubeflow_namespace="$KUBEFLOW_NAMESPACE" \
-    --user_namespace="$KUBEFLOW_USER_NAMESPACE" \
-    --synchronous=true \
-    --timeout="$KUBEFLOW_RUN_TIMEOUT_S" \
-    --image="$PIPELINE_IMAGE" \
-    --zenml_server_secret="$K8S_ZENML_SECRET" \
-    --zenml_server_secret_keys="$K8S_ZENML_SECRET_KEYS" \
-    --mlflow_secret="$K8S_MLFLOW_SECRET" \
-    --mlflow_secret_keys="$K8S_MLFLOW_SECRET_KEYS"
-
-register_or_update experiment-tracker "$EXPERIMENT_TRACKER_NAME" mlflow \
-    --tracking_uri="$MLFLOW_TRACKING_URI" \
-    --tracking_username="{{${MLFLOW_SECRET_NAME}.username}}" \
-    --tracking_password="{{${MLFLOW_SECRET_NAME}.password}}"
-
-# The MLflow model registry uses the tracking server of the stack's MLflow experiment tracker.
-register_or_update model-registry "$MODEL_REGISTRY_NAME" mlflow
-
-artifact_store_args=(--path="$ARTIFACT_STORE_PATH")
-if [[ -n "${ARTIFACT_STORE_ENDPOINT_URL:-}" ]]; then
-    artifact_store_args+=(--client_kwargs="{\"endpoint_url\": \"${ARTIFACT_STORE_ENDPOINT_URL}\"}")
-fi
-register_or_update artifact-store "$ARTIFACT_STORE_NAME" "$artifact_store_flavor" "${artifact_store_args[@]}"
-if [[ -n "${ARTIFACT_STORE_CONNECTOR:-}" ]]; then
-    zenml artifact-store connect "$ARTIFACT_STORE_NAME" --connector "$ARTIFACT_STORE_CONNECTOR"
-fi
-
-register_or_update container-registry "$CONTAINER_REGISTRY_NAME" "$CONTAINER_REGISTRY_FLAVOR" \
-    --uri="$CONTAINER_REGISTRY_URI"
-if [[ -n "${CONTAINER_REGISTRY_CONNECTOR:-}" ]]; then
-    zenml container-registry connect "$CONTAINER_REGISTRY_NAME" --connector "$CONTAINER_REGISTRY_CONNECTOR"
-fi
-
-# ---------------------------------------------------------------------------------------------
-# 5. The stack, made active.
-# ---------------------------------------------------------------------------------------------
-stack_components=(
-    --orchestrator "$ORCHESTRATOR_NAME"
-    --experiment_tracker "$EXPERIMENT_TRACKER_NAME"
-    --model_registry "$MODEL_REGISTRY_NAME"
-    --artifact-store "$ARTIFACT_STORE_NAME"
-    --container_registry "$CONTAINER_REGISTRY_NAME"
-)
-if zenml stack describe "$ZENML_STACK_NAME" >/dev/null 2>&1; then
-    log "updating stack '${ZENML_STACK_NAME}'"
-    zenml stack update "$ZENML_STACK_NAME" "${stack_components[@]}"
-    zenml stack set "$ZENML_STACK_NAME"
-else
-    log "registering stack '${ZENML_STACK_NAME}'"
-    zenml stack register "$ZENML_STACK_NAME" "${stack_components[@]}" --set
-fi
-log "stack '${ZENML_STACK_NAME}' is registered and active"
+exec "$PYTHON" -m tools production-stack

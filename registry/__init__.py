@@ -1,5 +1,6 @@
-"""The model's life in MLflow: experiment tracking helpers, the pyfunc flavour of the model, registration with
-the promotion gate, the `python -m registry.gate` CI command and the embedded local stack setup.
+"""The model's life in MLflow: which MLflow (`stack`: the one tracking-URI resolver, the active stack's tracker),
+step tracking helpers, the pyfunc flavour of the model, registration with the promotion decision, and the gate
+that `causal-lattice gate` runs.
 
 Names shared by the pipeline, the gate command and the tests live here.
 """

@@ -1,5 +1,7 @@
-"""Which MLflow the active ZenML stack uses, for the pipeline definition and the command-line tools.
+"""Which MLflow: the tracking URI by one precedence everywhere, its reachability, and the active ZenML stack's
+MLflow tracker.
 
+`resolve_tracking_uri` is the only place that decides the URI (the gate command, the local stack set-up);
 `tracked_step_options()` is called while the pipeline is being defined (on the client, with the stack it will
 run on): with an MLflow experiment tracker in the stack the training and evaluation steps get it, with nested
 runs in one experiment; without one they get nothing and run untracked.
@@ -7,6 +9,9 @@ runs in one experiment; without one they get nothing and run untracked.
 
 from __future__ import annotations
 
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from registry import MLFLOW_EXPERIMENT
@@ -15,6 +20,46 @@ if TYPE_CHECKING:
     from zenml.integrations.mlflow.experiment_trackers import MLFlowExperimentTracker
 
 MLFLOW_FLAVOR = "mlflow"
+ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+
+
+class TrackingServerError(RuntimeError):
+    """No MLflow to use; the message names the URI and the fix."""
+
+
+def resolve_tracking_uri(
+    explicit: str | None,
+    environment: Mapping[str, str],
+    configured: str | None,
+    fallback: Callable[[], str],
+) -> str:
+    """The MLflow tracking URI: `explicit` (a `--tracking-uri` option), else the standard `MLFLOW_TRACKING_URI`
+    of `environment`, else `configured` (the run configuration's `extra.mlflow.tracking_uri`), else
+    `fallback()` (the caller's default: the embedded SQLite store, or the active stack's tracker)."""
+    return explicit or environment.get(ENV_TRACKING_URI) or configured or fallback()
+
+
+def is_remote(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Nothing when the MLflow server at `uri` answers /health; a TrackingServerError naming it otherwise."""
+    url = uri.rstrip("/") + "/health"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310  (http(s) only)
+            if response.status == 200:
+                return
+            problem = f"HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        problem = f"HTTP {error.code}"
+    except (urllib.error.URLError, OSError) as error:
+        problem = str(getattr(error, "reason", error))
+    raise TrackingServerError(
+        f"MLflow tracking server {uri} is unreachable ({problem} from {url}): start the server, or point "
+        "MLFLOW_TRACKING_URI at a running one (unset it for the embedded SQLite store), then rerun this "
+        "command"
+    )
 
 
 def active_mlflow_tracker_name() -> str | None:
@@ -50,6 +95,18 @@ def active_mlflow_tracker() -> MLFlowExperimentTracker | None:
 
     tracker = Client().active_stack.experiment_tracker
     return tracker if isinstance(tracker, MLFlowExperimentTracker) else None
+
+
+def active_stack_tracking_uri() -> str:
+    """The active stack's MLflow URI, with the tracker's credentials configured for this process."""
+    tracker = active_mlflow_tracker()
+    if tracker is None:
+        raise TrackingServerError(
+            "no MLflow to use: pass --tracking-uri, set MLFLOW_TRACKING_URI, or activate a ZenML stack with an "
+            "MLflow experiment tracker (in a checkout: python -m tools local-stack)"
+        )
+    tracker.configure_mlflow()
+    return tracker.get_tracking_uri()
 
 
 def ensure_parent_run(run_name: str, tags: dict[str, str]) -> str | None:

@@ -1,17 +1,13 @@
-"""Step entrypoint configuration used in the compiled KFP tasks.
+"""Step entrypoint configuration of the compiled KFP tasks: ZenML's own, plus two options.
 
-Why not ZenML's `StepEntrypointConfiguration` as is:
-
-* Run id. The stock orchestrator puts `KFP_RUN_ID={{$.pipeline_job_name}}` into the container *environment*.
-  The KFP v2 backend resolves `{{$.pipeline_job_*}}` placeholders only in task *input parameters*
-  (`runtimeValue.constant`), not in env values (the driver copies env verbatim), so every run would report the
-  same literal orchestrator run id. Here the run id is a component input (`kfp_run_id`, fed with
-  `{{$.pipeline_job_uuid}}`) passed as `--kfp_run_id`, and this class exports it as `KFP_RUN_ID` before the
-  step runs. The run UUID is also what the KFP UI's `#/runs/details/<id>` URL expects.
-* Working directory. ZenML's step entrypoint always `chdir`s to `/app` (creating it). In the image that is the
-  right place; when the compiled tasks are run as local processes (`local_run.py`) it would write to `/` and
-  fail for non-root users, so `KUBEFLOW_GPU_WORKDIR` may name another directory. Without it the behaviour is
-  ZenML 0.92's.
+* `--kfp_run_id`. The stock orchestrator puts `KFP_RUN_ID={{$.pipeline_job_name}}` into the container
+  environment, but the KFP v2 driver resolves `{{$.pipeline_job_*}}` only in task *input parameters*, not in env
+  values, so every run would report the same literal id. The compiled task feeds `{{$.pipeline_job_uuid}}` into
+  an input that reaches this option; `run()` exports it as `KFP_RUN_ID` and then runs ZenML's entrypoint as is.
+* `--workdir` (optional, never compiled in). ZenML's entrypoint enters `/app`, the image's working directory.
+  A compiled task run as a local process (`python -m tools kfp-run`) passes `--workdir` to get a directory of its
+  own, as a pod would: the directory is entered in `download_code_if_necessary`, ZenML's hook for placing code
+  into the working directory, which it calls right after entering `/app`.
 
 The command stays `python -m zenml.entrypoints.entrypoint`; only `--entrypoint_config_source` points here.
 """
@@ -19,16 +15,14 @@ The command stays `python -m zenml.entrypoints.entrypoint`; only `--entrypoint_c
 from __future__ import annotations
 
 import os
-import sys
+from pathlib import Path
 from typing import Any
 
-from zenml.entrypoints.step_entrypoint_configuration import STEP_NAME_OPTION, StepEntrypointConfiguration
-from zenml.integrations.registry import integration_registry
+from zenml.entrypoints.step_entrypoint_configuration import StepEntrypointConfiguration
 
 KFP_RUN_ID_OPTION = "kfp_run_id"
+WORKDIR_OPTION = "workdir"
 ENV_KFP_RUN_ID = "KFP_RUN_ID"
-ENV_WORKDIR = "KUBEFLOW_GPU_WORKDIR"
-DEFAULT_WORKDIR = "/app"
 
 
 def _is_placeholder(value: str | None) -> bool:
@@ -36,16 +30,16 @@ def _is_placeholder(value: str | None) -> bool:
 
 
 class KubeflowGPUStepEntrypointConfiguration(StepEntrypointConfiguration):
-    """`StepEntrypointConfiguration` plus a `--kfp_run_id` option and a configurable working directory."""
+    """`StepEntrypointConfiguration` plus the optional `--kfp_run_id` and `--workdir` options."""
 
     @classmethod
     def get_entrypoint_options(cls) -> dict[str, bool]:
-        """Options of the stock step entrypoint plus the optional run id.
+        """Options of the stock step entrypoint plus the optional run id and working directory.
 
         Returns:
             Option name -> required.
         """
-        return super().get_entrypoint_options() | {KFP_RUN_ID_OPTION: False}
+        return super().get_entrypoint_options() | {KFP_RUN_ID_OPTION: False, WORKDIR_OPTION: False}
 
     @classmethod
     def get_entrypoint_arguments(cls, **kwargs: Any) -> list[str]:
@@ -63,7 +57,12 @@ class KubeflowGPUStepEntrypointConfiguration(StepEntrypointConfiguration):
             arguments += [f"--{KFP_RUN_ID_OPTION}", run_id]
         return arguments
 
-    def _export_run_id(self) -> None:
+    def run(self) -> None:
+        """Exports the KFP run id as `KFP_RUN_ID`, then runs ZenML's step entrypoint unchanged.
+
+        Raises:
+            RuntimeError: If neither `--kfp_run_id` nor `KFP_RUN_ID` holds a resolved run id.
+        """
         run_id = self.entrypoint_args.get(KFP_RUN_ID_OPTION)
         if not _is_placeholder(run_id):
             os.environ[ENV_KFP_RUN_ID] = str(run_id)
@@ -73,21 +72,11 @@ class KubeflowGPUStepEntrypointConfiguration(StepEntrypointConfiguration):
                 f"{os.environ.get(ENV_KFP_RUN_ID)!r}. The KFP backend resolves {{{{$.pipeline_job_uuid}}}} "
                 "in the task input; when running a compiled task by hand, pass a real id."
             )
+        super().run()
 
-    def run(self) -> None:
-        """Exports the run id, then does what `StepEntrypointConfiguration.run` (zenml 0.92) does."""
-        self._export_run_id()
-        snapshot = self.snapshot
-        integration_registry.activate_integrations()
-        step_name = self.entrypoint_args[STEP_NAME_OPTION]
-
-        workdir = os.environ.get(ENV_WORKDIR) or DEFAULT_WORKDIR
-        os.makedirs(workdir, exist_ok=True)
-        os.chdir(workdir)
-        self.download_code_if_necessary()
-        cwd = os.getcwd()
-        if cwd not in sys.path:
-            sys.path.insert(0, cwd)
-
-        self._run_step(step=self.step, snapshot=snapshot)
-        self.post_run(pipeline_name=snapshot.pipeline_configuration.name, step_name=step_name)
+    def download_code_if_necessary(self) -> None:
+        """Enters `--workdir` when given, then lets ZenML place the code there (if it downloads any)."""
+        if workdir := self.entrypoint_args.get(WORKDIR_OPTION):
+            Path(workdir).mkdir(parents=True, exist_ok=True)
+            os.chdir(workdir)
+        super().download_code_if_necessary()

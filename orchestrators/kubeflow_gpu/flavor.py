@@ -1,17 +1,13 @@
-"""Flavor, config and settings of the `kubeflow_gpu` orchestrator.
+"""Flavor, config and settings of the `kubeflow_gpu` orchestrator (subclasses of ZenML 0.92's Kubeflow ones).
 
-The classes subclass ZenML's stock Kubeflow flavor/config/settings (zenml 0.92) and change three things:
-
-* `_validate_and_migrate_pod_settings` is overridden. The stock validator runs on every `model_validate`
-  (ZenML re-validates settings when it merges stack defaults, pipeline and step settings) and always rebuilds
-  `pod_settings` from the deprecated top-level `node_selectors`/`node_affinity`, so a step's `pod_settings`
-  never reached the compiled pipeline (SPEC section 6 (a)). Here the deprecated fields are only *merged into*
-  `pod_settings` when they are given, and values in `pod_settings` win.
+* `_validate_and_migrate_pod_settings` is overridden: the stock validator rebuilt `pod_settings` from the
+  deprecated top-level `node_selectors`/`node_affinity` on every validation, so a step's `pod_settings` never
+  reached the compiled pipeline (SPEC section 6 (a)). Here those deprecated keys are rejected with an error
+  that says where they go in `pod_settings`.
 * Settings for what the stock orchestrator could not express: the accelerator resource name, an image that
   skips ZenML's Docker build, the Kubernetes Secrets that carry the ZenML server and MLflow credentials.
-* A compile-only mode on the config: the KFP YAML is written to `pipeline_output_path` and nothing is
-  submitted, so it works with a local ZenML store and stack (`is_remote` is False, no container registry is
-  needed, and client-side caching is off so that every step reaches the compiled pipeline).
+* A compile-only mode: the KFP YAML is written to `pipeline_output_path` and nothing is submitted, so it works
+  with a local ZenML store and stack.
 
 Register with (from the repository root, so that `orchestrators` is importable):
 
@@ -28,39 +24,23 @@ from zenml.integrations.kubeflow.flavors.kubeflow_orchestrator_flavor import (
     KubeflowOrchestratorFlavor,
     KubeflowOrchestratorSettings,
 )
-from zenml.integrations.kubernetes.pod_settings import KubernetesPodSettings
-from zenml.logger import get_logger
 from zenml.utils.pydantic_utils import before_validator_handler
 
 if TYPE_CHECKING:
     from orchestrators.kubeflow_gpu.orchestrator import KubeflowGPUOrchestrator
 
-logger = get_logger(__name__)
 
 KUBEFLOW_GPU_ORCHESTRATOR_FLAVOR = "kubeflow_gpu"
 #: Settings key of this flavor in a run configuration (`steps.<id>.settings.<key>`).
 KUBEFLOW_GPU_SETTINGS_KEY = f"orchestrator.{KUBEFLOW_GPU_ORCHESTRATOR_FLAVOR}"
 
+#: Deprecated top-level settings of the stock flavor -> where the same placement goes in `pod_settings`.
+DEPRECATED_KEYS = {
+    "node_selectors": "pod_settings.node_selectors",
+    "node_affinity": "pod_settings.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution",
+}
 DEFAULT_ZENML_SERVER_SECRET = "zenml-server-credentials"
 DEFAULT_MLFLOW_SECRET = "mlflow-client"
-
-
-def _node_affinity_to_k8s(node_affinity: dict[str, list[str]]) -> dict[str, Any]:
-    """Converts the deprecated `{label: [values]}` form into a Kubernetes `V1Affinity` dict (camelCase)."""
-    return {
-        "nodeAffinity": {
-            "requiredDuringSchedulingIgnoredDuringExecution": {
-                "nodeSelectorTerms": [
-                    {
-                        "matchExpressions": [
-                            {"key": key, "operator": "In", "values": list(values)}
-                            for key, values in node_affinity.items()
-                        ]
-                    }
-                ]
-            }
-        }
-    }
 
 
 class KubeflowGPUOrchestratorSettings(KubeflowOrchestratorSettings):
@@ -147,34 +127,14 @@ class KubeflowGPUOrchestratorSettings(KubeflowOrchestratorSettings):
     @classmethod
     @before_validator_handler
     def _validate_and_migrate_pod_settings(cls, data: dict[str, Any]) -> dict[str, Any]:
-        """Merges the deprecated `node_selectors`/`node_affinity` into `pod_settings` without replacing it.
-
-        Args:
-            data: The raw settings values.
-
-        Returns:
-            The values with the deprecated fields folded into `pod_settings`.
-
-        Raises:
-            ValueError: If only one of `client_username` / `client_password` is given.
-        """
-        node_selectors = data.pop("node_selectors", None) or {}
-        node_affinity = data.pop("node_affinity", None) or {}
-        if node_selectors or node_affinity:
-            logger.warning(
-                "The Kubeflow settings `node_selectors`/`node_affinity` are deprecated; they are merged into "
-                "`pod_settings` (values already in `pod_settings` win). Use `pod_settings` instead."
+        """Rejects the deprecated top-level selector keys and half-given client credentials. Args: data: The raw settings values."""
+        deprecated = sorted(DEPRECATED_KEYS.keys() & data.keys())
+        if deprecated:
+            moves = "; ".join(f"`{key}` -> `{DEPRECATED_KEYS[key]}`" for key in deprecated)
+            raise ValueError(
+                f"The Kubeflow settings {deprecated} are deprecated and not supported by the "
+                f"{KUBEFLOW_GPU_ORCHESTRATOR_FLAVOR} orchestrator; move them into `pod_settings` ({moves})."
             )
-            pod = data.get("pod_settings")
-            if isinstance(pod, KubernetesPodSettings):
-                pod_dict: dict[str, Any] = pod.model_dump(exclude_unset=True)
-            else:
-                pod_dict = dict(pod or {})
-            pod_dict["node_selectors"] = {**node_selectors, **(pod_dict.get("node_selectors") or {})}
-            if node_affinity and not pod_dict.get("affinity"):
-                pod_dict["affinity"] = _node_affinity_to_k8s(node_affinity)
-            data["pod_settings"] = pod_dict
-
         username, password = data.get("client_username"), data.get("client_password")
         if (username and password is None) or (password and username is None):
             raise ValueError("`client_username` and `client_password` both need to be set together.")
@@ -195,29 +155,17 @@ class KubeflowGPUOrchestratorConfig(KubeflowOrchestratorConfig, KubeflowGPUOrche
 
     @property
     def is_remote(self) -> bool:
-        """Remote unless compile-only (compiling needs no remote ZenML server).
-
-        Returns:
-            Whether the component needs a remote ZenML server.
-        """
+        """Remote unless compile-only (compiling needs no remote ZenML server)."""
         return not self.compile_only
 
     @property
     def supports_client_side_caching(self) -> bool:
-        """Client-side caching would prune cached steps from the snapshot and thus from the compiled YAML.
-
-        Returns:
-            False in compile-only mode.
-        """
+        """Client-side caching would prune cached steps from the snapshot and thus from the compiled YAML."""
         return not self.compile_only
 
     @property
     def is_synchronous(self) -> bool:
-        """Compile-only runs return as soon as the YAML is written.
-
-        Returns:
-            Whether the client waits for the run.
-        """
+        """Compile-only runs return as soon as the YAML is written."""
         return self.synchronous and not self.compile_only
 
 
@@ -226,29 +174,17 @@ class KubeflowGPUOrchestratorFlavor(KubeflowOrchestratorFlavor):
 
     @property
     def name(self) -> str:
-        """Flavor name.
-
-        Returns:
-            `kubeflow_gpu`.
-        """
+        """Flavor name."""
         return KUBEFLOW_GPU_ORCHESTRATOR_FLAVOR
 
     @property
     def config_class(self) -> type[KubeflowGPUOrchestratorConfig]:
-        """Config class.
-
-        Returns:
-            `KubeflowGPUOrchestratorConfig`.
-        """
+        """Config class."""
         return KubeflowGPUOrchestratorConfig
 
     @property
     def implementation_class(self) -> type[KubeflowGPUOrchestrator]:
-        """Implementation class (imported lazily: it pulls in kfp and the Kubernetes client).
-
-        Returns:
-            `KubeflowGPUOrchestrator`.
-        """
+        """Implementation class (imported lazily: it pulls in kfp and the Kubernetes client)."""
         from orchestrators.kubeflow_gpu.orchestrator import KubeflowGPUOrchestrator
 
         return KubeflowGPUOrchestrator

@@ -1,13 +1,11 @@
-"""Translate a step's `KubernetesPodSettings` into kfp-kubernetes platform config on a KFP task.
+"""A step's `KubernetesPodSettings` as kfp-kubernetes platform config on its KFP task.
 
-KFP 2.x does not take a pod spec: each pod feature has its own `kfp.kubernetes` helper that writes into the
-task's `platform_config["kubernetes"]` (a `KubernetesExecutorConfig`). The stock ZenML orchestrator only
-looked at the `accelerator` node selector; this module applies everything KFP can express, and refuses (or,
-with `strict=False`, warns about) the rest, so that no pod setting is dropped silently.
-
-The functions take the pod settings as a plain dict (`KubernetesPodSettings.model_dump()`), so they are usable
-and testable without a ZenML client. Kubernetes objects inside (tolerations, affinity, env, volumes) are
-accepted in camelCase (how ZenML serialises `V1*` models) or snake_case.
+KFP 2.x takes no pod spec: each pod feature has its own `kfp.kubernetes` helper writing into the task's
+`platform_config["kubernetes"]`. This module applies everything KFP can express and refuses (with
+`strict=False`: warns about) the rest, so that no pod setting is dropped silently. Kubernetes objects in the
+settings (tolerations, affinity, env, volumes, security context) are read with ZenML's Kubernetes-model
+deserialiser, so they take the keys of Kubernetes YAML (camelCase, as ZenML serialises `V1*` models); any
+other key is an error naming the step and the key.
 """
 
 from __future__ import annotations
@@ -17,20 +15,14 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from kfp import dsl, kubernetes
+from zenml.integrations.kubernetes.serialization_utils import deserialize_kubernetes_model
 
 logger = logging.getLogger(__name__)
+_IDENTITY = ("run_as_user", "run_as_group", "run_as_non_root")
 
 
 class UnsupportedPodSettingError(ValueError):
-    """A pod setting that Kubeflow Pipelines 2.x (kfp-kubernetes 2.17) cannot express."""
-
-
-def _get(obj: Mapping[str, Any], camel: str, default: Any = None) -> Any:
-    """Reads a Kubernetes field given in camelCase or snake_case."""
-    if camel in obj:
-        return obj[camel]
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-    return obj.get(snake, default)
+    """A pod setting that Kubeflow Pipelines 2.x (kfp-kubernetes 2.17) cannot express, or a malformed one."""
 
 
 class _Report:
@@ -40,6 +32,16 @@ class _Report:
         self.step_name = step_name
         self.strict = strict
         self.notes: list[str] = []
+
+    def model(self, value: Mapping[str, Any], class_name: str, what: str) -> Any:
+        """`value` as the Kubernetes model `class_name`, or an error naming the step and the bad key."""
+        try:
+            return deserialize_kubernetes_model(dict(value), class_name)
+        except (KeyError, TypeError, ValueError) as error:
+            raise UnsupportedPodSettingError(
+                f"Step '{self.step_name}': pod setting {what} is not a valid Kubernetes {class_name[2:]} "
+                f"({error}); write it as in Kubernetes YAML (camelCase keys)."
+            ) from None
 
     def unsupported(self, what: str) -> None:
         msg = (
@@ -57,58 +59,60 @@ class _Report:
         self.notes.append(msg)
 
 
-def _match_terms(term: Mapping[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    def conv(items: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-        return [
-            {"key": i["key"], "operator": i["operator"], "values": list(i.get("values") or [])} for i in items
-        ]
-
-    return conv(_get(term, "matchExpressions") or []), conv(_get(term, "matchFields") or [])
+def _requirements(items: Iterable[Any] | None) -> list[dict[str, Any]]:
+    return [{"key": i.key, "operator": i.operator, "values": list(i.values or [])} for i in items or []]
 
 
-def _apply_affinity(task: dsl.PipelineTask, affinity: Mapping[str, Any], report: _Report) -> None:
-    for kind in ("podAffinity", "podAntiAffinity"):
-        if _get(affinity, kind):
-            report.unsupported(f"affinity.{kind}")
-    node_affinity = _get(affinity, "nodeAffinity") or {}
-    required = _get(node_affinity, "requiredDuringSchedulingIgnoredDuringExecution") or {}
-    # Each term becomes one NodeAffinityTerm without weight; the KFP driver puts them into
+def _apply_affinity(task: dsl.PipelineTask, affinity: Any, report: _Report) -> None:
+    if affinity.pod_affinity:
+        report.unsupported("affinity.podAffinity")
+    if affinity.pod_anti_affinity:
+        report.unsupported("affinity.podAntiAffinity")
+    node = affinity.node_affinity
+    if node is None:
+        return
+    # Each required term becomes one NodeAffinityTerm without weight; the KFP driver puts them into
     # requiredDuringScheduling...nodeSelectorTerms, which Kubernetes ORs, exactly as in the original object.
-    for term in _get(required, "nodeSelectorTerms") or []:
-        expressions, fields = _match_terms(term)
-        kubernetes.add_node_affinity(task, match_expressions=expressions, match_fields=fields)
-    for preferred in _get(node_affinity, "preferredDuringSchedulingIgnoredDuringExecution") or []:
-        expressions, fields = _match_terms(_get(preferred, "preference") or {})
+    required = node.required_during_scheduling_ignored_during_execution
+    for term in required.node_selector_terms if required else []:
         kubernetes.add_node_affinity(
-            task, match_expressions=expressions, match_fields=fields, weight=int(preferred["weight"])
+            task,
+            match_expressions=_requirements(term.match_expressions),
+            match_fields=_requirements(term.match_fields),
+        )
+    for preferred in node.preferred_during_scheduling_ignored_during_execution or []:
+        term = preferred.preference
+        kubernetes.add_node_affinity(
+            task,
+            match_expressions=_requirements(term.match_expressions),
+            match_fields=_requirements(term.match_fields),
+            weight=int(preferred.weight),
         )
 
 
-def _apply_env(task: dsl.PipelineTask, env: Iterable[Mapping[str, Any]], report: _Report) -> None:
+def _apply_env(task: dsl.PipelineTask, env: Iterable[Any], report: _Report) -> None:
     for var in env:
-        name = var["name"]
-        value_from = _get(var, "valueFrom")
-        if not value_from:
-            task.set_env_variable(name=name, value=str(var.get("value", "")))
-            continue
-        if secret_ref := _get(value_from, "secretKeyRef"):
+        source = var.value_from
+        if source is None:
+            task.set_env_variable(name=var.name, value=str(var.value or ""))
+        elif ref := source.secret_key_ref:
             kubernetes.use_secret_as_env(
                 task,
-                secret_name=secret_ref["name"],
-                secret_key_to_env={secret_ref["key"]: name},
-                optional=bool(secret_ref.get("optional", False)),
+                secret_name=ref.name,
+                secret_key_to_env={ref.key: var.name},
+                optional=bool(ref.optional),
             )
-        elif cm_ref := _get(value_from, "configMapKeyRef"):
+        elif ref := source.config_map_key_ref:
             kubernetes.use_config_map_as_env(
                 task,
-                config_map_name=cm_ref["name"],
-                config_map_key_to_env={cm_ref["key"]: name},
-                optional=bool(cm_ref.get("optional", False)),
+                config_map_name=ref.name,
+                config_map_key_to_env={ref.key: var.name},
+                optional=bool(ref.optional),
             )
-        elif field_ref := _get(value_from, "fieldRef"):
-            kubernetes.use_field_path_as_env(task, env_name=name, field_path=_get(field_ref, "fieldPath"))
+        elif source.field_ref:
+            kubernetes.use_field_path_as_env(task, env_name=var.name, field_path=source.field_ref.field_path)
         else:
-            report.unsupported(f"env[{name}].valueFrom={dict(value_from)}")
+            report.unsupported(f"env[{var.name}].valueFrom={source.to_dict()}")
 
 
 def _apply_resources(
@@ -134,51 +138,52 @@ def _apply_resources(
                 report.unsupported(f"resources.{section}.{resource}")
 
 
-def _apply_volumes(
-    task: dsl.PipelineTask,
-    volumes: Iterable[Mapping[str, Any]],
-    mounts: Iterable[Mapping[str, Any]],
-    report: _Report,
-) -> None:
-    by_name = {v["name"]: v for v in volumes}
+def _apply_volumes(task: dsl.PipelineTask, volumes: list[Any], mounts: list[Any], report: _Report) -> None:
+    by_name = {volume.name: volume for volume in volumes}
     mounted: set[str] = set()
     for mount in mounts:
-        name, path = mount["name"], _get(mount, "mountPath")
-        volume = by_name.get(name)
+        volume = by_name.get(mount.name)
         if volume is None:
-            report.unsupported(f"volume_mounts[{name}] (no volume of that name)")
+            report.unsupported(f"volume_mounts[{mount.name}] (no volume of that name)")
             continue
-        mounted.add(name)
-        if pvc := _get(volume, "persistentVolumeClaim"):
+        mounted.add(mount.name)
+        path = mount.mount_path
+        if pvc := volume.persistent_volume_claim:
             kubernetes.mount_pvc(
-                task, pvc_name=_get(pvc, "claimName"), mount_path=path, sub_path=_get(mount, "subPath", "")
+                task, pvc_name=pvc.claim_name, mount_path=path, sub_path=mount.sub_path or ""
             )
-        elif secret := volume.get("secret"):
+        elif secret := volume.secret:
             kubernetes.use_secret_as_volume(
-                task,
-                secret_name=_get(secret, "secretName"),
-                mount_path=path,
-                optional=bool(secret.get("optional", False)),
+                task, secret_name=secret.secret_name, mount_path=path, optional=bool(secret.optional)
             )
-        elif config_map := _get(volume, "configMap"):
+        elif config_map := volume.config_map:
             kubernetes.use_config_map_as_volume(
-                task,
-                config_map_name=config_map["name"],
-                mount_path=path,
-                optional=bool(config_map.get("optional", False)),
+                task, config_map_name=config_map.name, mount_path=path, optional=bool(config_map.optional)
             )
-        elif (empty_dir := _get(volume, "emptyDir")) is not None:
+        elif (empty_dir := volume.empty_dir) is not None:
             kubernetes.empty_dir_mount(
                 task,
-                volume_name=name,
+                volume_name=mount.name,
                 mount_path=path,
-                medium=empty_dir.get("medium") or None,
-                size_limit=_get(empty_dir, "sizeLimit"),
+                medium=empty_dir.medium or None,
+                size_limit=empty_dir.size_limit,
             )
         else:
-            report.unsupported(f"volumes[{name}] of kind {sorted(set(volume) - {'name'})}")
+            kinds = sorted(key for key, value in volume.to_dict().items() if value and key != "name")
+            report.unsupported(f"volumes[{mount.name}] of kind {kinds}")
     for name in set(by_name) - mounted:
         report.unsupported(f"volumes[{name}] (declared but never mounted)")
+
+
+def _apply_security_context(task: dsl.PipelineTask, context: Any, report: _Report) -> None:
+    kubernetes.set_security_context(task, **{field: getattr(context, field) for field in _IDENTITY})
+    rest = sorted(
+        key
+        for field, key in context.attribute_map.items()
+        if field not in _IDENTITY and getattr(context, field) is not None
+    )
+    if rest:
+        report.unsupported(f"container_security_context fields {rest}")
 
 
 def apply_pod_settings(
@@ -217,56 +222,47 @@ def apply_pod_settings(
             report.dropped(f"node selector {key}={value}")
             continue
         kubernetes.add_node_selector(task, label_key=key, label_value=str(value))
-
-    for toleration in pod.get("tolerations") or []:
-        if not gpu and toleration.get("key") in toleration_keys:
-            report.dropped(f"toleration {dict(toleration)}")
+    for i, raw in enumerate(pod.get("tolerations") or []):
+        toleration = report.model(raw, "V1Toleration", f"tolerations[{i}]")
+        if not gpu and toleration.key in toleration_keys:
+            report.dropped(f"toleration {dict(raw)}")
             continue
-        seconds = _get(toleration, "tolerationSeconds")
         kubernetes.add_toleration(
             task,
-            key=toleration.get("key"),
-            operator=toleration.get("operator"),
-            value=toleration.get("value"),
-            effect=toleration.get("effect"),
-            toleration_seconds=int(seconds) if seconds is not None else None,
+            key=toleration.key,
+            operator=toleration.operator,
+            value=toleration.value,
+            effect=toleration.effect,
+            toleration_seconds=toleration.toleration_seconds,
         )
-
     if pod.get("affinity"):
-        _apply_affinity(task, pod["affinity"], report)
+        _apply_affinity(task, report.model(pod["affinity"], "V1Affinity", "affinity"), report)
     for key, value in (pod.get("labels") or {}).items():
         kubernetes.add_pod_label(task, label_key=key, label_value=str(value))
     for key, value in (pod.get("annotations") or {}).items():
         kubernetes.add_pod_annotation(task, annotation_key=key, annotation_value=str(value))
-    _apply_env(task, pod.get("env") or [], report)
+    env = [report.model(var, "V1EnvVar", f"env[{i}]") for i, var in enumerate(pod.get("env") or [])]
+    _apply_env(task, env, report)
     _apply_resources(task, pod.get("resources") or {}, accelerator_type, report)
-    _apply_volumes(task, pod.get("volumes") or [], pod.get("volume_mounts") or [], report)
+    volumes = [report.model(v, "V1Volume", f"volumes[{i}]") for i, v in enumerate(pod.get("volumes") or [])]
+    mounts = [
+        report.model(m, "V1VolumeMount", f"volume_mounts[{i}]")
+        for i, m in enumerate(pod.get("volume_mounts") or [])
+    ]
+    _apply_volumes(task, volumes, mounts, report)
     if pod.get("image_pull_secrets"):
         kubernetes.set_image_pull_secrets(task, secret_names=list(pod["image_pull_secrets"]))
-
-    security = dict(pod.get("container_security_context") or {})
-    if security:
-        identity = {
-            "run_as_user": _get(security, "runAsUser"),
-            "run_as_group": _get(security, "runAsGroup"),
-            "run_as_non_root": _get(security, "runAsNonRoot"),
-        }
-        kubernetes.set_security_context(task, **identity)
-        rest = {
-            k
-            for k in security
-            if k not in {"runAsUser", "run_as_user", "runAsGroup", "run_as_group"}
-            and k not in {"runAsNonRoot", "run_as_non_root"}
-        }
-        if rest:
-            report.unsupported(f"container_security_context fields {sorted(rest)}")
-
-    if pod.get("env_from"):
-        report.unsupported("env_from (use env with valueFrom.secretKeyRef per key)")
-    if pod.get("host_ipc"):
-        report.unsupported("host_ipc")
-    if pod.get("scheduler_name"):
-        report.unsupported("scheduler_name")
-    if pod.get("additional_pod_spec_args"):
-        report.unsupported(f"additional_pod_spec_args {sorted(pod['additional_pod_spec_args'])}")
+    if pod.get("container_security_context"):
+        context = pod["container_security_context"]
+        _apply_security_context(
+            task, report.model(context, "V1SecurityContext", "container_security_context"), report
+        )
+    for field, advice in (
+        ("env_from", " (use env with valueFrom.secretKeyRef per key)"),
+        ("host_ipc", ""),
+        ("scheduler_name", ""),
+        ("additional_pod_spec_args", ""),
+    ):
+        if pod.get(field):
+            report.unsupported(f"{field}{advice}")
     return report.notes

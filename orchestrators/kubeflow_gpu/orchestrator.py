@@ -2,36 +2,32 @@
 
 What differs from `zenml.integrations.kubeflow.orchestrators.KubeflowOrchestrator` (zenml 0.92):
 
-(a) Each step's whole `pod_settings` is applied to its own task through kfp-kubernetes (`k8s_config.py`);
-    the settings class no longer overwrites it (`flavor.py`).
+(a) Each step's whole `pod_settings` is applied to its own task through kfp-kubernetes (`k8s_config.py`).
 (b) `PipelineTask.after()` receives the upstream *tasks* (kfp 2.17 rejects the component factories the stock
-    code passed), and tasks are created in topological order so they exist when referenced.
-(c) GPU requests are per step: `ResourceSettings.gpu_count` of that step -> `set_accelerator_type` (a
-    Kubernetes resource name, default `nvidia.com/gpu`) + `set_accelerator_limit`. The stock code used one
-    `accelerator` node-selector value, taken from whichever step came last, for every step. Steps without
-    GPUs get no accelerator and lose GPU-only tolerations/node selectors inherited from pipeline level.
-(d) `compile_only`: the YAML is written to `pipeline_output_path`; nothing is submitted, and the stack may be
-    local (no container registry; the image comes from the `image` setting or a skip-build DockerSettings).
+    code passed); tasks are created in `graphlib` order so they exist when referenced.
+(c) GPU requests are per step: `ResourceSettings.gpu_count` -> `set_accelerator_type` (a Kubernetes resource
+    name, default `nvidia.com/gpu`) + `set_accelerator_limit`. Steps without GPUs get no accelerator and lose
+    GPU-only tolerations/node selectors inherited from pipeline level.
+(d) `compile_only`: the YAML is written to `pipeline_output_path`; nothing is submitted, the stack may be local.
 (e) A schedule becomes a KFP recurring run with a 6-field cron (`schedule.py`); in compile-only mode its
     `create_recurring_run` arguments are written to `<stem>.schedule.json`.
 
-Credentials are not baked into the YAML: ZENML_STORE_URL / ZENML_STORE_API_KEY and MLFLOW_TRACKING_URI come
-from Kubernetes Secrets via `kubernetes.use_secret_as_env` (names in the settings), and the compiling client's
-own ZENML_STORE_* variables are left out when a ZenML secret is configured.
-
-Note: the compiled tasks reference the snapshot, stack and artifact store *in the ZenML store that compiled
-them* (`--snapshot_id`, ZENML_ACTIVE_STACK_ID). A YAML compiled on a local store runs against that store (see
-`local_run.py`); for the cluster, compile while connected to the ZenML server the pods will use.
+Credentials are not compiled in: ZENML_STORE_URL / ZENML_STORE_API_KEY and the MLflow client variables come
+from Kubernetes Secrets via `kubernetes.use_secret_as_env`, and the compiling client's own ZENML_STORE_*
+variables are left out. The tasks reference the snapshot and stack of the ZenML store that compiled them: for
+the cluster, compile while connected to the ZenML server the pods will use.
 """
 
 import json
 import re
 from collections.abc import Mapping
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from kfp import dsl, kubernetes
 from kfp.compiler import Compiler
+from kfp.dsl.utils import maybe_rename_for_k8s
 from zenml.config.resource_settings import ByteUnit, ResourceSettings
 from zenml.environment import Environment
 from zenml.integrations.kubeflow.orchestrators.kubeflow_orchestrator import KubeflowOrchestrator
@@ -59,51 +55,14 @@ STORE_ENV_PREFIXES = ("ZENML_STORE_", "ZENML_SECRETS_STORE_", "ZENML_BACKUP_SECR
 
 
 def kfp_name(name: str) -> str:
-    """KFP pipeline/job names must match `[a-z0-9][a-z0-9-]*`.
-
-    Args:
-        name: Any name.
-
-    Returns:
-        The name lower-cased with other characters replaced by `-`.
-    """
-    slug = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
-    return slug[:128] or "pipeline"
-
-
-def topological_order(upstream: Mapping[str, list[str]]) -> list[str]:
-    """Orders step names so that every step comes after its upstream steps (stable for ties).
-
-    Args:
-        upstream: Step name -> names of the steps it depends on (unknown names are ignored).
-
-    Returns:
-        The ordered step names.
-
-    Raises:
-        ValueError: If the dependencies contain a cycle.
-    """
-    remaining = {name: {u for u in ups if u in upstream} for name, ups in upstream.items()}
-    order: list[str] = []
-    while remaining:
-        ready = [name for name, ups in remaining.items() if not ups]
-        if not ready:
-            raise ValueError(f"Cyclic step dependencies among {sorted(remaining)}")
-        for name in ready:
-            order.append(name)
-            del remaining[name]
-        for ups in remaining.values():
-            ups.difference_update(ready)
-    return order
+    """A KFP pipeline/job name (`[a-z0-9][a-z0-9-]*`, at most 128 characters) for any name."""
+    return maybe_rename_for_k8s(name)[:128] or "pipeline"
 
 
 def _container_component(component_name: str, image: str, command: list[str], arguments: list[str]) -> Any:
-    """A KFP container component running one ZenML step.
-
-    The run id is a component *input* so that the KFP driver resolves the `{{$.pipeline_job_uuid}}` constant
-    fed into it (it does not resolve placeholders in env values); the launcher then substitutes the input into
-    the args (`{{$.inputs.parameters['kfp_run_id']}}`).
-    """
+    """A KFP container component running one ZenML step. The run id is a component *input*: the KFP driver
+    resolves the `{{$.pipeline_job_uuid}}` fed into it (not placeholders in env values), the launcher puts it
+    into the args."""
 
     def step_component(kfp_run_id: str) -> dsl.ContainerSpec:
         return dsl.ContainerSpec(
@@ -115,66 +74,34 @@ def _container_component(component_name: str, image: str, command: list[str], ar
     return dsl.container_component(step_component)
 
 
-def _memory_for_kfp(resources: ResourceSettings) -> str | None:
-    memory = resources.get_memory(ByteUnit.MB)
-    return f"{int(memory)}M" if memory else None
-
-
 class KubeflowGPUOrchestrator(KubeflowOrchestrator):
     """Kubeflow Pipelines orchestrator with per-step pod settings and GPUs, and a compile-only mode."""
 
     @property
     def config(self) -> KubeflowGPUOrchestratorConfig:
-        """The component configuration.
-
-        Returns:
-            The `KubeflowGPUOrchestratorConfig`.
-        """
+        """The component configuration."""
         return cast(KubeflowGPUOrchestratorConfig, self._config)
 
     @property
     def settings_class(self) -> type[KubeflowGPUOrchestratorSettings]:
-        """Settings class (key `orchestrator.kubeflow_gpu`).
-
-        Returns:
-            `KubeflowGPUOrchestratorSettings`.
-        """
+        """Settings class (key `orchestrator.kubeflow_gpu`)."""
         return KubeflowGPUOrchestratorSettings
 
     @property
     def validator(self) -> StackValidator | None:
-        """In compile-only mode nothing is pushed or run remotely, so any stack will do.
-
-        Returns:
-            The stock validator (container registry, remote components) unless compile-only.
-        """
-        if self.config.compile_only:
-            return None
-        return super().validator
+        """The stock validator (container registry, remote components), none in compile-only mode."""
+        return None if self.config.compile_only else super().validator
 
     def _settings(self, container: Any) -> KubeflowGPUOrchestratorSettings:
         return cast(KubeflowGPUOrchestratorSettings, self.get_settings(container))
 
     def get_docker_builds(self, snapshot: "PipelineSnapshotBase") -> list["BuildConfiguration"]:
-        """No ZenML build when the pipeline-level `image` setting names the image.
-
-        Args:
-            snapshot: The snapshot to build for.
-
-        Returns:
-            The builds ZenML has to make.
-        """
-        if self._settings(snapshot).image:
-            return []
-        return super().get_docker_builds(snapshot)
+        """The builds ZenML has to make: none when the pipeline-level `image` setting names the image."""
+        return [] if self._settings(snapshot).image else super().get_docker_builds(snapshot)
 
     def _step_image(self, snapshot: "PipelineSnapshotResponse", step_name: str, settings: Any) -> str:
-        if settings.image:
-            return str(settings.image)
-        pipeline_image = self._settings(snapshot).image
-        if pipeline_image:
-            return str(pipeline_image)
-        return self.get_image(snapshot=snapshot, step_name=step_name)
+        image = settings.image or self._settings(snapshot).image
+        return str(image) if image else self.get_image(snapshot=snapshot, step_name=step_name)
 
     def _step_environment(
         self, environment: Mapping[str, str], settings: KubeflowGPUOrchestratorSettings
@@ -212,8 +139,8 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
     ) -> int:
         if resources.cpu_count:
             task.set_cpu_limit(str(resources.cpu_count))
-        if memory := _memory_for_kfp(resources):
-            task.set_memory_limit(memory)
+        if memory := resources.get_memory(ByteUnit.MB):
+            task.set_memory_limit(f"{int(memory)}M")
         gpus = int(resources.gpu_count or 0)
         if gpus > 0:
             # Type first: set_accelerator_type defaults the count to 1, the limit then sets this step's own.
@@ -281,19 +208,13 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
         pipeline_file: Path,
         pipeline_name: str,
     ) -> Path:
-        """Compiles a snapshot into a KFP pipeline YAML.
-
-        Args:
-            snapshot: The snapshot.
-            step_environments: Invocation id -> environment ZenML computed for the step.
-            pipeline_file: Where to write the YAML.
-            pipeline_name: KFP pipeline name.
-
-        Returns:
-            The YAML path.
-        """
+        """Compiles a snapshot into a KFP pipeline YAML at `pipeline_file` (`step_environments`: invocation id ->
+        the environment ZenML computed for that step)."""
         steps = snapshot.step_configurations
-        order = topological_order({name: list(step.spec.upstream_steps) for name, step in steps.items()})
+        graph = {
+            name: [u for u in step.spec.upstream_steps if u in steps] for name, step in sorted(steps.items())
+        }
+        order = list(TopologicalSorter(graph).static_order())
         command = KubeflowGPUStepEntrypointConfiguration.get_entrypoint_command()
         components = {
             name: _container_component(
@@ -313,7 +234,7 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
             for name in order:
                 task = components[name](kfp_run_id=dsl.PIPELINE_JOB_ID_PLACEHOLDER)
                 self._configure_task(task, name, steps[name], step_environments.get(name, {}))
-                upstream = [tasks[u] for u in steps[name].spec.upstream_steps if u in tasks]
+                upstream = [tasks[u] for u in graph[name]]
                 if upstream:
                     task.after(*upstream)  # tasks, not component factories (kfp >= 2.x requires this)
                 tasks[name] = task
@@ -334,21 +255,8 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
         step_environments: dict[str, dict[str, str]],
         placeholder_run: "PipelineRunResponse | None" = None,
     ) -> SubmissionResult | None:
-        """Compiles the snapshot and, unless compile-only, submits it (or its schedule) to Kubeflow.
-
-        Args:
-            snapshot: The snapshot to run.
-            stack: The stack.
-            base_environment: Environment shared by all steps.
-            step_environments: Invocation id -> environment of that step.
-            placeholder_run: The placeholder run of the snapshot, if any.
-
-        Returns:
-            The submission result (compile-only: metadata with the file paths).
-
-        Raises:
-            RuntimeError: In a notebook (the image cannot contain notebook code).
-        """
+        """Compiles the snapshot and, unless compile-only, submits it (or its schedule) to Kubeflow; compile-only
+        returns metadata with the written file paths. Refuses notebooks (the image cannot hold their code)."""
         if Environment.in_notebook():
             raise RuntimeError("The kubeflow_gpu orchestrator cannot run pipelines defined in a notebook.")
         settings = self._settings(snapshot)

@@ -13,42 +13,17 @@ KFP client with it when it submits, and writes it as `<pipeline>.schedule.json` 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from zenml.models import ScheduleResponse
 
 SCHEDULE_SPEC_SUFFIX = ".schedule.json"
 
 
-class ScheduleLike(Protocol):
-    """The parts of `zenml.models.ScheduleResponse` used here."""
-
-    @property
-    def name(self) -> str: ...
-    @property
-    def cron_expression(self) -> str | None: ...
-    @property
-    def interval_second(self) -> timedelta | None: ...
-    @property
-    def utc_start_time(self) -> str | None: ...
-    @property
-    def utc_end_time(self) -> str | None: ...
-    @property
-    def catchup(self) -> bool: ...
-
-
 def kfp_cron(expression: str) -> str:
-    """Converts a 5-field cron expression to KFP's 6-field form (a 6-field one is returned unchanged).
-
-    Args:
-        expression: Cron expression.
-
-    Returns:
-        The expression with a leading seconds field.
-
-    Raises:
-        ValueError: If the expression has neither 5 nor 6 fields.
-    """
+    """A 5-field cron expression in KFP's 6-field form (a leading seconds field); 6 fields stay unchanged."""
     fields = expression.split()
     if len(fields) == 5:
         return " ".join(["0", *fields])
@@ -67,30 +42,19 @@ def schedule_spec_path(pipeline_file: str | Path) -> Path:
 
 
 def recurring_run_spec(
-    schedule: ScheduleLike,
+    schedule: ScheduleResponse,
     *,
     pipeline_file: str | Path,
     job_name: str,
     experiment_name: str,
     namespace: str | None = None,
 ) -> dict[str, Any]:
-    """Builds the recurring-run description of a ZenML schedule.
+    """The recurring-run description of a ZenML schedule, JSON-serialisable.
 
-    Args:
-        schedule: The ZenML schedule of the snapshot.
-        pipeline_file: The compiled KFP YAML, as it should appear in the spec (the orchestrator passes the
-            bare file name: the spec lives next to the YAML, and `submit_recurring_run` resolves it against
-            that directory, so the pair can be moved together).
-        job_name: Name of the recurring run.
-        experiment_name: KFP experiment to create it in.
-        namespace: KFP user namespace (multi-user deployments).
-
-    Returns:
-        A JSON-serialisable dict; `["create_recurring_run"]` are keyword arguments of
-        `kfp.Client().create_recurring_run` (without `experiment_id`, which only exists on a live server).
-
-    Raises:
-        ValueError: If the schedule has neither a cron expression nor an interval.
+    `["create_recurring_run"]` are keyword arguments of `kfp.Client().create_recurring_run` (without
+    `experiment_id`, which only exists on a live server). `pipeline_file` is the YAML as the spec names it: the
+    orchestrator passes the bare file name, since the spec lives next to the YAML and `submit_recurring_run`
+    resolves it against that directory. A schedule without cron expression and interval is a ValueError.
     """
     interval = schedule.interval_second
     if not schedule.cron_expression and not interval:
@@ -137,16 +101,8 @@ def load_recurring_run_spec(spec_path: str | Path) -> tuple[dict[str, Any], Path
 
 
 def submit_recurring_run(spec: dict[str, Any], client: Any, base_dir: str | Path | None = None) -> Any:
-    """Creates the recurring run of a spec on a live KFP server.
-
-    Args:
-        spec: A dict from `recurring_run_spec` (e.g. from `load_recurring_run_spec`).
-        client: A `kfp.Client` connected to the Kubeflow Pipelines API.
-        base_dir: Directory a relative `pipeline_package_path` is resolved against (default: cwd).
-
-    Returns:
-        The `V2beta1RecurringRun` the server created.
-    """
+    """Creates the recurring run of a `recurring_run_spec` with a `kfp.Client` (a relative package path is
+    resolved against `base_dir`, default cwd); returns the server's `V2beta1RecurringRun`."""
     arguments = dict(spec["create_recurring_run"])
     package = Path(arguments["pipeline_package_path"])
     if not package.is_absolute():

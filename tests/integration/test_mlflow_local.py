@@ -1,4 +1,4 @@
-"""The embedded default: `scripts/setup_local_stack.py` without MLFLOW_TRACKING_URI (SQLite in the state
+"""The embedded default: `python -m tools local-stack` without MLFLOW_TRACKING_URI (SQLite in the state
 folder), idempotent, and one real pipeline run logging and registering into it."""
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from registry import CHALLENGER, MLFLOW_EXPERIMENT, MODEL_NAME
-from registry.local_stack import REGISTRY_NAME, STACK_NAME, TRACKER_NAME
+from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK
+from tools.local_stack import REGISTRY_NAME, STACK_NAME, TRACKER_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +56,8 @@ def _run(argv: list[str], workdir: Path, timeout: int = 600) -> subprocess.Compl
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     workdir = tmp_path_factory.mktemp("mlflow-embedded")
-    setup = [sys.executable, str(REPO / "scripts" / "setup_local_stack.py"), "--state-dir", ".state"]
-    first, second = _run(setup, workdir), _run(setup, workdir)
-    gate_before = _run([sys.executable, "-m", "registry.gate"], workdir)
+    first, second = _run(LOCAL_STACK, workdir), _run(LOCAL_STACK, workdir)
+    gate_before = _run([CAUSAL_LATTICE, "gate"], workdir)
     document = yaml.safe_load(TINY_CONFIG.read_text())
     document["parameters"]["experiment"]["evaluation"].update(repro_seeds=[42], subsets=["lung"])
     config = workdir / "run.yaml"
@@ -74,7 +74,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
         ],
         workdir,
     )
-    gate_after = _run([sys.executable, "-m", "registry.gate"], workdir)
+    gate_after = _run([CAUSAL_LATTICE, "gate"], workdir)
     query = workdir / "query.py"
     query.write_text(STACK_QUERY)
     stack = _run([sys.executable, str(query)], workdir)

@@ -11,7 +11,7 @@ scenario runs once, in order, as a module fixture; each test checks one promise 
    data and, at least as good, takes `champion`.
 
 Every pipeline run is `zenml pipeline run pipelines.causal_experiment.causal_experiment_pipeline -c <config>`
-in a subprocess (cwd tmp, so results/ land there), on the stack `scripts/setup_local_stack.py` registered with
+in a subprocess (cwd tmp, so results/ land there), on the stack `python -m tools local-stack` registered with
 `MLFLOW_TRACKING_URI` pointing at the server. The configs are tests/data/tiny_config.yaml with one repro seed
 and one cohort, to keep the four runs within a few minutes on 2 cores.
 """
@@ -36,7 +36,7 @@ import pytest
 import yaml
 
 from registry import CHALLENGER, CHAMPION, MLFLOW_EXPERIMENT, MODEL_NAME
-from tests.integration.zenml_env import SPEC_FILES
+from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK, SPEC_FILES
 
 pytestmark = pytest.mark.integration
 
@@ -213,16 +213,14 @@ def scenario(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFacto
         scenario.runs[name] = run([zenml, "pipeline", "run", PIPELINE, "-c", str(config)], scenario)
         scenario.seconds[name] = time.monotonic() - started
 
-    setup = run(
-        [sys.executable, str(REPO / "scripts" / "setup_local_stack.py"), "--state-dir", ".state"], scenario
-    )
+    setup = run(LOCAL_STACK, scenario)
     assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
     scenario.runs["setup"] = setup
     pipeline("failing", failing)
-    scenario.gates["failing"] = run([sys.executable, "-m", "registry.gate"], scenario)
+    scenario.gates["failing"] = run([CAUSAL_LATTICE, "gate"], scenario)
     scenario.registry_after["failing"] = registry_state(mlflow_server.uri)
     pipeline("passing", passing)
-    scenario.gates["passing"] = run([sys.executable, "-m", "registry.gate"], scenario)
+    scenario.gates["passing"] = run([CAUSAL_LATTICE, "gate"], scenario)
     scenario.registry_after["passing"] = registry_state(mlflow_server.uri)
     mlflow_server.stop()
     pipeline("unreachable", passing)
@@ -437,9 +435,9 @@ def test_champion_pyfunc_in_fresh_process_predicts_like_the_pipeline_model(scena
 
 
 def _retrain_decision(scenario: Scenario, config: Path) -> dict[str, Any]:
-    """`python -m pipelines.retrain --decide-only` against the scenario's registry; its decision record."""
+    """`causal-lattice retrain --decide-only` against the scenario's registry; its decision record."""
     before = set((scenario.workdir / "results" / "retraining").glob("*"))
-    result = run([sys.executable, "-m", "pipelines.retrain", "-c", str(config), "--decide-only"], scenario)
+    result = run([CAUSAL_LATTICE, "retrain", "-c", str(config), "--decide-only"], scenario)
     assert result.returncode == 0, _output(result)[-3000:]
     (new,) = set((scenario.workdir / "results" / "retraining").glob("*")) - before
     return json.loads((new / "decision.json").read_text()) | {"stdout": result.stdout}

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+CAUSAL_LATTICE = str(Path(sys.executable).with_name("causal-lattice"))  # the console script
+# The development tool that registers the local ZenML + MLflow stack (run with PYTHONPATH=REPO).
+LOCAL_STACK = [sys.executable, "-m", "tools", "local-stack", "--state-dir", ".state"]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny_config.yaml"
 # The files of SPEC §4 every run writes under results/<run>/.
 SPEC_FILES = [
@@ -42,9 +45,9 @@ def isolated_env(root: Path, **extra: str) -> dict[str, str]:
 
 
 def run_pipeline(workdir: Path, config: Path = TINY_CONFIG, timeout: int = 900, **env: str):
-    """`python -m pipelines.run -c config` in `workdir` (results land in workdir/results)."""
+    """`causal-lattice run -c config` in `workdir` (results land in workdir/results)."""
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.run", "-c", str(config)],
+        [CAUSAL_LATTICE, "run", "-c", str(config)],
         cwd=workdir,
         env=isolated_env(workdir, **env),
         capture_output=True,

@@ -61,19 +61,19 @@ def zenml_env(config_dir: Path) -> dict[str, str]:
     return env
 
 
+CAUSAL_LATTICE = str(Path(sys.executable).with_name("causal-lattice"))  # the console script
+
+
+def run_command(argv: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """`argv` from the repository root; output captured."""
+    return subprocess.run(argv, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
 def run_module(
     module: str, args: list[str], env: dict[str, str], timeout: float
 ) -> subprocess.CompletedProcess:
     """`python -m module args` from the repository root; output captured."""
-    return subprocess.run(
-        [sys.executable, "-m", module, *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return run_command([sys.executable, "-m", module, *args], env, timeout)
 
 
 def require_pipeline(config: Path) -> None:
@@ -86,7 +86,7 @@ def require_pipeline(config: Path) -> None:
 
 @dataclass
 class Compiled:
-    """Output of one `python -m orchestrators.kubeflow_gpu.compile` run."""
+    """Output of one `causal-lattice compile` run, with ZenML's own DAG of it (`python -m tools zenml-dag`)."""
 
     yaml: Path
     dag: dict[str, Any]
@@ -109,11 +109,13 @@ def compile_under_test(workdir: Path, config: Path, cron: str | None) -> Compile
         "--pipeline", PIPELINE_UNDER_TEST.reference,
         "--source-root", str(PIPELINE_UNDER_TEST.source_root),
         "--image", IMAGE,
-        "--dag-json", str(dag),
     ]  # fmt: skip
     if cron:
         args += ["--schedule-cron", cron, "--schedule-name", "nightly-retrain"]
-    proc = run_module("orchestrators.kubeflow_gpu.compile", args, env, timeout=600)
+    proc = run_command([CAUSAL_LATTICE, "compile", *args], env, timeout=600)
     assert proc.returncode == 0, f"compile failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+    assert proc.stdout.strip().splitlines()[-1] == str(out.resolve())
+    proc = run_module("tools", ["zenml-dag", str(out), "--out", str(dag)], env, timeout=300)
+    assert proc.returncode == 0, f"zenml-dag failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     spec = out.with_name("pipeline.schedule.json")
     return Compiled(out, json.loads(dag.read_text()), zenml_dir, env, spec if spec.exists() else None)

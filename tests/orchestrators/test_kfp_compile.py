@@ -1,7 +1,7 @@
 """The compiled KFP pipeline of the real pipeline matches what ZenML compiled, step for step.
 
 The expectations come from ZenML itself (`--dag-json`: the snapshot's step DAG, step sources, GPU counts and
-merged pod settings), and the YAML is read with kfp's own protos (`pipeline_ir`), so nothing here hard-codes
+merged pod settings), and the YAML is read with kfp's own protos (`tools.kfp_ir`), so nothing here hard-codes
 the pipeline's steps.
 """
 
@@ -12,8 +12,8 @@ from collections import defaultdict
 
 import pytest
 
-from orchestrators.kubeflow_gpu.pipeline_ir import CompiledPipeline, read_pipeline
 from tests.orchestrators.kfp_testlib import CRON, IMAGE, Compiled
+from tools.kfp_ir import CompiledPipeline, read_pipeline
 
 GPU_TOLERATION_KEYS = {"nvidia.com/gpu"}
 GPU_SELECTOR_KEYS = {"accelerator", "nvidia.com/gpu.product", "cloud.google.com/gke-accelerator"}

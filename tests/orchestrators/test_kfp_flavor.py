@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.orchestrators.kfp_testlib import REPO_ROOT, run_module, zenml_env
+from tests.orchestrators.kfp_testlib import CAUSAL_LATTICE, REPO_ROOT, run_command, zenml_env
 
 SETTINGS_CHECK = """
 import json
@@ -18,13 +18,18 @@ pod = {"pod_settings": {"node_selectors": {"accelerator": "nvidia-h200"},
                         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}]}}
 ours = KubeflowGPUOrchestratorSettings.model_validate(pod).pod_settings
 stock = KubeflowOrchestratorSettings.model_validate(pod).pod_settings
-merged = KubeflowGPUOrchestratorSettings.model_validate(
-    {"node_selectors": {"accelerator": "old", "zone": "a"}, **pod}).pod_settings
+deprecated = {}
+for key in ("node_selectors", "node_affinity"):
+    try:
+        KubeflowGPUOrchestratorSettings.model_validate({key: {"zone": "a"}, **pod})
+        deprecated[key] = "accepted"
+    except ValueError as error:
+        deprecated[key] = str(error)
 config = KubeflowGPUOrchestratorConfig(compile_only=True, **pod)
 print(json.dumps({
     "ours": ours.model_dump(include={"node_selectors", "tolerations"}),
     "stock": stock.model_dump(include={"node_selectors", "tolerations"}),
-    "merged": merged.node_selectors,
+    "deprecated": deprecated,
     "compile_only_remote": config.is_remote,
     "compile_only_client_cache": config.supports_client_side_caching,
     "default_remote": KubeflowGPUOrchestratorConfig().is_remote,
@@ -49,7 +54,9 @@ def test_pod_settings_survive_validation(tmp_path: Path) -> None:
     }
     assert result["ours"] == expected
     assert result["stock"] == {"node_selectors": {}, "tolerations": []}  # SPEC 6 (a): the defect we fix
-    assert result["merged"] == {"accelerator": "nvidia-h200", "zone": "a"}  # pod_settings wins
+    # The deprecated top-level keys are refused with the place they belong, never migrated.
+    assert "`node_selectors` -> `pod_settings.node_selectors`" in result["deprecated"]["node_selectors"]
+    assert "`node_affinity` -> `pod_settings.affinity.nodeAffinity" in result["deprecated"]["node_affinity"]
     assert result["compile_only_remote"] is False and result["compile_only_client_cache"] is False
     assert result["default_remote"] is True
 
@@ -76,24 +83,22 @@ def test_flavor_registers_from_repo_root(tmp_path: Path) -> None:
 
 def test_compile_cli_reports_bad_paths(tmp_path: Path) -> None:
     env = zenml_env(tmp_path)
-    missing = run_module(
-        "orchestrators.kubeflow_gpu.compile", ["--config", "nope.yaml", "--output", "x.yaml"], env, 60
-    )
-    assert missing.returncode == 2 and "nope.yaml" in missing.stderr and "does not exist" in missing.stderr
 
+    def compile_(*args: str) -> subprocess.CompletedProcess:
+        return run_command([CAUSAL_LATTICE, "compile", *args], env, 120)
+
+    missing = compile_("--config", "nope.yaml", "--output", "x.yaml")
+    assert missing.returncode == 2 and "nope.yaml" in missing.stderr and "does not exist" in missing.stderr
     config = tmp_path / "c.yaml"
     config.write_text("steps: [1, 2]\n")
-    bad = run_module(
-        "orchestrators.kubeflow_gpu.compile", ["--config", str(config), "--output", "x.yaml"], env, 60
-    )
-    assert bad.returncode == 2 and "`steps` must map" in bad.stderr
-
+    bad = compile_("--config", str(config), "--output", "x.yaml")
+    assert bad.returncode == 2 and "`steps` must be a mapping" in bad.stderr
     config.write_text("enable_cache: false\n")
-    suffix = run_module(
-        "orchestrators.kubeflow_gpu.compile", ["--config", str(config), "--output", "x.json"], env, 60
-    )
+    suffix = compile_("--config", str(config), "--output", "x.json")
     assert suffix.returncode == 2 and ".yaml" in suffix.stderr
-
-    ref = ["--config", str(config), "--output", str(tmp_path / "x.yaml"), "--pipeline", "no_such_module:p"]
-    unknown = run_module("orchestrators.kubeflow_gpu.compile", ref, env, 120)
-    assert unknown.returncode == 2 and "no_such_module" in unknown.stderr
+    unknown = compile_(
+        "--config", str(config), "--output", str(tmp_path / "x.yaml"), "--pipeline", "no_such:p"
+    )
+    assert unknown.returncode == 2 and "no_such" in unknown.stderr
+    for result in (missing, bad, suffix, unknown):
+        assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

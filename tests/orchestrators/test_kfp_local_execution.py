@@ -1,33 +1,48 @@
-"""The compiled tasks, run as local processes in DAG order, complete a real ZenML run (SPEC section 6).
+"""The compiled pipeline, run task by task as local processes, each in a working directory of its own as pods
+would (SPEC section 6): it completes a real ZenML run, and the report task's HTML holds every figure although
+the report's directory holds none of the files the other tasks wrote.
 
 Compiles the pipeline under test with the tiny configuration into a fresh ZenML store, then runs every task's
-container command + args from the YAML (`orchestrators.kubeflow_gpu.local_run`) against that store. This is
-slow (one Python process per step invocation), hence `integration`.
+container command + args from the YAML (`python -m tools kfp-run`) against that store. This is slow (one
+Python process per step invocation), hence `integration`.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from orchestrators.kubeflow_gpu.pipeline_ir import read_pipeline
 from tests.orchestrators.kfp_testlib import PIPELINE_UNDER_TEST, compile_under_test, run_module
+from tools.kfp_ir import read_pipeline
 
 pytestmark = pytest.mark.integration
 
 
-def test_compiled_tasks_complete_a_zenml_run(tmp_path: Path) -> None:
+@dataclass
+class LocalRun:
+    tasks: set[str]
+    summary: dict[str, Any]
+    work: Path
+    output: str
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory: pytest.TempPathFactory) -> LocalRun:
+    tmp_path = tmp_path_factory.mktemp("kfp-local")
     compiled = compile_under_test(tmp_path, PIPELINE_UNDER_TEST.tiny_config, cron=None)
-    tasks = set(read_pipeline(compiled.yaml).tasks)
-    summary_file = tmp_path / "summary.json"
+    summary_file, work = tmp_path / "summary.json", tmp_path / "work"
     proc = run_module(
-        "orchestrators.kubeflow_gpu.local_run",
+        "tools",
         [
-            str(compiled.yaml),
+            "kfp-run", str(compiled.yaml),
             "--source-root", str(PIPELINE_UNDER_TEST.source_root),
-            "--workdir", str(tmp_path / "work"),
+            "--workdir", str(work),
             "--run-id", "local-kfp-run-0001",
             "--check-zenml",
             "--json-out", str(summary_file),
@@ -35,15 +50,50 @@ def test_compiled_tasks_complete_a_zenml_run(tmp_path: Path) -> None:
         compiled.env,
         timeout=3600,
     )  # fmt: skip
-    assert summary_file.exists(), f"local_run failed to start:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    assert summary_file.exists(), f"kfp-run failed to start:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     summary = json.loads(summary_file.read_text())
     failed = {name: t for name, t in summary["tasks"].items() if t["status"] != "completed"}
     logs = {name: Path(t["log"]).read_text()[-3000:] for name, t in failed.items() if t.get("log")}
     assert proc.returncode == 0 and not failed, f"tasks not completed: {failed}\n{logs}"
-    assert set(summary["order"]) == tasks
+    return LocalRun(set(read_pipeline(compiled.yaml).tasks), summary, work, proc.stdout)
 
-    runs = summary["zenml"]["runs"]
+
+def test_compiled_tasks_complete_a_zenml_run(local_run: LocalRun) -> None:
+    assert set(local_run.summary["order"]) == local_run.tasks
+    runs = local_run.summary["zenml"]["runs"]
     assert len(runs) == 1, runs  # all steps joined the one run of this KFP run id
     assert runs[0]["status"] == "completed"
-    assert set(runs[0]["steps"]) == tasks
+    assert set(runs[0]["steps"]) == local_run.tasks
     assert set(runs[0]["steps"].values()) == {"completed"}
+
+
+def _files(task_dir: Path) -> dict[str, bytes]:
+    """What a task wrote under results/<run>/, by path relative to the run folder."""
+    return {
+        str(path.relative_to(run)): path.read_bytes()
+        for run in (task_dir / "results").glob("*")
+        if run.is_dir() and not run.is_symlink()
+        for path in run.rglob("*")
+        if path.is_file()
+    }
+
+
+def test_report_in_its_own_directory_embeds_every_figure(local_run: LocalRun) -> None:
+    written = {task: _files(local_run.work / task) for task in local_run.tasks}
+    assert set(written["report"]) == {"reports/summary.md", "reports/summary.html"}
+    assert set(written["promote"]) == {"reports/promotion.md"}
+    figures = {
+        path: data for task, files in written.items() for path, data in files.items() if path.endswith(".png")
+    }
+    producers = {task for task, files in written.items() if any(p.endswith(".png") for p in files)}
+    assert producers == {"extract_attention", "embed_latent", "analyze_lattice", "measure_utility",
+                         "repro_check", "subset_generalization"}  # fmt: skip
+    html = written["report"]["reports/summary.html"].decode()
+    embedded = {
+        caption: base64.b64decode(data)
+        for data, caption in re.findall(
+            r'<img [^>]*src="data:image/png;base64,([^"]+)"><figcaption>([^<]+)</figcaption>', html
+        )
+    }
+    assert embedded == figures  # every figure, byte for byte, taken from the artifacts, not from a disk
+    assert not re.search(r'<img [^>]*src="(?!data:)', html), "the page links an external image"

@@ -1,4 +1,5 @@
-"""`local_run` executes a compiled KFP YAML in DAG order with filled placeholders (plain kfp, no ZenML)."""
+"""`tools.kfp_local_run` executes a compiled KFP YAML in DAG order, each task in its own working directory, with
+filled placeholders (plain kfp, no ZenML)."""
 
 # No `from __future__ import annotations`: kfp reads component signatures at runtime.
 import json
@@ -7,8 +8,8 @@ from pathlib import Path
 import pytest
 from kfp import compiler, dsl, kubernetes
 
-from orchestrators.kubeflow_gpu.local_run import LocalRunError, execution_order, run_compiled_pipeline
-from orchestrators.kubeflow_gpu.pipeline_ir import read_pipeline
+from tools.kfp_ir import read_pipeline
+from tools.kfp_local_run import LocalRunError, execution_order, run_compiled_pipeline
 
 # Records what the "container" saw; fails when told to.
 SCRIPT = """
@@ -68,7 +69,10 @@ def test_runs_in_dag_order_with_env_secrets_and_run_id(tmp_path: Path) -> None:
         "KFP_RUN_ID": "run-123",
         "PLAIN": "plain",
         "SECRET": "s3cr3t",
-        "cwd": str((tmp_path / "work").resolve()),
+        "cwd": str((tmp_path / "work" / "d").resolve()),  # every task in a directory of its own
+    }
+    assert {json.loads((tmp_path / f"out/{n}.json").read_text())["cwd"] for n in "abcd"} == {
+        str((tmp_path / "work" / n).resolve()) for n in "abcd"
     }
 
 
@@ -86,3 +90,13 @@ def test_failure_skips_the_rest(tmp_path: Path) -> None:
 def test_missing_required_secret_is_reported(tmp_path: Path) -> None:
     with pytest.raises(LocalRunError, match="creds"):
         run_compiled_pipeline(_pipeline_file(tmp_path), require_secrets=True)
+
+
+def test_runner_targets_the_entrypoint_and_its_workdir_option() -> None:
+    from orchestrators.kubeflow_gpu.entrypoint import WORKDIR_OPTION, KubeflowGPUStepEntrypointConfiguration
+    from tools.kfp_local_run import WORKDIR_FLAG, ZENML_ENTRYPOINT_SOURCE
+
+    entrypoint = KubeflowGPUStepEntrypointConfiguration
+    assert f"{entrypoint.__module__}.{entrypoint.__qualname__}" == ZENML_ENTRYPOINT_SOURCE
+    assert f"--{WORKDIR_OPTION}" == WORKDIR_FLAG
+    assert entrypoint.get_entrypoint_options()[WORKDIR_OPTION] is False  # optional: never compiled in

@@ -8,7 +8,7 @@ import pytest
 from kfp import compiler, dsl
 
 from orchestrators.kubeflow_gpu.k8s_config import UnsupportedPodSettingError, apply_pod_settings
-from orchestrators.kubeflow_gpu.pipeline_ir import CompiledTask, read_pipeline
+from tools.kfp_ir import CompiledTask, read_pipeline
 
 GPU_POD: dict[str, Any] = {
     "node_selectors": {"accelerator": "nvidia-h200", "pool": "training"},
@@ -97,4 +97,20 @@ def test_cpu_step_loses_gpu_only_placement(tmp_path: Path) -> None:
 )
 def test_unsupported_settings_are_refused_not_dropped(tmp_path: Path, pod: dict[str, Any]) -> None:
     with pytest.raises(UnsupportedPodSettingError):
+        _compile(tmp_path, {"step": pod}, gpu={"step"})
+
+
+@pytest.mark.parametrize(
+    ("pod", "named"),
+    [
+        ({"tolerations": [{"key": "k", "toleration_seconds": 5}]}, "toleration_seconds"),
+        ({"volume_mounts": [{"name": "data"}], "volumes": [{"name": "data"}]}, "mount_path"),
+        ({"env": [{"value": "1"}]}, "name"),
+    ],
+)
+def test_kubernetes_objects_are_read_by_zenmls_deserialiser(
+    tmp_path: Path, pod: dict[str, Any], named: str
+) -> None:
+    """Keys as in Kubernetes YAML (camelCase); anything else, or a missing required field, names the step."""
+    with pytest.raises(UnsupportedPodSettingError, match=rf"Step 'step'.*{named}"):
         _compile(tmp_path, {"step": pod}, gpu={"step"})

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from model.config import ExperimentConfig
+from model.run_config import read_run_config
 from model.trainer import EpochRecord
-from registry.local_stack import config_tracking_uri, resolve_tracking_uri
+from registry.stack import resolve_tracking_uri
 from registry.tracking import StepIdentity, config_params, flatten, history_metrics, log_step, numeric_metrics
 
 
@@ -63,16 +64,17 @@ def test_log_step_is_a_no_op_without_an_active_run() -> None:
 
 
 def test_tracking_uri_precedence(tmp_path: Path) -> None:
+    """One resolver: --tracking-uri, then MLFLOW_TRACKING_URI, then the config's extra.mlflow.tracking_uri, then
+    the caller's fallback (the embedded SQLite store for the local stack, the active stack for the gate)."""
     config = tmp_path / "run.yaml"
     config.write_text("extra:\n  mlflow:\n    tracking_uri: http://config:5000\n")
-    state = tmp_path / ".state"
-    assert (
-        resolve_tracking_uri("http://cli:1", {"MLFLOW_TRACKING_URI": "http://env:2"}, config, state)
-        == "http://cli:1"
-    )
-    assert (
-        resolve_tracking_uri(None, {"MLFLOW_TRACKING_URI": "http://env:2"}, config, state) == "http://env:2"
-    )
-    assert resolve_tracking_uri(None, {}, config, state) == "http://config:5000"
-    assert resolve_tracking_uri(None, {}, None, state) == f"sqlite:///{state.resolve()}/mlflow.db"
-    assert config_tracking_uri(tmp_path / "missing.yaml") is None
+    configured = read_run_config(config).mlflow_tracking_uri
+    env = {"MLFLOW_TRACKING_URI": "http://env:2"}
+
+    def fallback() -> str:
+        return "sqlite:///fallback.db"
+
+    assert resolve_tracking_uri("http://cli:1", env, configured, fallback) == "http://cli:1"
+    assert resolve_tracking_uri(None, env, configured, fallback) == "http://env:2"
+    assert resolve_tracking_uri(None, {}, configured, fallback) == "http://config:5000"
+    assert resolve_tracking_uri(None, {}, None, fallback) == "sqlite:///fallback.db"

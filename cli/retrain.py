@@ -1,30 +1,26 @@
-"""Scheduled retraining entry: retrain only when fresh data has drifted from the champion's training data.
-
-    python -m pipelines.retrain -c zenml_config.yaml [--stack NAME] [--force] [--decide-only]
+"""Scheduled retraining (`causal-lattice retrain`): retrain only when fresh data has drifted from the
+champion's training data.
 
 The fresh data is whatever `parameters.experiment.data` names now. The reference is the data the current
 `champion` was trained on: the champion's MLflow model version carries the ZenML run id (`zenml.run_id` tag),
 and that run's `dataset` artifact is loaded from ZenML. Evidently's data-drift preset compares the two; the
 decision and its report go to `results/retraining/<UTC time>/`. With drift (share of drifted features at or over
 `retraining.drift_share_threshold`), no champion yet, or `--force`, the pipeline runs; otherwise it stops here.
-The Kubernetes CronJob (k8s/cronjob.yaml) runs this command.
+The Kubernetes CronJob (k8s/cronjob.yaml) runs `causal-lattice retrain`.
 """
 
-import argparse
 import json
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
-from model.config import ConfigError, ExperimentConfig
-from model.data import Dataset, DataValidationError
+from model.config import ExperimentConfig
+from model.data import Dataset
 from model.drift import RetrainDecision, retraining_decision
-from pipelines.run import check_inputs, run_pipeline
 
 
-def _frame(dataset: Dataset) -> pd.DataFrame:
+def frame(dataset: Dataset) -> pd.DataFrame:
     return pd.DataFrame(dataset.features, columns=dataset.feature_names)
 
 
@@ -49,7 +45,8 @@ def champion_training_data() -> tuple[pd.DataFrame | None, str]:
     if not run_id:
         return None, f"{MODEL_NAME} version {version.version} has no zenml.run_id tag"
     dataset = Client().get_pipeline_run(run_id).steps["load_data"].outputs["dataset"][0].load()
-    return _frame(dataset), f"{MODEL_NAME} version {version.version} (ZenML run {run_id})"
+    assert isinstance(dataset, Dataset)
+    return frame(dataset), f"{MODEL_NAME} version {version.version} (ZenML run {run_id})"
 
 
 def write_decision(experiment: ExperimentConfig, decision: RetrainDecision, reference: str) -> Path:
@@ -63,33 +60,8 @@ def write_decision(experiment: ExperimentConfig, decision: RetrainDecision, refe
     return directory
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-c", "--config", type=Path, default=Path("zenml_config.yaml"))
-    parser.add_argument("--force", action="store_true", help="retrain whatever the drift check says")
-    parser.add_argument(
-        "--decide-only", action="store_true", help="write the decision, do not run the pipeline"
-    )
-    parser.add_argument("--stack", help="ZenML stack to activate first (a fresh pod has none of its own)")
-    args = parser.parse_args(argv)
-    try:
-        experiment, dataset = check_inputs(args.config)
-    except (ConfigError, DataValidationError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    if args.stack:
-        from zenml.client import Client
-
-        Client().activate_stack(args.stack)
+def decide(experiment: ExperimentConfig, dataset: Dataset) -> tuple[RetrainDecision, str, Path]:
+    """Compare `dataset` with the champion's training data; the decision, its reference and its folder."""
     reference, described = champion_training_data()
-    decision = retraining_decision(reference, _frame(dataset), experiment.retraining.drift_share_threshold)
-    directory = write_decision(experiment, decision, described)
-    verdict = "retrain" if decision.retrain or args.force else "no retraining"
-    print(f"{verdict}: {decision.reason}; reference: {described}; report: {directory}")
-    if (decision.retrain or args.force) and not args.decide_only:
-        run_pipeline(args.config)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    decision = retraining_decision(reference, frame(dataset), experiment.retraining.drift_share_threshold)
+    return decision, described, write_decision(experiment, decision, described)

@@ -1,26 +1,25 @@
-"""Run the tasks of a compiled KFP YAML as local processes, in DAG order, without Kubernetes.
+"""Run the tasks of a compiled KFP YAML as local processes, in DAG order, without Kubernetes (a development and
+CI tool, not shipped).
 
-This executes exactly what the pods would: each task's container `command + args` from the YAML, with the
-YAML's environment, the secret-sourced variables you supply, and `KFP_RUN_ID`. Placeholders are filled the way
-the KFP driver/launcher fills them (`{{$.inputs.parameters['x']}}` from the task's constant inputs, whose own
+This executes what the pods would: each task's container `command + args` from the YAML, with the YAML's
+environment, the secret-sourced variables you supply, and `KFP_RUN_ID`. Placeholders are filled the way the KFP
+driver/launcher fills them (`{{$.inputs.parameters['x']}}` from the task's constant inputs, whose own
 `{{$.pipeline_job_uuid}}` etc. become the local run's values). Against the ZenML store the YAML was compiled
 on (same `ZENML_CONFIG_PATH`), the steps complete a real ZenML pipeline run (SPEC section 6).
 
-    python -m orchestrators.kubeflow_gpu.local_run build/kubeflow/causal_experiment_pipeline.yaml \\
-        [--secret mlflow-client.tracking_uri=file:./mlruns] [--workdir DIR] [--source-root DIR]
+    python -m tools kfp-run build/kubeflow/causal_experiment_pipeline.yaml [--secret NAME.KEY=VALUE] ...
 
-Local stand-ins for the container: `python` in the command is this interpreter (the image's python), the
-working directory is `--workdir` (the entrypoint's `/app`, via `KUBEFLOW_GPU_WORKDIR`), and `PYTHONPATH`
-starts with the source root and the repository root (where the image has the project installed). Secrets
-that are not supplied are left unset (the ZenML client then uses the local store from `ZENML_CONFIG_PATH`);
-pass `--require-secrets` to fail instead, as a pod would.
+Local stand-ins for the container: `python` in the command is this interpreter (the image's python); every
+task gets a working directory of its own, `<workdir>/<task>/`, as every pod has its own file system (for
+the ZenML step entrypoint through its `--workdir` option, since it enters the image's `/app` first, which
+must therefore exist or be creatable); `PYTHONPATH` starts with the source root and the repository root
+(where the image has the project installed). Secrets that are not supplied are left unset (the ZenML client
+then uses the local store from `ZENML_CONFIG_PATH`); `require_secrets` fails instead, as a pod would.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import json
 import os
 import re
 import subprocess
@@ -29,15 +28,19 @@ import tempfile
 import time
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from orchestrators.kubeflow_gpu.orchestrator import topological_order
-from orchestrators.kubeflow_gpu.pipeline_ir import CompiledPipeline, CompiledTask, read_pipeline
+from tools.kfp_ir import CompiledPipeline, CompiledTask, read_pipeline
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# The kubeflow_gpu step entrypoint (orchestrators/kubeflow_gpu/entrypoint.py) and its working-directory option.
+ZENML_ENTRYPOINT_SOURCE = "orchestrators.kubeflow_gpu.entrypoint.KubeflowGPUStepEntrypointConfiguration"
+WORKDIR_FLAG = "--workdir"
+IMAGE_WORKDIR = Path("/app")
 _INPUT = re.compile(r"\{\{\$\.inputs\.parameters\['([^']+)'\]\}\}")
 _PLACEHOLDER = re.compile(r"\{\{\$[^}]*\}\}")
 
@@ -72,12 +75,16 @@ class LocalRunResult:
 
 
 def execution_order(pipeline: CompiledPipeline) -> list[str]:
-    """Task display names in dependency order (ties in name order)."""
+    """Task display names in dependency order."""
     upstream = {name: sorted(task.dependencies) for name, task in sorted(pipeline.tasks.items())}
     try:
-        return topological_order(upstream)
-    except ValueError as error:
-        raise LocalRunError(str(error)) from None
+        return list(TopologicalSorter(upstream).static_order())
+    except CycleError as error:
+        raise LocalRunError(f"cyclic task dependencies: {error.args[1]}") from None
+
+
+def _is_zenml_step(argv: list[str]) -> bool:
+    return ZENML_ENTRYPOINT_SOURCE in argv
 
 
 def _runtime_values(pipeline: CompiledPipeline, task: CompiledTask, run_id: str, root: str) -> dict[str, str]:
@@ -198,7 +205,8 @@ def run_compiled_pipeline(
         run_id: Stands for the KFP run UUID (default: a new uuid4).
         secrets: Secret name -> key -> value for the tasks' `use_secret_as_env` variables.
         require_secrets: Fail on non-optional secret keys that were not supplied (else leave them unset).
-        workdir: Task working directory (default: a new temporary directory).
+        workdir: Parent of the tasks' own working directories `<workdir>/<task>/` (default: a new temporary
+            directory); also stands for `{{$.pipeline_root}}`.
         source_root: Prepended to `PYTHONPATH` (default: current directory), before the repository root.
         log_dir: Where `<task>.log` files go (default: `<workdir>/logs`).
         python: Interpreter replacing `python`/`python3` at the start of the commands.
@@ -217,7 +225,6 @@ def run_compiled_pipeline(
     roots = [str(Path(source_root or os.getcwd()).resolve()), str(REPO_ROOT)]
     base = dict(os.environ)
     base["PYTHONPATH"] = os.pathsep.join([*roots, *filter(None, [base.get("PYTHONPATH")])])
-    base["KUBEFLOW_GPU_WORKDIR"] = str(work)
 
     result = LocalRunResult(run_id=run_id, pipeline=pipeline.name, order=order)
     with _keep_active_stack(pipeline):
@@ -229,11 +236,25 @@ def run_compiled_pipeline(
             argv = resolve_command(pipeline, task, run_id, str(work))
             if argv and argv[0] in ("python", "python3"):
                 argv[0] = python
+            task_dir = work / name
+            task_dir.mkdir(parents=True, exist_ok=True)
+            if _is_zenml_step(argv):
+                _check_image_workdir()
+                argv += [WORKDIR_FLAG, str(task_dir)]
             env = task_environment(
                 task, run_id=run_id, secrets=secrets or {}, require_secrets=require_secrets, base=base
             )
-            result.tasks[name] = _run_task(name, argv, env, work, logs / f"{name}.log", timeout, echo)
+            result.tasks[name] = _run_task(name, argv, env, task_dir, logs / f"{name}.log", timeout, echo)
     return result
+
+
+def _check_image_workdir() -> None:
+    """ZenML's step entrypoint creates and enters the image's /app before it reads any option."""
+    if not IMAGE_WORKDIR.is_dir() and not os.access(IMAGE_WORKDIR.parent, os.W_OK):
+        raise LocalRunError(
+            f"ZenML's step entrypoint enters {IMAGE_WORKDIR} before the task's own working directory, and this "
+            f"user cannot create it: create it once (sudo mkdir -m 1777 {IMAGE_WORKDIR}) or run as root"
+        )
 
 
 def _run_task(
@@ -281,64 +302,3 @@ def zenml_run_status(run_id: str) -> dict[str, Any]:
             for run in runs.items
         ]
     }
-
-
-def _parse_secrets(items: list[str]) -> dict[str, dict[str, str]]:
-    secrets: dict[str, dict[str, str]] = {}
-    for item in items:
-        ref, sep, value = item.partition("=")
-        name, dot, key = ref.partition(".")
-        if not sep or not dot or not name or not key:
-            raise LocalRunError(f"--secret {item!r} must look like NAME.KEY=VALUE")
-        secrets.setdefault(name, {})[key] = value
-    return secrets
-
-
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry point (`python -m orchestrators.kubeflow_gpu.local_run --help`)."""
-    parser = argparse.ArgumentParser(
-        prog="python -m orchestrators.kubeflow_gpu.local_run",
-        description="Run a compiled KFP pipeline's tasks as local processes against the local ZenML store.",
-    )
-    parser.add_argument("pipeline_file")
-    parser.add_argument("--run-id", help="stands for the KFP run UUID (default: random)")
-    parser.add_argument("--secret", action="append", default=[], help="NAME.KEY=VALUE (repeatable)")
-    parser.add_argument("--require-secrets", action="store_true", help="fail on unsupplied secret keys")
-    parser.add_argument("--workdir", help="task working directory (default: a temp dir)")
-    parser.add_argument("--source-root", help="prepended to PYTHONPATH (default: cwd)")
-    parser.add_argument("--log-dir", help="per-task logs (default: <workdir>/logs)")
-    parser.add_argument("--timeout", type=float, help="per-task timeout in seconds")
-    parser.add_argument("--check-zenml", action="store_true", help="report the ZenML run status at the end")
-    parser.add_argument("--json-out", help="also write the summary JSON to this file")
-    args = parser.parse_args(argv)
-
-    if not Path(args.pipeline_file).is_file():
-        print(f"error: {args.pipeline_file!r} does not exist", file=sys.stderr)
-        return 2
-    try:
-        result = run_compiled_pipeline(
-            args.pipeline_file,
-            run_id=args.run_id,
-            secrets=_parse_secrets(args.secret),
-            require_secrets=args.require_secrets,
-            workdir=args.workdir,
-            source_root=args.source_root,
-            log_dir=args.log_dir,
-            timeout=args.timeout,
-            echo=True,
-        )
-    except LocalRunError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    summary: dict[str, Any] = asdict(result) | {"ok": result.ok}
-    if args.check_zenml:
-        summary["zenml"] = zenml_run_status(result.run_id)
-    text = json.dumps(summary, indent=2)
-    print(text)
-    if args.json_out:
-        Path(args.json_out).write_text(text + "\n")
-    return 0 if result.ok else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

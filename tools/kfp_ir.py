@@ -1,4 +1,4 @@
-"""Read a compiled KFP pipeline YAML with kfp's own protos.
+"""Read a compiled KFP pipeline YAML with kfp's own protos (a development and CI tool, not shipped).
 
 A `kfp` 2.x package is a YAML stream: document 1 is the `PipelineSpec`
 (`kfp.pipeline_spec.pipeline_spec_pb2`), document 2 (present when kfp-kubernetes was used) is a `PlatformSpec`

@@ -1,0 +1,5 @@
+"""`python -m cli` is the `causal-lattice` console script."""
+
+from cli.main import main
+
+main()

@@ -1,0 +1,273 @@
+"""The `causal-lattice` command line: one console script for every job the package does.
+
+Exit codes are the same everywhere: 0 done, 1 the job ran and failed (a pipeline step, a failing gate, a
+benchmark), 2 it did not start (bad configuration, data or option; one line on stderr names the problem and the
+fix). Commands that take `-c/--config` read it with the one run-configuration reader (`model.run_config`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from model.config import ConfigError, ExperimentConfig
+from model.data import Dataset, DataValidationError, check_subsets, load_dataset
+from model.run_config import read_run_config
+from registry import MODEL_NAME
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+DEFAULT_CONFIG = Path("zenml_config.yaml")
+DEFAULT_KFP_OUTPUT = Path("build/kubeflow/causal_experiment_pipeline.yaml")
+BENCHMARKS = {"pipeline-time": "bench/pipeline_time.py", "model-quality": "bench/model_quality.py"}
+
+config_option = click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="ZenML run configuration (parameters.experiment, steps, settings).",
+)
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
+    """Everything that can be checked before a step runs: config keys and values, then the data itself."""
+    try:
+        experiment = read_run_config(config_path).require_experiment()
+        dataset = load_dataset(experiment.data, experiment.split.min_group_size)
+        check_subsets(dataset, experiment.evaluation.subsets)
+    except (ConfigError, DataValidationError) as error:
+        fail(str(error))
+    return experiment, dataset
+
+
+def run_pipeline(config_path: Path) -> None:
+    from pipelines.causal_experiment import causal_experiment_pipeline
+
+    causal_experiment_pipeline.with_options(config_path=str(config_path))()
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Train, verify and promote the causal lattice transformer (ZenML, MLflow, Kubeflow).
+
+    \b
+    Exit codes of every command:
+      0  done
+      1  the job ran and failed (a pipeline step, a failing gate, a benchmark)
+      2  it did not start: bad configuration, data or option (one line on stderr says which and the fix)
+    """
+
+
+@main.command()
+@config_option
+def validate(config_path: Path) -> None:
+    """Check the configuration and load and validate the data; train nothing.
+
+    \b
+    Exit codes: 0 configuration and data are valid; 2 they are not (the line names the key, column or row).
+    """
+    experiment, dataset = check_inputs(config_path)
+    click.echo(
+        f"{config_path}: configuration (profile {experiment.profile}) and data ({dataset.name}, "
+        f"{dataset.features.shape[0]} rows, {dataset.n_features} features) are valid"
+    )
+
+
+@main.command()
+@config_option
+def run(config_path: Path) -> None:
+    """Validate configuration and data, then run the whole pipeline on the active ZenML stack.
+
+    Results go to <results_dir>/<run name>/ (reports/summary.html is the whole report); on a stack with an
+    MLflow tracker every step logs there and the main model is registered.
+
+    \b
+    Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran).
+    """
+    check_inputs(config_path)
+    run_pipeline(config_path)
+
+
+@main.command()
+@config_option
+@click.option("--force", is_flag=True, help="Run the pipeline whatever the drift check says.")
+@click.option("--decide-only", is_flag=True, help="Write the decision; do not run the pipeline.")
+@click.option("--stack", help="ZenML stack to activate first (a fresh pod has no active stack of its own).")
+def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None) -> None:
+    """Run the pipeline only when the configured data drifted from the champion's training data.
+
+    Compares the data with the data the MLflow `champion` was trained on (Evidently, threshold
+    retraining.drift_share_threshold); runs when it drifted or there is no champion. The decision and its drift
+    report go to <results_dir>/retraining/<UTC time>/. The Kubernetes CronJob runs this command.
+
+    \b
+    Exit codes: 0 decided (and, if needed, the run completed); 1 the retraining run failed;
+    2 bad configuration or data.
+    """
+    from cli.retrain import decide
+
+    experiment, dataset = check_inputs(config_path)
+    if stack:
+        from zenml.client import Client
+
+        try:
+            Client().activate_stack(stack)
+        except KeyError:
+            fail(
+                f"no ZenML stack named {stack!r}: register it (k8s/register_stack.sh) or pass another --stack"
+            )
+    decision, described, directory = decide(experiment, dataset)
+    verdict = "retrain" if decision.retrain or force else "no retraining"
+    click.echo(f"{verdict}: {decision.reason}; reference: {described}; report: {directory}")
+    if (decision.retrain or force) and not decide_only:
+        run_pipeline(config_path)
+
+
+@main.command(name="compile")
+@config_option
+@click.option("--output", type=click.Path(path_type=Path), default=DEFAULT_KFP_OUTPUT, show_default=True)
+@click.option(
+    "--pipeline",
+    "reference",
+    default="pipelines.causal_experiment:causal_experiment_pipeline",
+    show_default=True,
+    help="module:attribute of the ZenML pipeline.",
+)
+@click.option("--image", help="Task image (default: the config's settings.docker.parent_image).")
+@click.option(
+    "--source-root", type=click.Path(path_type=Path), help="Root of the step modules (default: cwd)."
+)
+@click.option(
+    "--schedule-cron", help="5-field cron: also write <output stem>.schedule.json (a KFP recurring run)."
+)
+@click.option("--schedule-name", help="Name of that schedule.")
+@click.option("--artifact-store", default="default", show_default=True, help="Artifact store of the stack.")
+def compile_command(
+    config_path: Path,
+    output: Path,
+    reference: str,
+    image: str | None,
+    source_root: Path | None,
+    schedule_cron: str | None,
+    schedule_name: str | None,
+    artifact_store: str,
+) -> None:
+    """Compile the pipeline to a Kubeflow Pipelines YAML with per-step GPU pod specs; contact no server.
+
+    Registers the compile-only stack kfp-compile in the current ZenML store and writes the YAML (and a
+    schedule's recurring-run spec beside it). Compiled on a local store, its tasks run against that store.
+
+    \b
+    Exit codes: 0 the YAML was written (its path is printed); 2 bad configuration, path or pipeline.
+    """
+    from cli.compile import CompileError, check_output_path, compile_pipeline, default_image, load_pipeline
+    from cli.stacks import StackSetupError
+
+    os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")  # compiling needs no network
+    try:
+        read_run_config(config_path)
+        check_output_path(output)
+        root = (source_root or Path.cwd()).resolve()
+        sys.path.insert(0, str(root))
+        pipeline = load_pipeline(reference)
+        schedule = None
+        if schedule_cron:
+            from zenml.config.schedule import Schedule
+
+            schedule = Schedule(name=schedule_name, cron_expression=schedule_cron)
+        path = compile_pipeline(
+            pipeline,
+            config_path,
+            output,
+            image or default_image(config_path),
+            schedule=schedule,
+            source_root=root,
+            artifact_store=artifact_store,
+        )
+    except (CompileError, ConfigError, StackSetupError) as error:
+        fail(str(error))
+    click.echo(path)
+
+
+@main.command()
+@click.option("--tracking-uri", help="MLflow URI (default: $MLFLOW_TRACKING_URI, then the active stack's).")
+@click.option("--model", "model_name", default=MODEL_NAME, show_default=True, help="Registered model.")
+@click.option("--promote", is_flag=True, help="Also move `champion` to the challenger when it passes.")
+def gate(tracking_uri: str | None, model_name: str, promote: bool) -> None:
+    """The promotion gate for CI/CD: may the MLflow `challenger` become `champion`?
+
+    Decides from the challenger's tags (each gate's verdict, its accuracy and the champion's on the same
+    held-out rows, recorded by the pipeline's promote step).
+
+    \b
+    Exit codes: 0 it may (or already is champion); 1 it may not (failing gates and reasons on stderr);
+    2 it cannot be checked (no MLflow reachable, no challenger).
+    """
+    from registry import CHALLENGER, CHAMPION
+    from registry.gate import GateError, evaluate_challenger
+    from registry.stack import (
+        TrackingServerError,
+        active_stack_tracking_uri,
+        check_reachable,
+        is_remote,
+        resolve_tracking_uri,
+    )
+
+    try:
+        uri = resolve_tracking_uri(tracking_uri, os.environ, None, active_stack_tracking_uri)
+        if is_remote(uri):
+            check_reachable(uri)
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        version, decision, table = evaluate_challenger(client, model_name)
+    except (GateError, TrackingServerError) as error:
+        fail(f"gate: {error}")
+    click.echo(f"{model_name} version {version} ({CHALLENGER}) at {uri}\n\n{table}")
+    if not decision.promote:
+        failing = ", ".join(decision.failing_gates) or "none"
+        click.echo(f"gate: FAIL: version {version} may not be promoted; failing gates: {failing}", err=True)
+        for reason in decision.reasons:
+            click.echo(f"gate:   {reason}", err=True)
+        raise SystemExit(EXIT_FAILED)
+    if promote:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        click.echo(f"gate: version {version} is now {CHAMPION!r}")
+    click.echo(f"gate: PASS: version {version} may be promoted")
+
+
+@main.command()
+@click.option("--only", type=click.Choice(sorted(BENCHMARKS)), help="Run one benchmark (default: both).")
+@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="Run configuration.")
+@click.option("--repo", type=click.Path(path_type=Path), default=Path("."), help="Repository checkout.")
+def bench(only: str | None, config_path: Path | None, repo: Path) -> None:
+    """Run the benchmarks of a repository checkout (bench/): pipeline wall time and model quality.
+
+    Each prints one JSON line and writes it under bench/out/ (never over an earlier result). The benchmarks
+    live beside the package, not in it: run this from the checkout's root or pass --repo.
+
+    \b
+    Exit codes: 0 every benchmark finished; 1 one failed; 2 no bench/ in the checkout, or a bad option.
+    """
+    names = [only] if only else sorted(BENCHMARKS, reverse=True)
+    scripts = [repo / BENCHMARKS[name] for name in names]
+    missing = [str(script) for script in scripts if not script.is_file()]
+    if missing:
+        fail(f"{', '.join(missing)} not found: run from the repository checkout's root, or pass --repo DIR")
+    for script in scripts:
+        argv = [sys.executable, str(script), *(["--config", str(config_path)] if config_path else [])]
+        click.echo(f"bench: {' '.join(argv[1:])}", err=True)
+        if subprocess.run(argv, cwd=repo, check=False).returncode != 0:
+            fail(f"benchmark {script} failed", EXIT_FAILED)
