@@ -1,7 +1,8 @@
 """The seed's verification protocol (V-VI) as plain functions: Exp-1..5 and the cohort subsets (VI.3).
 
 Each returns a `ProtocolOutcome`: measured numbers plus the files of SPEC §4 (relative path -> bytes). The
-bytes travel inside the ZenML artifact, so a later step (the report) has them wherever it runs.
+bytes travel inside the ZenML artifact, so a later step (the report) has them wherever it runs. This module
+holds Exp-1..4 on the main model; `model/protocol_trainings.py` the parts over several trainings (Exp-5, VI.3).
 
 Words: an "experiment" in this project is one of the seed's Exp-1..5 (this module, `expN_*`); the run's
 configuration is `ExperimentConfig` (the `parameters.experiment` block of zenml_config.yaml, named after the
@@ -10,7 +11,6 @@ seed's config file), and MLflow's experiment is `registry.MLFLOW_EXPERIMENT`.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import time
@@ -27,7 +27,6 @@ from sklearn.metrics import silhouette_score
 
 from model import plots
 from model.data import Dataset
-from model.data_view import DataView
 from model.metrics import (
     forward_flops,
     isolated_node_share,
@@ -47,7 +46,7 @@ class ProtocolOutcome:
     files: dict[str, bytes] = field(default_factory=dict)
 
 
-def _json(data: Any) -> bytes:
+def json_bytes(data: Any) -> bytes:
     return json.dumps(data, indent=2, sort_keys=True).encode()
 
 
@@ -106,7 +105,7 @@ def exp2_latent(
         files={
             "latent/z_tsne.png": plots.latent_scatter(z_tsne, labels, data.groups, "t-SNE", silhouette),
             "latent/z_pca.png": plots.latent_scatter(z_pca, labels, data.groups, "PCA", silhouette),
-            "latent/z_stat.json": _json(stats),
+            "latent/z_stat.json": json_bytes(stats),
             "latent/z_stat.npz": buffer.getvalue(),
         },
     )
@@ -145,7 +144,7 @@ def exp3_lattice(
             "lattice/lattice_graph.png": plots.lattice_drawing(graph, encoder.threshold),
             "lattice/degree_dist.png": plots.degree_distribution(graph),
             "lattice/edges.csv": edges.to_csv(index=False).encode(),
-            "lattice/lattice_stats.json": _json(metrics),
+            "lattice/lattice_stats.json": json_bytes(metrics),
         },
     )
     return outcome, graph
@@ -216,104 +215,4 @@ def exp4_utility(
             .to_csv()
             .encode(),
         },
-    )
-
-
-def weights_digest(model: torch.nn.Module) -> str:
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """What a training invocation contributes to the repro and subset protocols."""
-
-    name: str
-    seed: int
-    view: DataView
-    metrics: dict[str, float]
-    weights_digest: str
-
-
-def exp5_reproducibility(
-    runs: list[RunSummary], max_std: float, rerun_pairs: list[tuple[str, str]]
-) -> ProtocolOutcome:
-    """Exp-5: same seed twice must match bit for bit; std(accuracy) over distinct seeds below `max_std`."""
-    by_name = {run.name: run for run in runs}
-    identical = [
-        {
-            "runs": [first, second],
-            "weights_identical": by_name[first].weights_digest == by_name[second].weights_digest,
-            "metrics_identical": by_name[first].metrics == by_name[second].metrics,
-        }
-        for first, second in rerun_pairs
-    ]
-    seeds: dict[int, RunSummary] = {}
-    for run in runs:
-        seeds.setdefault(run.seed, run)
-    accuracies = [run.metrics.get("accuracy", float("nan")) for run in seeds.values()]
-    std = float(np.std(accuracies)) if accuracies else float("nan")
-    log = {
-        "same_seed": identical,
-        "same_seed_identical": all(p["weights_identical"] and p["metrics_identical"] for p in identical),
-        "seeds": {str(seed): run.metrics for seed, run in seeds.items()},
-        "accuracy_mean": float(np.mean(accuracies)) if accuracies else float("nan"),
-        "accuracy_std": std,
-        "max_std": max_std,
-        "passed": bool(std < max_std),
-    }
-    figure = plots.bar_chart(
-        {f"seed {seed}": run.metrics.get("accuracy", float("nan")) for seed, run in seeds.items()},
-        "test accuracy",
-        f"Accuracy over seeds (std = {std:.4f})",
-    )
-    return ProtocolOutcome(
-        metrics={"accuracy_std": std, "same_seed_identical": log["same_seed_identical"]},
-        files={"reproducibility_log.json": _json(log), "visuals/repro_accuracy.png": figure},
-    )
-
-
-def cohort_subsets(
-    group_runs: list[RunSummary], logo_runs: list[RunSummary], dataset: Dataset
-) -> ProtocolOutcome:
-    """Seed VI.3: retrain per cohort and leave-one-cohort-out; accuracy gap and Evidently drift per cohort."""
-    from model.drift import data_drift
-
-    per_group = {str(run.view.group): run.metrics.get("accuracy", float("nan")) for run in group_runs}
-    per_logo = {str(run.view.group): run.metrics.get("accuracy", float("nan")) for run in logo_runs}
-    gap = float(max(per_group.values()) - min(per_group.values())) if per_group else float("nan")
-    files: dict[str, bytes] = {}
-    drift: dict[str, dict[str, Any]] = {}
-    if dataset.groups is not None:
-        frame = pd.DataFrame(dataset.features, columns=dataset.feature_names)
-        for group in sorted(set(per_group) | set(per_logo)):
-            mask = dataset.groups == group
-            result = data_drift(frame[~mask].reset_index(drop=True), frame[mask].reset_index(drop=True))
-            drift[group] = {
-                "drifted_share": result.drifted_share,
-                "drifted_count": result.drifted_count,
-                "p_values": result.column_p_values,
-            }
-            files[f"subsets/drift_{group}.html"] = result.html.encode()
-    summary = {
-        "group_accuracy": per_group,
-        "subset_accuracy_gap": gap,
-        "logo_accuracy": per_logo,
-        "logo_accuracy_mean": float(np.mean(list(per_logo.values()))) if per_logo else float("nan"),
-        "drift_vs_other_groups": drift,
-    }
-    files["subsets/subset_summary.json"] = _json(summary)
-    chart = {f"{g} (within)": a for g, a in per_group.items()} | {
-        f"{g} (held out)": a for g, a in per_logo.items()
-    }
-    if chart:
-        files["subsets/subset_accuracy.png"] = plots.bar_chart(
-            chart, "test accuracy", f"Per-cohort retraining and leave-one-cohort-out (gap = {gap:.3f})"
-        )
-    return ProtocolOutcome(
-        metrics={"subset_accuracy_gap": gap, "logo_accuracy_mean": summary["logo_accuracy_mean"]},
-        files=files,
     )

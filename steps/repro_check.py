@@ -6,7 +6,8 @@ from zenml import step
 
 from model.config import ExperimentConfig
 from model.data import DataValidationError
-from model.protocol import ProtocolOutcome, RunSummary, exp5_reproducibility, weights_digest
+from model.protocol import ProtocolOutcome
+from model.protocol_trainings import RunSummary, exp5_reproducibility, weights_digest
 from model.trainer import TrainedModel
 from steps.tracking import publish_outcome
 

@@ -6,7 +6,8 @@ from zenml import step
 
 from model.config import ExperimentConfig
 from model.data import Dataset
-from model.protocol import ProtocolOutcome, cohort_subsets
+from model.protocol import ProtocolOutcome
+from model.protocol_trainings import cohort_subsets
 from model.trainer import TrainedModel
 from steps.repro_check import summarise
 from steps.tracking import publish_outcome

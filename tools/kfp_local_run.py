@@ -109,17 +109,8 @@ def _fill(text: str, values: Mapping[str, str], what: str) -> str:
 
 
 def resolve_command(pipeline: CompiledPipeline, task: CompiledTask, run_id: str, root: str) -> list[str]:
-    """The task's command + args with placeholders filled in (as the KFP driver and launcher would).
-
-    Args:
-        pipeline: The parsed pipeline.
-        task: The task.
-        run_id: The local run id (stands for the KFP run UUID).
-        root: Pipeline root (stands for `{{$.pipeline_root}}`).
-
-    Returns:
-        The argv.
-    """
+    """The task's command + args with placeholders filled in as the KFP driver and launcher would (`run_id`
+    stands for the KFP run UUID, `root` for `{{$.pipeline_root}}`)."""
     values = _runtime_values(pipeline, task, run_id, root)
     inputs = {
         key: _fill(str(value), values, f"{task.display_name} input {key}")

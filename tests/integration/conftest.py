@@ -1,0 +1,73 @@
+"""The MLflow server scenario (test_mlflow_server.py) as module fixtures: started only where a test asks for it."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.mlflow_scenario import (
+    FAILING_GATES,
+    PASSING_GATES,
+    PIPELINE,
+    REPO,
+    MlflowServer,
+    Scenario,
+    free_port,
+    registry_state,
+    run,
+    write_config,
+)
+from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK
+
+
+@pytest.fixture(scope="module")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowServer]:
+    server = MlflowServer(root=tmp_path_factory.mktemp("mlflow-server"), port=free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def scenario(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    workdir = tmp_path_factory.mktemp("mlflow-pipeline")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZENML_", "MLFLOW_"))}
+    env.update(
+        ZENML_CONFIG_PATH=str(workdir / "zenml"),
+        ZENML_ANALYTICS_OPT_IN="false",
+        ZENML_LOGGING_COLORS_DISABLED="true",
+        MLFLOW_TRACKING_URI=mlflow_server.uri,
+        PYTHONPATH=str(REPO),
+    )
+    scenario = Scenario(workdir=workdir, server=mlflow_server, env=env)
+    failing = write_config(workdir, "failing_gates", FAILING_GATES)
+    passing = write_config(workdir, "passing_gates", PASSING_GATES)
+    zenml = str(Path(sys.executable).with_name("zenml"))
+
+    def pipeline(name: str, config: Path) -> None:
+        started = time.monotonic()
+        scenario.runs[name] = run([zenml, "pipeline", "run", PIPELINE, "-c", str(config)], scenario)
+        scenario.seconds[name] = time.monotonic() - started
+
+    setup = run(LOCAL_STACK, scenario)
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
+    scenario.runs["setup"] = setup
+    pipeline("failing", failing)
+    scenario.gates["failing"] = run([CAUSAL_LATTICE, "gate"], scenario)
+    scenario.registry_after["failing"] = registry_state(mlflow_server.uri)
+    pipeline("passing", passing)
+    scenario.gates["passing"] = run([CAUSAL_LATTICE, "gate"], scenario)
+    scenario.registry_after["passing"] = registry_state(mlflow_server.uri)
+    mlflow_server.stop()
+    pipeline("unreachable", passing)
+    mlflow_server.start()
+    pipeline("rerun", passing)
+    scenario.registry_after["rerun"] = registry_state(mlflow_server.uri)
+    return scenario
