@@ -366,8 +366,8 @@ def validate_dataset(dataset: Dataset, min_group_size: int) -> None:
         )
     if dataset.features.shape[0] < 2 * min_group_size:
         raise DataValidationError(
-            f"only {dataset.features.shape[0]} rows: at least {2 * min_group_size} are needed for a "
-            "train/test split"
+            f"only {dataset.features.shape[0]} rows: a train/test split needs at least {2 * min_group_size} "
+            f"(2 x split.min_group_size={min_group_size}): add rows or lower split.min_group_size"
         )
     if dataset.labels is not None and len(np.unique(dataset.labels)) < 2:
         only = dataset.class_names[int(dataset.labels[0])] if dataset.class_names else dataset.labels[0]
