@@ -71,11 +71,6 @@ def check_output_path(output_path: str | Path) -> Path:
     return output
 
 
-def default_image(config_path: str | Path) -> str:
-    """The config's `settings.docker.parent_image`, else `causal-lattice:latest`."""
-    return read_run_config(config_path).parent_image or DEFAULT_IMAGE
-
-
 def compile_pipeline(
     pipeline: Pipeline,
     config_path: str | Path,

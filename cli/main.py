@@ -145,7 +145,10 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
     show_default=True,
     help="module:attribute of the ZenML pipeline.",
 )
-@click.option("--image", help="Task image (default: the config's settings.docker.parent_image).")
+@click.option(
+    "--image",
+    help="Task image (default: the config's settings.docker.parent_image, else causal-lattice:latest).",
+)
 @click.option(
     "--source-root", type=click.Path(path_type=Path), help="Root of the step modules (default: cwd)."
 )
@@ -172,12 +175,12 @@ def compile_command(
     \b
     Exit codes: 0 the YAML was written (its path is printed); 2 bad configuration, path or pipeline.
     """
-    from cli.compile import CompileError, check_output_path, compile_pipeline, default_image, load_pipeline
+    from cli.compile import DEFAULT_IMAGE, CompileError, check_output_path, compile_pipeline, load_pipeline
     from cli.stacks import StackSetupError
 
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")  # compiling needs no network
     try:
-        read_run_config(config_path)
+        parent_image = read_run_config(config_path).parent_image
         check_output_path(output)
         root = (source_root or Path.cwd()).resolve()
         sys.path.insert(0, str(root))
@@ -191,7 +194,7 @@ def compile_command(
             pipeline,
             config_path,
             output,
-            image or default_image(config_path),
+            image or parent_image or DEFAULT_IMAGE,
             schedule=schedule,
             source_root=root,
             artifact_store=artifact_store,

@@ -199,3 +199,10 @@ def test_register_stack_uses_the_gcp_flavor_for_gs_paths(registered: dict[str, A
     assert state["active"] == "gcp-prod"
     assert state["components"]["artifact_store"]["flavor"] == "gcp"
     assert state["components"]["orchestrator"]["name"] == script_default("ORCHESTRATOR_NAME")
+
+
+def test_the_registration_refuses_an_environment_the_script_did_not_prepare() -> None:
+    from tools.production_stack import ProductionStackError, production_settings
+
+    with pytest.raises(ProductionStackError, match=r"'ZENML_STACK_NAME'.*run k8s/register_stack.sh"):
+        production_settings(REQUIRED_ENV)  # no defaults filled in
