@@ -16,7 +16,8 @@ from typing import NoReturn
 import click
 
 from model.config import ConfigError, ExperimentConfig
-from model.data import Dataset, DataValidationError, check_subsets, load_dataset
+from model.data import Dataset, DataValidationError, check_subsets, load_dataset, make_splits
+from model.data_view import cohort_views
 from model.run_config import read_run_config
 from registry import MODEL_NAME
 
@@ -42,11 +43,13 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
-    """Everything that can be checked before a step runs: config keys and values, then the data itself."""
+    """Everything that can be checked before a step runs: config keys and values, the data itself, and that
+    every split load_data will make can be made."""
     try:
         experiment = read_run_config(config_path).require_experiment()
         dataset = load_dataset(experiment.data, experiment.split.min_group_size)
         check_subsets(dataset, experiment.evaluation.subsets)
+        make_splits(dataset, experiment.split, cohort_views(experiment.evaluation.subsets))
     except (ConfigError, DataValidationError) as error:
         fail(str(error))
     return experiment, dataset

@@ -450,7 +450,10 @@ def _group_rows(dataset: Dataset, group: str) -> np.ndarray:
 def group_split(dataset: Dataset, group: str, config: SplitConfig) -> DataSplit:
     """Train and test within one cohort (seed VI.3 `train_subset`)."""
     rows = np.flatnonzero(_group_rows(dataset, group))
-    train_local, test_local = _split_rows(dataset.subset(rows), config)
+    try:
+        train_local, test_local = _split_rows(dataset.subset(rows), config)
+    except DataValidationError as error:
+        raise DataValidationError(f"cohort {group!r} (evaluation.subsets): {error}") from None
     return split_from_rows(dataset, DataView(kind="group", group=group), rows[train_local], rows[test_local])
 
 
