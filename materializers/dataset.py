@@ -40,6 +40,8 @@ def save_dataset(directory: str, dataset: Dataset) -> None:
         "feature_names": dataset.feature_names,
         "class_names": dataset.class_names,
         "true_edges": dataset.true_edges,
+        "label_parents": dataset.label_parents,
+        "label_children": dataset.label_children,
         "name": dataset.name,
         "has_labels": dataset.labels is not None,
         "has_groups": dataset.groups is not None,
@@ -58,6 +60,8 @@ def load_dataset_dir(directory: str) -> Dataset:
         class_names=meta["class_names"],
         groups=_load_array(os.path.join(directory, "groups.npy")) if meta["has_groups"] else None,
         true_edges=[tuple(e) for e in meta["true_edges"]] if meta["true_edges"] is not None else None,
+        label_parents=meta["label_parents"],
+        label_children=meta["label_children"],
         name=meta["name"],
     )
 

@@ -15,6 +15,7 @@ from zenml.materializers.base_materializer import BaseMaterializer
 from model.data import Standardizer
 from model.data_view import DataView
 from model.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from model.structure import StructureFit
 from model.trainer import EpochRecord, TrainedModel
 
 RECORD_FILE = "training_record.json"
@@ -33,6 +34,7 @@ class TrainedModelMaterializer(BaseMaterializer):
             "seed": data.seed,
             "n_train": data.n_train,
             "n_test": data.n_test,
+            "structure": asdict(data.structure),
         }
         with tempfile.TemporaryDirectory() as staging:
             save_model(data.model, staging)
@@ -58,6 +60,10 @@ class TrainedModelMaterializer(BaseMaterializer):
             seed=record["seed"],
             n_train=record["n_train"],
             n_test=record["n_test"],
+            structure=StructureFit(
+                **{k: v for k, v in record["structure"].items() if k != "removed_cycle_edges"},
+                removed_cycle_edges=[tuple(edge) for edge in record["structure"]["removed_cycle_edges"]],
+            ),
         )
 
     def save_visualizations(self, data: TrainedModel) -> dict[str, VisualizationType]:

@@ -1,5 +1,13 @@
-"""Causal attention blocks: pre-LN transformer blocks with causal RoPE, a fused (SDPA) path and an explicit
-path that returns the attention weights, and the lattice-distance prior for `kl_causal` (SPEC §2.4)."""
+"""Causal attention blocks (SPEC §2.4): pre-LN transformer blocks with causal RoPE whose attention follows the
+lattice, on the fused SDPA kernel with an additive bias.
+
+The bias holds two things. A mask: a feature token attends to itself and its ancestors in the lattice, and
+`[CLS]` attends to itself and the features the prediction may read (the label's non-descendants), so no path
+carries information from the label's descendants into `[CLS]`. And the causal prior `P_ij ∝ exp(-D_ij / τ)`
+(D: hop distances on the symmetrised lattice) as `log P`, so attention starts at the prior and the KL term
+measures how far it moved. `kl_causal` is the mean over query rows of KL(attention_i ‖ P_i), computed from an
+explicit softmax over a subset of query rows, never from all B×H×T×T probabilities at once.
+"""
 
 from __future__ import annotations
 
@@ -7,45 +15,47 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from model.lattice import LatticeView
 from model.rope import CausalRoPE
 
 
-def lattice_distances(adjacency: torch.Tensor, threshold: float) -> torch.Tensor:
-    """Hop distances (F, F) on the symmetrised, thresholded lattice; unreachable pairs get F."""
-    with torch.no_grad():
-        n = adjacency.shape[0]
-        linked = adjacency.detach() >= threshold
-        linked = linked | linked.T
-        distance = torch.full((n, n), float(n), device=adjacency.device)
-        distance[linked] = 1.0
-        distance.fill_diagonal_(0.0)
-        for k in range(n):  # Floyd-Warshall; F is tens of variables
-            distance = torch.minimum(distance, distance[:, k : k + 1] + distance[k : k + 1, :])
-        return distance
+def causal_prior(distances: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Row-stochastic prior P_ij ∝ exp(-D_ij / τ) over feature tokens (F, F)."""
+    return torch.softmax(-distances / temperature, dim=-1)
 
 
-def causal_prior(adjacency: torch.Tensor, threshold: float, temperature: float) -> torch.Tensor:
-    """Row-stochastic prior P_ij ∝ exp(-D_ij / tau) over feature tokens."""
-    return torch.softmax(-lattice_distances(adjacency, threshold) / temperature, dim=-1)
+def attention_bias(view: LatticeView, prior: torch.Tensor, prior_weight: float) -> torch.Tensor:
+    """(F+1, F+1) additive bias over [CLS] + feature tokens: -inf where attention is not allowed,
+    `prior_weight * log P` elsewhere."""
+    n = prior.shape[0]
+    allowed = torch.zeros(n + 1, n + 1, dtype=torch.bool, device=prior.device)
+    allowed[0, 0] = True
+    allowed[0, 1:] = view.readable
+    allowed[1:, 1:] = view.ancestors | torch.eye(n, dtype=torch.bool, device=prior.device)
+    bias = torch.zeros(n + 1, n + 1, device=prior.device)
+    bias[1:, 1:] = prior_weight * prior.clamp_min(1e-30).log()
+    return bias.masked_fill(~allowed, float("-inf"))
 
 
-def attention_kl(attention: torch.Tensor, prior: torch.Tensor) -> torch.Tensor:
-    """Mean over query rows of KL(attention_i || P_i), on feature tokens only (CLS row/column dropped and
-    rows renormalised). attention: (..., F+1, F+1); prior: (F, F)."""
-    features = attention[..., 1:, 1:]
+def attention_kl(weights: torch.Tensor, prior_rows: torch.Tensor) -> torch.Tensor:
+    """Mean over query rows (and batch, heads) of KL(attention_i ‖ P_i) on feature tokens.
+
+    weights: (..., R, F+1) attention of R feature query rows over [CLS] + features; prior_rows: (R, F).
+    The [CLS] column is dropped and rows renormalised.
+    """
+    features = weights[..., 1:]
     features = features / features.sum(dim=-1, keepdim=True).clamp_min(1e-12)
-    kl = (features * (features.clamp_min(1e-12).log() - prior.clamp_min(1e-12).log())).sum(dim=-1)
-    return kl.mean()
+    log_ratio = features.clamp_min(1e-12).log() - prior_rows.clamp_min(1e-12).log()
+    return (features * log_ratio).sum(dim=-1).mean()
 
 
 class CausalSelfAttention(nn.Module):
-    def __init__(self, d_model: int, n_heads: int, rope: CausalRoPE, dropout: float = 0.0) -> None:
+    def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.n_heads = n_heads
         self.head_dim = d_model // n_heads
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.out = nn.Linear(d_model, d_model)
-        self.rope = rope
         self.dropout = dropout
         self.reset_parameters()
 
@@ -54,24 +64,28 @@ class CausalSelfAttention(nn.Module):
         self.out.reset_parameters()
 
     def forward(
-        self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, need_weights: bool = False
+        self,
+        h: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        bias: torch.Tensor,
+        weight_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """h (B, T, d) -> (output (B, T, d), weights (B, heads, T, T) or None).
+        """h (B, T, d) -> (output (B, T, d), explicit weights (B, heads, R, T) of the query rows
+        `weight_rows` or None).
 
-        `need_weights=False` uses the fused `scaled_dot_product_attention` kernel; `True` computes the same
-        softmax explicitly so the weights can be returned. Both give the same output.
+        The output always comes from the fused `scaled_dot_product_attention` kernel; the explicit softmax
+        is computed only for the requested rows (for the KL term or for Exp-1's attention matrix).
         """
         batch, tokens, d = h.shape
         q, k, v = self.qkv(h).view(batch, tokens, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = CausalRoPE.rotate(q, cos, sin), CausalRoPE.rotate(k, cos, sin)
         dropout = self.dropout if self.training else 0.0
-        if need_weights:
-            scores = (q @ k.transpose(-2, -1)) * self.head_dim**-0.5
-            weights = torch.softmax(scores, dim=-1)
-            mixed = F.dropout(weights, dropout, self.training) @ v
-        else:
-            weights = None
-            mixed = F.scaled_dot_product_attention(q, k, v, dropout_p=dropout)
+        mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout)
+        weights = None
+        if weight_rows is not None:
+            scores = (q[:, :, weight_rows] @ k.transpose(-2, -1)) * self.head_dim**-0.5
+            weights = torch.softmax(scores.float() + bias[weight_rows], dim=-1)
         return self.out(mixed.transpose(1, 2).reshape(batch, tokens, d)), weights
 
 
@@ -79,12 +93,10 @@ class CausalBlock(nn.Module):
     """Pre-LN transformer block; `forward` returns the residual update delta, so the caller computes
     `h + gate * delta` (gate 1 everywhere is exactly the dense model)."""
 
-    def __init__(
-        self, d_model: int, n_heads: int, rope: CausalRoPE, mlp_ratio: float, dropout: float
-    ) -> None:
+    def __init__(self, d_model: int, n_heads: int, mlp_ratio: float, dropout: float) -> None:
         super().__init__()
         self.attn_norm = nn.LayerNorm(d_model)
-        self.attention = CausalSelfAttention(d_model, n_heads, rope, dropout)
+        self.attention = CausalSelfAttention(d_model, n_heads, dropout)
         self.mlp_norm = nn.LayerNorm(d_model)
         hidden = int(d_model * mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, d_model))
@@ -100,9 +112,14 @@ class CausalBlock(nn.Module):
                 module.reset_parameters()
 
     def forward(
-        self, h: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, need_weights: bool = False
+        self,
+        h: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        bias: torch.Tensor,
+        weight_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(self.attn_norm(h), cos, sin, need_weights)
+        attended, weights = self.attention(self.attn_norm(h), cos, sin, bias, weight_rows)
         attended = self.dropout(attended)
         mlp_update = self.dropout(self.mlp(self.mlp_norm(h + attended)))
         return attended + mlp_update, weights

@@ -34,9 +34,17 @@ class ModelConfig(_Strict):
     d_latent: int = Field(default=32, ge=2)
     mlp_ratio: float = Field(default=2.0, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    # Temperature of A = sigmoid(theta / tau): a low tau lets the adjacency saturate to 0/1.
-    lattice_temperature: float = Field(default=0.5, gt=0)
-    lattice_threshold: float = Field(default=0.3, gt=0, lt=1)
+    # A = sigmoid(theta / tau) are the lattice's edge-inclusion probabilities; tau rescales the logits.
+    lattice_temperature: float = Field(default=1.0, gt=0)
+    # An edge is in the thresholded lattice when its probability reaches this value.
+    lattice_threshold: float = Field(default=0.5, gt=0, lt=1)
+    # The label joins the lattice as a node while training, and the prediction reads only its non-descendants.
+    # False (an ablation) leaves it out: the prediction then reads every feature.
+    label_node: bool = True
+    # Message passing reads each feature's k most probable parents (sparse, shared by the batch).
+    top_k_parents: int = Field(default=8, ge=1)
+    # Weight of log P (the causal prior) in the attention bias; 0 leaves only the lattice mask.
+    prior_bias_weight: float = Field(default=1.0, ge=0)
     # k spectral coordinates per variable for causal RoPE (head dim must be divisible by 2k).
     rope_dims: int = Field(default=2, ge=1)
     rope_base: float = Field(default=10.0, gt=1)
@@ -58,6 +66,49 @@ class ModelConfig(_Strict):
         return self
 
 
+class StructureConfig(_Strict):
+    """The structure phase (model/structure.py): fitting the structural equations and the lattice.
+
+    It runs before the predictor's epochs with its own optimiser: the lattice is the output of a structure
+    learner, the predictor only reads it. Defaults were chosen on generated SCMs (docs/science.md) and are the
+    same for every profile.
+    """
+
+    lr: float = Field(default=0.03, gt=0)
+    # The lattice logits move slower than the mechanisms, so edges are decided on fitted mechanisms.
+    edge_lr: float = Field(default=0.01, gt=0)
+    batch_size: int = Field(default=256, ge=8)
+    # Bernoulli mask samples per step, each on its own slice of the batch (lower-variance edge gradients).
+    mask_samples: int = Field(default=4, ge=1)
+    steps_per_round: int = Field(default=200, ge=1)
+    # Rounds in which only the mechanisms learn, on the initial dense lattice.
+    warmup_rounds: int = Field(default=0, ge=0)
+    min_rounds: int = Field(default=8, ge=1)
+    max_rounds: int = Field(default=60, ge=1)
+    # Stop once, for this many rounds in a row, the thresholded graph stayed the same DAG and no edge
+    # probability moved by more than settle_tolerance.
+    patience: int = Field(default=2, ge=1)
+    settle_tolerance: float = Field(default=0.05, gt=0)
+    # Edge-inclusion probability at the start. Sparse: starting dense, every mechanism first learns a regression
+    # on its whole Markov blanket, and colliders' parents then look dependent (a -> c <- b came out as the
+    # order a, c, b on three seeds, docs/science.md).
+    init_probability: float = Field(default=0.2, gt=0, lt=1)
+    # L1 weight on the edge probabilities, in nats per sample per edge: an edge stays when it explains more.
+    sparsity: float = Field(default=0.03, ge=0)
+    # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
+    shift_sparsity: float = Field(default=0.01, ge=0)
+    rho_init: float = Field(default=0.01, gt=0)
+    rho_growth: float = Field(default=10.0, gt=1)
+    rho_max: float = Field(default=1e8, gt=0)
+    # rho grows when a round did not bring h below this share of the previous round's h.
+    rho_progress: float = Field(default=0.9, gt=0, le=1)
+    grad_clip: float = Field(default=10.0, gt=0)
+    # Ablations only: let the task loss write into the lattice during the predictor phase; drop the
+    # acyclicity schedule (and the final cycle breaking).
+    task_gradient: bool = False
+    acyclicity: bool = True
+
+
 class TrainConfig(_Strict):
     """Optimisation settings; defaults are the seed's (III.2)."""
 
@@ -70,39 +121,73 @@ class TrainConfig(_Strict):
     # bf16 autocast for the forward pass on CUDA; fp32 is the reference (and what CPU runs use).
     precision: Literal["fp32", "bf16"] = "fp32"
     lr: float = Field(default=1e-4, gt=0)
-    # The lattice logits get their own learning rate: at lr 1e-4 AdamW moves theta by at most ~0.2 in the
-    # seed's 1,750 steps, too little for the adjacency to leave its initial value
-    # (see bench/model_quality.py).
-    lattice_lr: float = Field(default=1e-2, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
     lambdas: LambdaConfig = LambdaConfig()
-    # Weights of the three parts of the lambda_reg term.
-    # 0.02: at 1.0 the L1 pull kept every A_ij below 0.3 (edge AUROC 0.77, no edge over 0.5); 0.02 lets true
-    # edges rise (median A on true edges 0.21 vs 0.11 elsewhere) at similar AUROC (quick profile, one seed).
-    sparsity: float = Field(default=0.02, ge=0)
-    acyclicity: float = Field(default=1.0, ge=0)
+    # Weight of the router compute cost inside the lambda_reg term.
     utility_cost: float = Field(default=1.0, ge=0)
-    # Weight of the cross-group V-REx penalty inside the lambda_causal term (used when groups exist).
+    # Weight of the cross-cohort V-REx penalty inside the lambda_causal term (used when groups exist). It is
+    # 0 for the first `invariance_warmup_epochs` and reaches its weight linearly over `invariance_ramp_epochs`.
     invariance: float = Field(default=1.0, ge=0)
+    invariance_warmup_epochs: int = Field(default=2, ge=0)
+    invariance_ramp_epochs: int = Field(default=5, ge=0)
+    # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
+    kl_rows: int = Field(default=64, ge=1)
+    structure: StructureConfig = StructureConfig()
 
 
 class SyntheticDataConfig(_Strict):
-    """The embedded synthetic pan-cancer structural causal model (SPEC §3)."""
+    """The embedded synthetic pan-cancer structural causal model (SPEC §3, model/scm.py).
+
+    Genes on a random DAG (Erdős–Rényi or scale-free) with linear or nonlinear mechanisms; cohorts differ by
+    shifted root means and a few changed mechanisms; a label caused by `n_causal_genes` genes; downstream
+    biomarkers caused by the label whose strength differs by cohort and whose sign flips in `flip_group`.
+    """
 
     kind: Literal["synthetic"] = "synthetic"
     n_samples: int = Field(default=1500, ge=60)
     n_genes: int = Field(default=16, ge=4)
-    n_causal_genes: int = Field(default=3, ge=1)
-    n_biomarkers: int = Field(default=4, ge=0)
+    graph: Literal["erdos_renyi", "scale_free"] = "erdos_renyi"
+    # Erdős–Rényi edge probability; a scale-free graph attaches each gene to about p * (n_genes - 1) / 2 others,
+    # which gives the same expected edge count.
     edge_probability: float = Field(default=0.2, gt=0, lt=1)
+    mechanism: Literal["nonlinear", "linear"] = "nonlinear"
+    groups: list[str] = Field(default_factory=lambda: ["lung", "colon", "breast"], min_length=2)
+    # Standard deviation of each root gene's mean shift between cohorts.
+    root_shift: float = Field(default=0.8, ge=0)
+    # Genes (with parents) whose mechanism strength differs between cohorts.
+    n_changed_mechanisms: int = Field(default=2, ge=0)
+    n_causal_genes: int = Field(default=3, ge=1)
+    # Weight of each standardised causal gene in the label's logit. At 3.0 logistic regression on the label's
+    # three parents reaches about 0.88 (2.0: 0.86): the label is mostly decided by its causes, so the
+    # leave-one-cohort-out test measures reliance on causes rather than label noise.
+    label_strength: float = Field(default=3.0, gt=0)
+    n_biomarkers: int = Field(default=4, ge=0)
+    # The cohort in which biomarkers' link to the label changes sign (the hard leave-one-cohort-out case).
+    flip_group: str | None = "breast"
+    # How many biomarkers flip there; None: all but one (one biomarker keeps its sign everywhere).
+    n_flipped_biomarkers: int | None = Field(default=None, ge=0)
     seed: int = 7
 
     @model_validator(mode="after")
     def _check_counts(self) -> SyntheticDataConfig:
         if self.n_causal_genes > self.n_genes:
             raise ValueError(f"n_causal_genes={self.n_causal_genes} exceeds n_genes={self.n_genes}")
+        if self.n_flipped_biomarkers is not None and self.n_flipped_biomarkers > self.n_biomarkers:
+            raise ValueError(
+                f"n_flipped_biomarkers={self.n_flipped_biomarkers} exceeds n_biomarkers={self.n_biomarkers}"
+            )
+        if len(set(self.groups)) != len(self.groups):
+            raise ValueError(f"groups {self.groups} repeat a name")
+        if self.flip_group is not None and self.flip_group not in self.groups:
+            raise ValueError(f"flip_group {self.flip_group!r} is not one of groups {self.groups}")
         return self
+
+    @property
+    def flipped_biomarkers(self) -> int:
+        if self.n_flipped_biomarkers is not None:
+            return self.n_flipped_biomarkers
+        return max(1, self.n_biomarkers - 1) if self.n_biomarkers else 0
 
 
 class TableDataConfig(_Strict):

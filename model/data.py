@@ -25,8 +25,6 @@ from model.config import (
 )
 from model.data_view import MAIN_VIEW, DataView
 
-GROUPS: tuple[str, ...] = ("lung", "colon", "breast")
-
 
 class DataValidationError(ValueError):
     """Input data cannot be used; the message names the column/row and how to fix it."""
@@ -42,6 +40,10 @@ class Dataset:
     class_names: list[str] = field(default_factory=list)
     groups: np.ndarray | None = None  # (n,) str
     true_edges: list[tuple[str, str]] | None = None
+    # Ground truth about the label where it is known (synthetic data): the features that cause it and the
+    # features it causes.
+    label_parents: list[str] | None = None
+    label_children: list[str] | None = None
     name: str = "dataset"
 
     @property
@@ -145,84 +147,6 @@ class DataSplits:
                 "name its cohort in evaluation.subsets"
             )
         return self.by_view[view]
-
-
-def _nonlinearity(kind: int, values: np.ndarray) -> np.ndarray:
-    if kind == 0:
-        return np.tanh(values)
-    if kind == 1:
-        return np.sin(values)
-    return values
-
-
-def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
-    """Sample the synthetic pan-cancer SCM of SPEC §3.
-
-    Genes follow a random DAG with nonlinear mechanisms; the three cohorts differ by shifted root marginals
-    and by a few cohort-specific mechanism strengths. The label is caused by `n_causal_genes` genes.
-    Biomarkers are caused by the label with a strength that differs by cohort, so they are correlates, not
-    causes: a model that leans on them loses accuracy on a held-out cohort. The returned DAG covers the
-    gene-to-gene edges (the label is not a feature, so biomarkers have no feature parents).
-    """
-    rng = np.random.default_rng(config.seed)
-    n_genes = config.n_genes
-    gene_names = [f"gene_{i:02d}" for i in range(n_genes)]
-    # Edges only go from lower to higher index, so the graph is acyclic; the order is hidden by shuffling
-    # the column order below.
-    adjacency = np.triu(rng.random((n_genes, n_genes)) < config.edge_probability, k=1)
-    weights = (
-        adjacency * rng.choice([-1.0, 1.0], size=adjacency.shape) * rng.uniform(0.8, 1.6, adjacency.shape)
-    )
-    mechanism_kind = rng.integers(0, 3, size=n_genes)
-    changed = rng.choice(n_genes, size=max(1, n_genes // 8), replace=False)
-    group_scale = {g: np.ones(n_genes) for g in GROUPS}
-    for g_index, g in enumerate(GROUPS):
-        group_scale[g][changed] = [0.5, 1.0, 1.6][g_index]
-    root_shift = {g: rng.normal(0.0, 0.6, size=n_genes) for g in GROUPS}
-
-    groups = np.array(GROUPS)[rng.integers(0, len(GROUPS), size=config.n_samples)]
-    genes = np.zeros((config.n_samples, n_genes))
-    for j in range(n_genes):
-        noise = rng.normal(0.0, 0.5, size=config.n_samples)
-        parents = np.flatnonzero(adjacency[:, j])
-        if parents.size == 0:
-            shift = np.array([root_shift[g][j] for g in groups])
-            genes[:, j] = shift + rng.normal(0.0, 1.0, size=config.n_samples)
-            continue
-        drive = _nonlinearity(mechanism_kind[j], genes[:, parents]) @ weights[parents, j]
-        scale = np.array([group_scale[g][j] for g in groups])
-        genes[:, j] = scale * drive + noise
-    # Label caused by a few genes, preferring genes with parents so the causes sit inside the graph.
-    causal_candidates = np.argsort(-adjacency.sum(axis=0) + rng.random(n_genes) * 0.5)
-    causal = causal_candidates[: config.n_causal_genes]
-    standardised = (genes - genes.mean(axis=0)) / genes.std(axis=0)
-    logit = standardised[:, causal] @ rng.choice([-1.5, 1.5], size=causal.size)
-    labels = (rng.random(config.n_samples) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
-
-    biomarker_strength = {"lung": 1.5, "colon": 0.8, "breast": 0.1}
-    biomarkers = np.stack(
-        [
-            np.array([biomarker_strength[g] for g in groups]) * (2 * labels - 1)
-            + rng.normal(0, 1, config.n_samples)
-            for _ in range(config.n_biomarkers)
-        ],
-        axis=1,
-    ).reshape(config.n_samples, config.n_biomarkers)
-    biomarker_names = [f"biomarker_{k}" for k in range(config.n_biomarkers)]
-
-    features = np.concatenate([genes, biomarkers], axis=1)
-    names = gene_names + biomarker_names
-    order = rng.permutation(len(names))
-    true_edges = [(gene_names[i], gene_names[j]) for i, j in zip(*np.nonzero(adjacency), strict=True)]
-    return Dataset(
-        features=features[:, order].astype(np.float32),
-        feature_names=[names[k] for k in order],
-        labels=labels,
-        class_names=["negative", "positive"],
-        groups=groups,
-        true_edges=true_edges,
-        name="synthetic_pancancer",
-    )
 
 
 def load_breast_cancer_dataset() -> Dataset:
@@ -344,6 +268,8 @@ def load_dataset(source: DataSource, min_group_size: int) -> Dataset:
     """Load the dataset a config names and validate it (`min_group_size`: the config's
     `split.min_group_size`)."""
     if isinstance(source, SyntheticDataConfig):
+        from model.scm import make_synthetic_pancancer  # model.scm builds on this module's Dataset
+
         dataset = make_synthetic_pancancer(source)
     elif isinstance(source, BreastCancerDataConfig):
         dataset = load_breast_cancer_dataset()

@@ -1,100 +1,159 @@
-"""LatticeEncoder: a learned directed adjacency over the variables, message passing over it with
-torch-geometric, and a structural-equation head that predicts each variable from its parents (SPEC §2.2)."""
+"""LatticeEncoder: the learned causal lattice over the variables and message passing over it (SPEC §2.2).
+
+The lattice is the output of the structure learner (`model.structure`): edge-inclusion probabilities over the
+features, plus the label as one more node when the data has a label. The predictor reads it detached, through a
+`LatticeView` computed once per lattice: a sparse parent -> child edge list (each node's top-k parents) for
+torch-geometric message passing with edges shared across the batch, the ancestral relation, hop distances and
+the features the prediction may read (the label's non-descendants). Every quantity is computed with matrix
+products on the lattice's device; nothing loops over features.
+"""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import networkx as nx
 import torch
 from torch import nn
 from torch_geometric.nn import GraphConv
 
+from model.structure import StructuralEquationModel
 
-def notears_acyclicity(adjacency: torch.Tensor) -> torch.Tensor:
-    """h(A) = tr(exp(A * A)) - F: zero exactly when the weighted graph has no directed cycle (NOTEARS)."""
-    return torch.matrix_exp(adjacency * adjacency).diagonal().sum() - adjacency.shape[0]
+
+def transitive_closure(linked: torch.Tensor) -> torch.Tensor:
+    """reach[i, j] = there is a directed path of length >= 1 from i to j; by repeated squaring (log2 N
+    products)."""
+    reach = linked.clone()
+    while True:
+        step = reach | ((reach.float() @ reach.float()) > 0)
+        if torch.equal(step, reach):
+            return reach
+        reach = step
+
+
+def hop_distances(linked: torch.Tensor) -> torch.Tensor:
+    """Shortest-path hop counts (F, F) on the symmetrised graph by breadth-first frontiers; unreachable
+    pairs get F. One matrix product per hop, so the cost grows with the diameter, not with F."""
+    n = linked.shape[0]
+    symmetric = (linked | linked.T).float()
+    distance = torch.full((n, n), float(n), device=linked.device)
+    reached = torch.eye(n, dtype=torch.bool, device=linked.device)
+    distance[reached] = 0.0
+    hop = 0
+    while True:
+        hop += 1
+        frontier = ((reached.float() @ symmetric) > 0) & ~reached
+        if not frontier.any():
+            return distance
+        distance[frontier] = float(hop)
+        reached |= frontier
+
+
+@dataclass(frozen=True)
+class LatticeView:
+    """What the predictor reads from the lattice (all detached, on the lattice's device)."""
+
+    adjacency: torch.Tensor  # (F, F) edge probabilities between features
+    linked: torch.Tensor  # (F, F) bool: thresholded edges between features
+    edge_index: torch.Tensor  # (2, E) parent -> child, each child's top-k parents among the linked ones
+    edge_weight: torch.Tensor  # (E,)
+    ancestors: torch.Tensor  # (F, F) bool: ancestors[i, j] = j is an ancestor of i (through any node)
+    readable: torch.Tensor  # (F,) bool: features the prediction may read
+    distances: torch.Tensor  # (F, F) hop distances on the symmetrised thresholded feature lattice
+    is_dag: bool
 
 
 class LatticeEncoder(nn.Module):
-    """Learns `A = sigmoid(theta / tau)` (diagonal masked; A[i, j] is the weight of edge i -> j).
-
-    `forward` message-passes feature tokens along A with a torch-geometric `GraphConv`; `reconstruct`
-    is the structural-equation head `x_hat_j = f(sum_i A_ij * phi(t_i) + e_j)`, which by construction never
-    sees variable j's own token.
-    """
-
-    off_diagonal: torch.Tensor
-    edge_index: torch.Tensor
+    """Holds the structural-equation model (and with it the lattice) and message-passes feature tokens
+    along the lattice with a torch-geometric `GraphConv`."""
 
     def __init__(
         self,
         feature_names: list[str],
         d_model: int,
-        temperature: float = 0.5,
+        sem: StructuralEquationModel,
         threshold: float = 0.5,
-        init_logit: float = -1.0,
+        top_k_parents: int = 8,
     ) -> None:
         super().__init__()
         self.feature_names = list(feature_names)
-        n = len(self.feature_names)
-        self.temperature = temperature
+        self.sem = sem
         self.threshold = threshold
-        self.init_logit = init_logit
-        self.theta = nn.Parameter(torch.empty(n, n))
-        self.register_buffer("off_diagonal", ~torch.eye(n, dtype=torch.bool), persistent=False)
-        sources, targets = torch.nonzero(~torch.eye(n, dtype=torch.bool), as_tuple=True)
-        self.register_buffer("edge_index", torch.stack([sources, targets]), persistent=False)
+        self.top_k_parents = top_k_parents
         self.conv = GraphConv(d_model, d_model, aggr="add")
         self.norm = nn.LayerNorm(d_model)
-        self.parent_message = nn.Sequential(
-            nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, d_model)
-        )
-        self.structural_head = nn.Sequential(
-            nn.LayerNorm(d_model), nn.Linear(d_model, d_model), nn.GELU(), nn.Linear(d_model, 1)
-        )
-        self.reset_parameters()
 
     @property
     def n_features(self) -> int:
         return len(self.feature_names)
 
     def reset_parameters(self) -> None:
-        # Start below 0.5 with small noise: sparse-leaning and symmetric-breaking.
-        nn.init.normal_(self.theta, mean=self.init_logit * self.temperature, std=0.01)
+        self.sem.reset_parameters()
         self.conv.reset_parameters()
         self.norm.reset_parameters()
-        for module in (*self.parent_message, *self.structural_head):
-            if hasattr(module, "reset_parameters"):
-                module.reset_parameters()
+
+    def full_adjacency(self) -> torch.Tensor:
+        """(N, N) edge probabilities over the features and, last, the label node when there is one."""
+        return self.sem.adjacency()
 
     def adjacency(self) -> torch.Tensor:
-        """(F, F) soft adjacency in (0, 1) with a zero diagonal."""
-        return torch.sigmoid(self.theta / self.temperature) * self.off_diagonal
+        """(F, F) edge probabilities between features; A[i, j] is the probability of edge i -> j."""
+        n = self.n_features
+        return self.sem.adjacency()[:n, :n]
 
-    def forward(self, tokens: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
-        """Message passing over the lattice: (B, F, d) -> (B, F, d), residual."""
-        batch, n, d = tokens.shape
-        # One graph per sample, batched the torch-geometric way: node ids offset by b * F.
-        offsets = (torch.arange(batch, device=tokens.device) * n).repeat_interleave(self.edge_index.shape[1])
-        edge_index = self.edge_index.repeat(1, batch) + offsets
-        edge_weight = adjacency[self.edge_index[0], self.edge_index[1]].repeat(batch)
-        messages = self.conv(tokens.reshape(batch * n, d), edge_index, edge_weight)
-        return tokens + self.norm(messages).reshape(batch, n, d)
+    @torch.no_grad()
+    def view(self) -> LatticeView:
+        """The thresholded lattice and everything derived from it, detached."""
+        full = self.sem.adjacency().detach()
+        n = self.n_features
+        linked_full = full >= self.threshold
+        reach = transitive_closure(linked_full)
+        is_dag = not bool(reach.diagonal().any())
+        label = self.sem.label_node
+        readable = torch.ones(n, dtype=torch.bool, device=full.device) if label is None else ~reach[label, :n]
+        adjacency = full[:n, :n]
+        linked = linked_full[:n, :n]
+        # Each child keeps its k most probable parents among the linked ones: message passing stays sparse.
+        k = min(self.top_k_parents, n)
+        weights, parents = (adjacency * linked).topk(k, dim=0)
+        children = torch.arange(n, device=full.device).expand(k, n)
+        keep = weights > 0
+        return LatticeView(
+            adjacency=adjacency,
+            linked=linked,
+            edge_index=torch.stack([parents[keep], children[keep]]),
+            edge_weight=weights[keep],
+            ancestors=reach[:n, :n].T.contiguous(),
+            readable=readable,
+            distances=hop_distances(linked),
+            is_dag=is_dag,
+        )
 
-    def reconstruct(
-        self, tokens: torch.Tensor, identity: torch.Tensor, adjacency: torch.Tensor
+    def forward(
+        self, tokens: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor
     ) -> torch.Tensor:
-        """Structural equations: (B, F, d) feature tokens -> (B, F) predictions from parents only."""
-        parent_sum = torch.einsum("ij,bid->bjd", adjacency, self.parent_message(tokens))
-        return self.structural_head(parent_sum + identity).squeeze(-1)
+        """Message passing from parents to children: (B, F, d) -> (B, F, d), residual. The edge list is
+        shared by every sample (torch-geometric's static-graph mode), never replicated per sample."""
+        messages = self.conv(tokens, edge_index, edge_weight.to(tokens.dtype))
+        return tokens + self.norm(messages)
 
-    def get_graph(self, threshold: float | None = None) -> nx.DiGraph:
-        """The learned lattice as a weighted DiGraph over feature names (edges with A_ij >= threshold)."""
+    def get_graph(self, threshold: float | None = None, label_name: str | None = None) -> nx.DiGraph:
+        """The learned lattice as a weighted DiGraph over feature names (edges with A_ij >= threshold).
+
+        With `label_name` and a label node, the label joins the graph under that name.
+        """
         cutoff = self.threshold if threshold is None else threshold
-        weights = self.adjacency().detach().cpu().numpy()
+        weights = self.sem.adjacency().detach().cpu()
+        names = list(self.feature_names)
+        if label_name is None or self.sem.label_node is None:
+            weights = weights[: self.n_features, : self.n_features]
+        else:
+            names.append(label_name)
         graph = nx.DiGraph(threshold=cutoff)
-        graph.add_nodes_from(self.feature_names)
-        for i, source in enumerate(self.feature_names):
-            for j, target in enumerate(self.feature_names):
-                if i != j and weights[i, j] >= cutoff:
-                    graph.add_edge(source, target, weight=float(weights[i, j]))
+        graph.add_nodes_from(names)
+        sources, targets = torch.nonzero(weights >= cutoff, as_tuple=True)
+        graph.add_weighted_edges_from(
+            (names[i], names[j], float(weights[i, j]))
+            for i, j in zip(sources.tolist(), targets.tolist(), strict=True)
+        )
         return graph

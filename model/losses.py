@@ -1,7 +1,9 @@
-"""The training objective of SPEC §2.7.
+"""The predictor's training objective (SPEC §2.7); the structure terms live in model/structure.py.
 
-L = CE(y) + λ_causal·(KL_attn + L_sem + invariance·V-REx) + λ_geometric·Dirichlet(h; A)
-    + λ_reg·(sparsity·‖A‖₁/F + acyclicity·h(A) + utility_cost·cost(u))
+L = CE(y) + λ_causal·(KL_attn + w_t·V-REx) + λ_geometric·Dirichlet(h; A) + λ_reg·utility_cost·cost(u)
+
+and, in the structure phase, λ_causal·L_sem + λ_reg·(sparsity·‖A‖₁ + α·h(A) + ρ/2·h(A)²). Only the structure
+phase writes into the lattice; `w_t` is the invariance weight, annealed up after a warm-up.
 """
 
 from __future__ import annotations
@@ -13,29 +15,31 @@ import torch.nn.functional as F
 
 from model.attention import attention_kl
 from model.config import TrainConfig
-from model.lattice import notears_acyclicity
 from model.transformer import ModelOutput
 
 
-def dirichlet_energy(states: torch.Tensor, adjacency: torch.Tensor) -> torch.Tensor:
-    """Normalised Dirichlet energy Σ_ij A_ij ‖h_i − h_j‖² / (Σ A_ij · d), averaged over the batch.
+def dirichlet_energy(
+    states: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor
+) -> torch.Tensor:
+    """Normalised Dirichlet energy Σ_(i→j) A_ij ‖h_i − h_j‖² / (Σ A_ij · d) over the lattice's edges, averaged
+    over the batch: (B, E, d) work, never (B, F, F). `states` (B, F, d) are layer-normalised, so the value is
+    comparable across models. With no edge the energy is 0."""
+    if edge_index.shape[1] == 0:
+        return states.new_zeros(())
+    difference = states[:, edge_index[0]] - states[:, edge_index[1]]
+    energy = (difference.pow(2).sum(-1) * edge_weight).sum(-1)
+    return (energy / (edge_weight.sum().clamp_min(1e-8) * states.shape[-1])).mean()
 
-    states (B, F, d) are layer-normalised, so the value is comparable across models. The adjacency is
-    detached: this term smooths representations over the lattice, it does not get to reshape the lattice.
-    """
-    weights = adjacency.detach()
-    squared = torch.cdist(states, states).pow(2)  # (B, F, F)
-    energy = (squared * weights).sum(dim=(-2, -1)) / (weights.sum().clamp_min(1e-8) * states.shape[-1])
-    return energy.mean()
 
-
-def group_risk_variance(per_sample_loss: torch.Tensor, groups: torch.Tensor) -> torch.Tensor:
-    """V-REx: the variance of the mean task risk across the groups present in the batch."""
-    present = torch.unique(groups)
-    if present.numel() < 2:
-        return per_sample_loss.new_zeros(())
-    risks = torch.stack([per_sample_loss[groups == g].mean() for g in present])
-    return risks.var(unbiased=False)
+def group_risk_variance(per_sample_loss: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
+    """V-REx: the variance of the mean task risk across the groups present in the batch (vectorised)."""
+    counts = torch.bincount(groups, minlength=n_groups).to(per_sample_loss.dtype)
+    sums = torch.zeros(n_groups, dtype=per_sample_loss.dtype, device=per_sample_loss.device)
+    sums = sums.index_add(0, groups, per_sample_loss)
+    present = counts > 0
+    risks = sums / counts.clamp_min(1)
+    mean = (risks * present).sum() / present.sum().clamp_min(1)
+    return ((risks - mean).pow(2) * present).sum() / present.sum().clamp_min(1)
 
 
 @dataclass
@@ -44,42 +48,39 @@ class LossTerms:
     terms: dict[str, torch.Tensor]
 
 
-def causal_lattice_loss(
+def predictor_loss(
     output: ModelOutput,
-    x: torch.Tensor,
     y: torch.Tensor | None,
     groups: torch.Tensor | None,
-    prior: torch.Tensor,
+    n_groups: int,
+    prior_rows: torch.Tensor | None,
+    edge_index: torch.Tensor,
+    edge_weight: torch.Tensor,
     config: TrainConfig,
+    invariance_weight: float,
 ) -> LossTerms:
+    """The predictor's loss for one batch. `prior_rows` are the prior's rows of the query rows whose explicit
+    attention `output.attentions` holds (None when no KL is computed)."""
     lam = config.lambdas
-    adjacency = output.adjacency
+    zero = output.z.new_zeros(())
     terms: dict[str, torch.Tensor] = {}
-    zero = x.new_zeros(())
     if output.logits is not None and y is not None:
-        per_sample = F.cross_entropy(output.logits, y, reduction="none")
+        per_sample = F.cross_entropy(output.logits.float(), y, reduction="none")
         terms["ce"] = per_sample.mean()
-        terms["vrex"] = group_risk_variance(per_sample, groups) if groups is not None else zero
+        terms["vrex"] = group_risk_variance(per_sample, groups, n_groups) if groups is not None else zero
     else:
         terms["ce"], terms["vrex"] = zero, zero
-    terms["kl_attn"] = (
-        torch.stack([attention_kl(a, prior) for a in output.attentions]).mean() if output.attentions else zero
-    )
-    terms["sem"] = F.mse_loss(output.reconstruction, x)
-    terms["dirichlet"] = dirichlet_energy(output.feature_states, adjacency)
-    terms["sparsity"] = adjacency.abs().sum() / adjacency.shape[0]
-    terms["acyclicity"] = notears_acyclicity(adjacency)
+    if output.attentions and prior_rows is not None:
+        terms["kl_attn"] = torch.stack([attention_kl(a, prior_rows) for a in output.attentions]).mean()
+    else:
+        terms["kl_attn"] = zero
+    terms["dirichlet"] = dirichlet_energy(output.feature_states.float(), edge_index, edge_weight.float())
     # Block 0 always runs (see MetaUtilityLayer), so only the routed blocks carry a compute cost.
     terms["compute_cost"] = output.utilities[:, 1:].mean() if output.utilities.shape[1] > 1 else zero
     total = (
         terms["ce"]
-        + lam.causal * (terms["kl_attn"] + terms["sem"] + config.invariance * terms["vrex"])
+        + lam.causal * (terms["kl_attn"] + invariance_weight * terms["vrex"])
         + lam.geometric * terms["dirichlet"]
-        + lam.reg
-        * (
-            config.sparsity * terms["sparsity"]
-            + config.acyclicity * terms["acyclicity"]
-            + config.utility_cost * terms["compute_cost"]
-        )
+        + lam.reg * config.utility_cost * terms["compute_cost"]
     )
     return LossTerms(total=total, terms=terms)

@@ -23,7 +23,7 @@ class GatedPass:
     hidden: torch.Tensor  # (B, T, d)
     utilities: torch.Tensor  # (B, n_blocks) soft utilities in (0, 1)
     gates: torch.Tensor  # (B, n_blocks) gate values actually applied (0/1)
-    attentions: list[torch.Tensor]  # per block (B, heads, T, T); empty unless requested
+    attentions: list[torch.Tensor]  # per block (B, heads, R, T) for the requested query rows; else empty
 
 
 class MetaUtilityLayer(nn.Module):
@@ -81,11 +81,15 @@ class MetaUtilityLayer(nn.Module):
         h: torch.Tensor,
         cos: torch.Tensor,
         sin: torch.Tensor,
+        bias: torch.Tensor,
         dense: bool = False,
-        need_weights: bool = False,
+        weight_rows: torch.Tensor | None = None,
     ) -> GatedPass:
+        """Run the stack. Training: straight-through gates over the full batch. Inference: real skipping unless
+        `dense`. `weight_rows` asks every block for the explicit attention of those query rows (not while
+        skipping: a skipped sample has no attention to report)."""
         skipping = not dense and not self.training
-        if skipping and need_weights:
+        if skipping and weight_rows is not None:
             raise ValueError("attention weights come from the dense pass: call with dense=True")
         utilities, gates, attentions = [], [], []
         for index, block in enumerate(self.blocks):
@@ -94,20 +98,21 @@ class MetaUtilityLayer(nn.Module):
             if skipping:
                 gate = (u > self.threshold).to(u.dtype)
                 active = torch.nonzero(gate, as_tuple=True)[0]
-                weights = None
                 if active.numel():
-                    delta, _ = block(h.index_select(0, active), cos, sin)
+                    delta, _ = block(h.index_select(0, active), cos, sin, bias)
                     h = h.index_add(0, active, delta)
             else:
                 # Dense: every block on. Training: straight-through gate, forward 0/1, gradient of u.
                 gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + (u - u.detach())
-                delta, weights = block(h, cos, sin, need_weights)
+                delta, weights = block(h, cos, sin, bias, weight_rows)
                 h = h + gate[:, None, None] * delta
+                if weights is not None:
+                    attentions.append(weights)
             gates.append(gate.detach())
-            if weights is not None:
-                attentions.append(weights)
         stacked = torch.stack(utilities, dim=1)
-        with torch.no_grad():
-            self.utility_sum += stacked.detach().sum(dim=0)
-            self.utility_count += stacked.shape[0]
+        if not dense:
+            # Exp-4 reports the utility of gated passes only; a dense pass (made for attention) is not one.
+            with torch.no_grad():
+                self.utility_sum += stacked.detach().sum(dim=0)
+                self.utility_count += stacked.shape[0]
         return GatedPass(hidden=h, utilities=stacked, gates=torch.stack(gates, dim=1), attentions=attentions)

@@ -14,6 +14,7 @@ from torchmetrics.classification import BinaryAUROC
 
 from model.attention import attention_kl
 from model.losses import dirichlet_energy
+from model.transformer import CausalLatticeTransformer
 
 
 class _SampleWeightedMean(Metric):
@@ -37,18 +38,21 @@ class _SampleWeightedMean(Metric):
 
 
 class KLCausal(_SampleWeightedMean):
-    """Mean over query rows (and blocks) of KL(attention_i ‖ causal prior_i)."""
+    """Mean over query rows (and blocks, heads) of KL(attention_i ‖ causal prior_i).
 
-    def update(self, attentions: list[torch.Tensor], prior: torch.Tensor) -> None:
+    `update` takes the explicit attention of some query rows, per block (B, heads, R, F+1), and the prior's
+    rows for them (R, F); updates over disjoint row sets average to the mean over all rows."""
+
+    def update(self, attentions: list[torch.Tensor], prior_rows: torch.Tensor) -> None:
         for attention in attentions:
-            self._add(attention_kl(attention, prior), attention.shape[0])
+            self._add(attention_kl(attention, prior_rows), attention.shape[0] * attention.shape[2])
 
 
 class LaplacianEnergy(_SampleWeightedMean):
-    """Normalised Dirichlet energy of the final feature-token states over the lattice."""
+    """Normalised Dirichlet energy of the final feature-token states over the lattice's edges."""
 
-    def update(self, states: torch.Tensor, adjacency: torch.Tensor) -> None:
-        self._add(dirichlet_energy(states, adjacency), states.shape[0])
+    def update(self, states: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> None:
+        self._add(dirichlet_energy(states, edge_index, edge_weight), states.shape[0])
 
 
 class UtilityEntropy(Metric):
@@ -143,6 +147,16 @@ def structure_recovery(
     return StructureRecovery(
         shd=skeleton_errors + reversed_edges, precision=precision, recall=recall, edge_auroc=auroc
     )
+
+
+@torch.no_grad()
+def kl_causal(model: CausalLatticeTransformer, x: torch.Tensor, rows_per_chunk: int = 256) -> float:
+    """`kl_causal` of the dense pass over `x`: the mean over every feature query row (and heads, blocks,
+    samples) of KL(attention_i ‖ P_i), a chunk of rows at a time."""
+    metric = KLCausal()
+    for rows in torch.arange(1, len(model.feature_names) + 1, device=x.device).split(rows_per_chunk):
+        metric.update(model(x, dense=True, weight_rows=rows).attentions, model.prior[rows - 1])
+    return float(metric.compute())
 
 
 def forward_flops(model: torch.nn.Module, x: torch.Tensor, dense: bool) -> int:

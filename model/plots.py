@@ -58,22 +58,37 @@ def latent_scatter(
     return _png(figure)
 
 
-def lattice_drawing(graph: nx.DiGraph, threshold: float, seed: int = 0) -> bytes:
-    figure, axis = plt.subplots(figsize=(9, 8))
-    position = nx.spring_layout(graph, seed=seed, k=1.5 / max(graph.number_of_nodes(), 1) ** 0.5)
+def lattice_drawing(graph: nx.DiGraph, threshold: float, readable: set[str], label: str = "[label]") -> bytes:
+    """The thresholded lattice in layers (topological generations, causes left), the label in red, the
+    features the prediction may read in green, the label's descendants in grey."""
+    figure, axis = plt.subplots(figsize=(11, 8))
+    layered = graph.copy()
+    if nx.is_directed_acyclic_graph(graph):
+        for depth, generation in enumerate(nx.topological_generations(graph)):
+            for node in generation:
+                layered.nodes[node]["layer"] = depth
+        position = nx.multipartite_layout(layered, subset_key="layer")
+    else:
+        position = nx.spring_layout(graph, seed=0, k=1.5 / max(graph.number_of_nodes(), 1) ** 0.5)
+    colours = [
+        "tab:red" if n == label else "tab:green" if n in readable else "lightgrey" for n in graph.nodes
+    ]
     weights = [graph.edges[e]["weight"] for e in graph.edges]
-    nx.draw_networkx_nodes(graph, position, node_color="orange", node_size=260, ax=axis)
+    nx.draw_networkx_nodes(graph, position, node_color=colours, node_size=300, ax=axis)
     nx.draw_networkx_labels(graph, position, font_size=7, ax=axis)
     nx.draw_networkx_edges(
         graph,
         position,
         edge_color="grey",
-        width=[0.5 + 2.5 * w for w in weights],
+        width=[0.5 + 2 * w for w in weights],
         arrows=True,
         ax=axis,
         arrowsize=10,
     )
-    axis.set_title(f"Learned causal lattice (edges with A_ij >= {threshold}, width = weight)")
+    axis.set_title(
+        f"Learned causal lattice (edge probability >= {threshold}); green: read by the prediction, "
+        "grey: downstream of the label"
+    )
     axis.axis("off")
     return _png(figure)
 

@@ -30,6 +30,7 @@ from model.data import Dataset
 from model.metrics import (
     forward_flops,
     isolated_node_share,
+    kl_causal,
     lattice_degree_variance,
     lattice_sparsity,
     structure_recovery,
@@ -55,18 +56,24 @@ def _features(data: Dataset) -> torch.Tensor:
 
 
 def exp1_attention(model: CausalLatticeTransformer, data: Dataset) -> ProtocolOutcome:
-    """Exp-1: head/batch/block-averaged attention over features and its KL to the lattice prior."""
+    """Exp-1: attention over features (averaged over blocks, heads and rows of `data`) and `kl_causal`, the
+    mean over query rows, heads, blocks and samples of KL(attention_i ‖ P_i). The KL of the averaged matrix
+    (never larger, by convexity) is reported beside it, named as such."""
     x = _features(data)
     matrix = model.get_attention_matrix(x).numpy()
     prior = model.causal_prior().detach().numpy()
-    kl_rows = (matrix * (np.log(np.clip(matrix, 1e-12, None)) - np.log(np.clip(prior, 1e-12, None)))).sum(
-        axis=1
-    )
-    kl = float(kl_rows.mean())
+    kl = kl_causal(model, x)
+    averaged_rows = (
+        matrix * (np.log(np.clip(matrix, 1e-12, None)) - np.log(np.clip(prior, 1e-12, None)))
+    ).sum(axis=1)
     diagonal_share = float(np.trace(matrix) / matrix.shape[0])
     frame = pd.DataFrame(matrix, index=model.feature_names, columns=model.feature_names)
     return ProtocolOutcome(
-        metrics={"kl_causal": kl, "attention_diagonal_mean": diagonal_share},
+        metrics={
+            "kl_causal": kl,
+            "kl_of_averaged_attention": float(averaged_rows.mean()),
+            "attention_diagonal_mean": diagonal_share,
+        },
         files={
             "visuals/attention/heatmap.png": plots.attention_heatmap(matrix, model.feature_names, kl),
             "visuals/attention/attention_weight.csv": frame.to_csv(index_label="query").encode(),
@@ -111,20 +118,44 @@ def exp2_latent(
     )
 
 
-def exp3_lattice(
-    model: CausalLatticeTransformer, true_graph: nx.DiGraph | None
-) -> tuple[ProtocolOutcome, nx.DiGraph]:
-    """Exp-3: the thresholded lattice, its degree statistics and recovery against the true DAG."""
+LABEL_NODE = "[label]"
+
+
+def _names(graph: nx.DiGraph, nodes: Any) -> list[str]:
+    return sorted(str(node) for node in nodes)
+
+
+def exp3_lattice(model: CausalLatticeTransformer, data: Dataset) -> tuple[ProtocolOutcome, nx.DiGraph]:
+    """Exp-3: the thresholded lattice, its degree statistics, recovery against the true DAG, the label's place
+    in it (parents, children, the features the prediction may read) and how the structure phase ended."""
     encoder = model.lattice_encoder
     graph = encoder.get_graph()
+    with_label = encoder.get_graph(label_name=LABEL_NODE)
+    readable = model.readable_features()
     metrics: dict[str, Any] = {
         "degree_variance": lattice_degree_variance(graph),
         "sparsity": lattice_sparsity(graph),
         "isolated_node_share": isolated_node_share(graph),
         "n_edges": graph.number_of_edges(),
-        "is_dag": nx.is_directed_acyclic_graph(graph),
+        "is_dag": nx.is_directed_acyclic_graph(with_label),
         "threshold": encoder.threshold,
+        "readable_features": readable,
+        "n_readable": len(readable),
     }
+    if LABEL_NODE in with_label:
+        metrics.update(
+            label_parents=_names(with_label, with_label.predecessors(LABEL_NODE)),
+            label_children=_names(with_label, with_label.successors(LABEL_NODE)),
+        )
+        if data.label_parents is not None and data.label_children is not None:
+            learned_parents = set(metrics["label_parents"])
+            metrics.update(
+                label_parent_recall=len(learned_parents & set(data.label_parents))
+                / max(len(data.label_parents), 1),
+                # Downstream features the prediction may still read: each one is a leak of anti-causal signal.
+                readable_true_label_children=sorted(set(readable) & set(data.label_children)),
+            )
+    true_graph = data.true_graph()
     if true_graph is not None:
         recovery = structure_recovery(
             encoder.adjacency().detach().numpy(), encoder.feature_names, true_graph, encoder.threshold
@@ -136,12 +167,13 @@ def exp3_lattice(
             edge_auroc=recovery.edge_auroc,
         )
     edges = pd.DataFrame(
-        [(s, t, d["weight"]) for s, t, d in graph.edges(data=True)], columns=["source", "target", "weight"]
+        [(s, t, d["weight"]) for s, t, d in with_label.edges(data=True)],
+        columns=["source", "target", "weight"],
     )
     outcome = ProtocolOutcome(
         metrics=metrics,
         files={
-            "lattice/lattice_graph.png": plots.lattice_drawing(graph, encoder.threshold),
+            "lattice/lattice_graph.png": plots.lattice_drawing(with_label, encoder.threshold, set(readable)),
             "lattice/degree_dist.png": plots.degree_distribution(graph),
             "lattice/edges.csv": edges.to_csv(index=False).encode(),
             "lattice/lattice_stats.json": json_bytes(metrics),

@@ -22,6 +22,7 @@ def save_model(model: CausalLatticeTransformer, directory: str | Path) -> Path:
     description = {
         "feature_names": model.feature_names,
         "n_classes": model.n_classes,
+        "n_groups": model.n_groups,
         "model": model.config.model_dump(mode="json"),
     }
     (directory / CONFIG_FILE).write_text(json.dumps(description, indent=2))
@@ -35,8 +36,12 @@ def load_model(directory: str | Path) -> CausalLatticeTransformer:
             raise FileNotFoundError(f"{directory / name} is missing: not a saved causal lattice model")
     description = json.loads((directory / CONFIG_FILE).read_text())
     model = CausalLatticeTransformer(
-        description["feature_names"], int(description["n_classes"]), ModelConfig(**description["model"])
+        description["feature_names"],
+        int(description["n_classes"]),
+        ModelConfig(**description["model"]),
+        int(description["n_groups"]),
     )
     model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))
+    model.refresh_lattice()  # the derived lattice buffers are not stored: rebuild them from the weights
     model.eval()
     return model

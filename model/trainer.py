@@ -9,7 +9,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import torch
@@ -18,15 +17,12 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, Mul
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset, Standardizer
 from model.data_view import DataView
-from model.losses import causal_lattice_loss
-from model.metrics import KLCausal, LaplacianEnergy, UtilityEntropy
+from model.losses import predictor_loss
+from model.metrics import LaplacianEnergy, UtilityEntropy, kl_causal
+from model.structure import StructureFit, TrainingDivergedError, fit_structure
 from model.transformer import CausalLatticeTransformer
 
 logger = logging.getLogger("causal_lattice.train")
-
-
-class TrainingDivergedError(RuntimeError):
-    """The loss became NaN or infinite; the message names the epoch, step and the offending terms."""
 
 
 @dataclass
@@ -46,12 +42,15 @@ class FitResult:
     no standardisation: the training step packages those into a `TrainedModel`)."""
 
     model: CausalLatticeTransformer
+    structure: StructureFit
     history: list[EpochRecord] = field(default_factory=list)
 
     def gradient_log(self) -> dict[str, list[float]]:
-        """Per-parameter gradient norm per epoch, for `logs/grad/*.json`."""
+        """Per-parameter gradient norm per epoch of the predictor and, under `structure.<name>`, per round of the
+        structure phase, for `logs/grad/*.json`."""
         names = self.history[0].grad_norms.keys() if self.history else []
-        return {name: [record.grad_norms[name] for record in self.history] for name in names}
+        predictor = {name: [record.grad_norms[name] for record in self.history] for name in names}
+        return predictor | {f"structure.{name}": values for name, values in self.structure.grad_norms.items()}
 
 
 def resolve_device(requested: str) -> torch.device:
@@ -73,27 +72,73 @@ def seed_everything(seed: int) -> None:
     torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
 
 
-def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+def group_codes(dataset: Dataset) -> tuple[np.ndarray, list[str]]:
+    """Integer cohort codes (0 everywhere without a group column) and the cohort names, sorted."""
+    if dataset.groups is None:
+        return np.zeros(dataset.features.shape[0], dtype=np.int64), []
+    names, codes = np.unique(dataset.groups, return_inverse=True)
+    return codes.astype(np.int64), [str(name) for name in names]
+
+
+def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
     x = torch.from_numpy(np.ascontiguousarray(dataset.features, dtype=np.float32))
     y = torch.from_numpy(dataset.labels) if dataset.labels is not None else None
-    groups = None
-    if dataset.groups is not None:
-        _, codes = np.unique(dataset.groups, return_inverse=True)
-        groups = torch.from_numpy(codes.astype(np.int64))
-    return x, y, groups
+    return x, y
+
+
+def balanced_batches(codes: np.ndarray, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """One epoch of batches with (nearly) equal rows from every cohort: V-REx compares cohort risks, so each
+    batch must hold every cohort. Smaller cohorts are revisited in a fresh order when they run out."""
+    cohorts = [torch.from_numpy(np.flatnonzero(codes == c)) for c in np.unique(codes)]
+    n_batches = max(1, math.ceil(len(codes) / batch_size))
+    share = [batch_size // len(cohorts) + (k < batch_size % len(cohorts)) for k in range(len(cohorts))]
+    streams = []
+    for rows, take in zip(cohorts, share, strict=True):
+        needed = n_batches * take
+        repeats = math.ceil(needed / len(rows))
+        order = torch.cat([rows[torch.randperm(len(rows), generator=generator)] for _ in range(repeats)])
+        streams.append(order[:needed].view(n_batches, take))
+    return list(torch.cat(streams, dim=1).unbind(0))
+
+
+def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
+    """One epoch of shuffled batches; a trailing batch of one row is folded into the previous one (batch
+    statistics need two rows)."""
+    batches = list(torch.randperm(n, generator=generator).split(batch_size))
+    if len(batches) > 1 and batches[-1].numel() < 2:
+        tail = batches.pop()
+        batches[-1] = torch.cat([batches[-1], tail])
+    return batches
+
+
+def invariance_weight(config: TrainConfig, epoch: int) -> float:
+    """The V-REx weight at `epoch` (1-based): 0 during the warm-up, then a linear ramp up to `invariance`."""
+    progress = (epoch - config.invariance_warmup_epochs) / max(config.invariance_ramp_epochs, 1)
+    return config.invariance * min(max(progress, 0.0), 1.0)
 
 
 def log_epoch(record: EpochRecord, epochs: int) -> None:
     accuracy = "" if record.train_accuracy is None else f" acc={record.train_accuracy:.3f}"
     logger.info(
-        "epoch %d/%d loss=%.4f%s sem=%.3f util=%s (%.1fs)",
+        "epoch %d/%d loss=%.4f%s util=%s (%.1fs)",
         record.epoch,
         epochs,
         record.loss["total"],
         accuracy,
-        record.loss["sem"],
         "/".join(f"{u:.2f}" for u in record.utility_per_block),
         record.seconds,
+    )
+
+
+def log_structure_round(record: dict[str, float]) -> None:
+    logger.info(
+        "structure round %d: nll=%.3f h=%.2e edges=%d dag=%s rho=%.0e",
+        record["round"],
+        record["nll"],
+        record["acyclicity"],
+        record["edges"],
+        bool(record["is_dag"]),
+        record["rho"],
     )
 
 
@@ -102,88 +147,128 @@ def train_model(
     model_config: ModelConfig,
     train_config: TrainConfig,
     progress: Callable[[EpochRecord, int], None] | None = log_epoch,
+    structure_progress: Callable[[dict[str, float]], None] | None = log_structure_round,
 ) -> FitResult:
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
+    Two phases. The structure phase fits the structural equations and the lattice (model/structure.py) on
+    the rows, the label and the cohorts. The predictor phase then trains everything else for
+    `train_config.epochs` on the lattice, read detached: the task never writes into the lattice (unless
+    `train_config.structure.task_gradient`, an ablation).
+
     Seeds everything from `train_config.seed`, so the same seed and config give bit-identical weights and
-    metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss.
+    metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss (checked once per epoch).
     """
     seed_everything(train_config.seed)
     device = resolve_device(train_config.device)
-    x, y, groups = (None if t is None else t.to(device) for t in _tensors(dataset))
-    assert x is not None
+    x, y = _tensors(dataset)
+    codes, cohort_names = group_codes(dataset)
+    x = x.to(device)
+    y = None if y is None else y.to(device)
+    groups = torch.from_numpy(codes).to(device)
+    n_groups = max(len(cohort_names), 1)
     model = CausalLatticeTransformer(
-        dataset.feature_names, dataset.n_classes if y is not None else 0, model_config
+        dataset.feature_names, dataset.n_classes if y is not None else 0, model_config, n_groups
     ).to(device)
-    lattice_params = [model.lattice_encoder.theta]
-    other_params = [p for n, p in model.named_parameters() if n != "lattice_encoder.theta"]
-    param_groups: list[dict[str, Any]] = [
-        {"params": other_params},
-        {"params": lattice_params, "lr": train_config.lattice_lr, "weight_decay": 0.0},
-    ]
-    optimizer = torch.optim.AdamW(
-        param_groups,
-        lr=train_config.lr,
-        weight_decay=train_config.weight_decay,
-    )
-    # The shuffling generator lives on the CPU, so the sample order is the same on every device.
+    # The shuffling and sampling generator lives on the CPU, so the draws are the same on every device.
     generator = torch.Generator().manual_seed(train_config.seed)
+    structure = train_config.structure
+    sem = model.lattice_encoder.sem
+    fit = fit_structure(
+        sem,
+        x,
+        y if sem.n_classes else None,
+        groups,
+        structure,
+        model_config.lattice_threshold,
+        generator,
+        structure_progress,
+    )
+    model.refresh_lattice()
+
+    task_gradient = structure.task_gradient
+    sem_prefix = "lattice_encoder.sem."
+    named = [(n, p) for n, p in model.named_parameters() if not n.startswith(sem_prefix)]
+    if task_gradient:
+        named.append(("lattice_encoder.sem.edge_logits", model.lattice_encoder.sem.edge_logits))
+    names = [n for n, _ in named]
+    parameters = [p for _, p in named]
+    optimizer = torch.optim.AdamW(parameters, lr=train_config.lr, weight_decay=train_config.weight_decay)
     n = x.shape[0]
-    need_weights = train_config.lambdas.causal > 0
-    names = [name for name, _ in model.named_parameters()]
+    n_features = len(dataset.feature_names)
+    kl_on = train_config.lambdas.causal > 0
+    balanced = len(cohort_names) > 1 and train_config.invariance > 0 and y is not None
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_config.precision == "bf16")
-    result = FitResult(model=model)
+    result = FitResult(model=model, structure=fit)
     for epoch in range(1, train_config.epochs + 1):
         started = time.perf_counter()
         model.train()
-        order = torch.randperm(n, generator=generator).to(device)
+        weight = invariance_weight(train_config, epoch)
+        batches = (
+            balanced_batches(codes, train_config.batch_size, generator)
+            if balanced
+            else shuffled_batches(n, train_config.batch_size, generator)
+        )
         # Sums stay on the device and are read once per epoch: no host sync per step.
         loss_sums: dict[str, torch.Tensor] = {}
-        grad_sums = torch.zeros(len(names), device=device)
-        steps = 0
+        grad_sums = torch.zeros(len(parameters), device=device)
         accuracy = (
             MulticlassAccuracy(num_classes=max(model.n_classes, 2)).to(device) if y is not None else None
         )
         entropy = UtilityEntropy(model_config.n_blocks).to(device)
-        # Batches of one sample break batch statistics (V-REx variance); fold a trailing single row in.
-        batches = list(order.split(train_config.batch_size))
-        if len(batches) > 1 and batches[-1].numel() < 2:
-            tail = batches.pop()
-            batches[-1] = torch.cat([batches[-1], tail])
-        for step, index in enumerate(batches):
+        for index in batches:
+            index = index.to(device)
             xb = x[index]
             yb = y[index] if y is not None else None
-            gb = groups[index] if groups is not None else None
+            rows = None
+            if kl_on:
+                sampled = torch.randperm(n_features, generator=generator)[: train_config.kl_rows]
+                rows = (sampled.sort().values + 1).to(device)  # token indices; [CLS] is token 0
+            edge_weight = None
+            if task_gradient:
+                adjacency = model.lattice_encoder.adjacency()
+                edge_weight = adjacency[model.edge_index[0], model.edge_index[1]]
             with autocast:
-                output = model(xb, need_weights=need_weights)
-                loss = causal_lattice_loss(output, xb, yb, gb, model.causal_prior(), train_config)
-            if not torch.isfinite(loss.total):
-                bad = [k for k, v in loss.terms.items() if not torch.isfinite(v)]
-                raise TrainingDivergedError(
-                    f"loss is {loss.total.item()} at epoch {epoch}, step {step} "
-                    f"(non-finite terms: {bad or 'sum'}); lower train.lr (now {train_config.lr}) "
-                    f"or train.lattice_lr (now {train_config.lattice_lr})"
+                output = model(xb, weight_rows=rows, edge_weight=edge_weight)
+                loss = predictor_loss(
+                    output,
+                    yb,
+                    groups[index],
+                    n_groups,
+                    None if rows is None else model.prior[rows - 1],
+                    model.edge_index,
+                    model.edge_weight if edge_weight is None else edge_weight,
+                    train_config,
+                    weight,
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
             grad_sums += torch.stack(
                 [
                     p.grad.detach().float().norm(2) if p.grad is not None else grad_sums.new_zeros(())
-                    for p in model.parameters()
+                    for p in parameters
                 ]
             )
-            torch.nn.utils.clip_grad_norm_(model.parameters(), train_config.grad_clip)
+            torch.nn.utils.clip_grad_norm_(parameters, train_config.grad_clip)
             optimizer.step()
-            steps += 1
             for key, value in {"total": loss.total, **loss.terms}.items():
                 value = value.detach().float()
                 loss_sums[key] = loss_sums[key] + value if key in loss_sums else value
             if accuracy is not None and output.logits is not None and yb is not None:
                 accuracy.update(output.logits.detach().float(), yb)
             entropy.update(output.utilities.float())
+        steps = len(batches)
+        epoch_loss = {k: float(v) / steps for k, v in loss_sums.items()}
+        if not math.isfinite(epoch_loss["total"]):
+            bad = [k for k, v in epoch_loss.items() if not math.isfinite(v)]
+            raise TrainingDivergedError(
+                f"loss became non-finite in epoch {epoch} (terms: {bad}); lower train.lr (now {train_config.lr})"
+            )
+        if task_gradient:
+            model.refresh_lattice()  # the task moved the lattice: re-derive what the predictor reads
         record = EpochRecord(
             epoch=epoch,
-            loss={k: float(v) / steps for k, v in loss_sums.items()},
+            loss=epoch_loss | {"invariance_weight": weight},
             train_accuracy=float(accuracy.compute()) if accuracy is not None else None,
             utility_per_block=[float(u) for u in entropy.mean_utility()],
             utility_entropy=float(entropy.compute()),
@@ -195,6 +280,7 @@ def train_model(
             progress(record, train_config.epochs)
     # Artifacts, analysis and serving run on the CPU; the device only matters for training.
     model.cpu()
+    model.refresh_lattice()
     model.eval()
     return result
 
@@ -203,9 +289,10 @@ def train_model(
 def evaluate_model(
     model: CausalLatticeTransformer, dataset: Dataset, dense: bool = False
 ) -> dict[str, float]:
-    """Accuracy/AUROC/F1 (gated inference unless `dense`), kl_causal, laplacian and utility_entropy."""
+    """Accuracy/AUROC/F1 (gated inference unless `dense`), kl_causal (mean per-row KL of the dense pass's
+    attention to the prior), laplacian, utility_entropy and the structural equations' NLL per node."""
     model.eval()
-    x, y, _ = _tensors(dataset)
+    x, y = _tensors(dataset)
     output = model(x, dense=dense)
     results: dict[str, float] = {}
     if output.logits is not None and y is not None:
@@ -215,17 +302,17 @@ def evaluate_model(
         )
         results["auroc"] = float(MulticlassAUROC(num_classes=classes)(output.logits.softmax(-1), y))
         results["f1"] = float(MulticlassF1Score(num_classes=classes, average="macro")(output.logits, y))
-    dense_output = model(x, dense=True, need_weights=True)
-    kl = KLCausal()
-    kl.update(dense_output.attentions, model.causal_prior())
     laplacian = LaplacianEnergy()
-    laplacian.update(output.feature_states, output.adjacency)
+    laplacian.update(output.feature_states, model.edge_index, model.edge_weight)
     entropy = UtilityEntropy(model.config.n_blocks)
     entropy.update(output.utilities)
-    results["kl_causal"] = float(kl.compute())
+    results["kl_causal"] = kl_causal(model, x)
     results["laplacian"] = float(laplacian.compute())
     results["utility_entropy"] = float(entropy.compute())
-    results["reconstruction_mse"] = float(torch.mean((output.reconstruction - x) ** 2))
+    score = model.lattice_encoder.sem.score(
+        x, y if model.n_classes else None, None, model.lattice_encoder.sem.hard_mask()
+    )
+    results["structure_nll"] = float(score.nll) / score.node_nll.numel()
     results["gate_on_share"] = float(output.gates.mean())
     if not all(math.isfinite(v) for v in results.values()):
         raise TrainingDivergedError(f"evaluation produced non-finite metrics: {results}")
@@ -246,3 +333,4 @@ class TrainedModel:
     seed: int
     n_train: int
     n_test: int
+    structure: StructureFit

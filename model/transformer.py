@@ -1,5 +1,10 @@
-"""The causal lattice transformer: tokenizer -> LatticeEncoder -> gated causal-RoPE blocks -> latent z ->
-head."""
+"""The causal lattice transformer: tokenizer -> lattice message passing -> gated causal-RoPE blocks -> latent z
+-> head (SPEC §2).
+
+The lattice comes from the structure learner inside `lattice_encoder.sem`; the predictor reads it detached
+through `refresh_lattice()`, which derives the sparse message-passing edges, the RoPE coordinates, the causal
+prior and the attention bias once per lattice and keeps them as buffers on the model's device.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +13,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from model.attention import CausalBlock, causal_prior
+from model.attention import CausalBlock, attention_bias, causal_prior
 from model.config import ModelConfig
 from model.lattice import LatticeEncoder
 from model.meta_utility import MetaUtilityLayer
 from model.rope import CausalRoPE, lattice_positions
+from model.structure import StructuralEquationModel
 from model.tokenizer import FeatureTokenizer
 
 
@@ -20,31 +26,42 @@ from model.tokenizer import FeatureTokenizer
 class ModelOutput:
     logits: torch.Tensor | None  # (B, C); None in the unlabeled (structure-only) mode
     z: torch.Tensor  # (B, d_latent)
-    reconstruction: torch.Tensor  # (B, F) structural-equation predictions
-    adjacency: torch.Tensor  # (F, F)
     feature_states: torch.Tensor  # (B, F, d) final normalised feature-token states
     utilities: torch.Tensor  # (B, n_blocks)
     gates: torch.Tensor  # (B, n_blocks)
-    attentions: list[torch.Tensor]  # per block (B, heads, F+1, F+1) when requested
+    attentions: list[torch.Tensor]  # per block (B, heads, R, F+1) for the requested query rows
 
 
 class CausalLatticeTransformer(nn.Module):
     """SPEC §2. `n_classes == 0` gives the unlabeled mode: no task head, a pure structure learner."""
 
-    def __init__(self, feature_names: list[str], n_classes: int, config: ModelConfig) -> None:
+    edge_index: torch.Tensor
+    edge_weight: torch.Tensor
+    readable: torch.Tensor
+    prior: torch.Tensor
+    bias: torch.Tensor
+    rope_cos: torch.Tensor
+    rope_sin: torch.Tensor
+
+    def __init__(
+        self, feature_names: list[str], n_classes: int, config: ModelConfig, n_groups: int = 1
+    ) -> None:
         super().__init__()
         self.config = config
         self.feature_names = list(feature_names)
         self.n_classes = n_classes
+        self.n_groups = n_groups
         d = config.d_model
         self.tokenizer = FeatureTokenizer(len(feature_names), d)
+        sem = StructuralEquationModel(
+            len(feature_names), n_classes if config.label_node else 0, n_groups, config.lattice_temperature
+        )
         self.lattice_encoder = LatticeEncoder(
-            feature_names, d, temperature=config.lattice_temperature, threshold=config.lattice_threshold
+            feature_names, d, sem, threshold=config.lattice_threshold, top_k_parents=config.top_k_parents
         )
         self.rope = CausalRoPE(d // config.n_heads, config.rope_dims, config.rope_base)
         blocks = [
-            CausalBlock(d, config.n_heads, self.rope, config.mlp_ratio, config.dropout)
-            for _ in range(config.n_blocks)
+            CausalBlock(d, config.n_heads, config.mlp_ratio, config.dropout) for _ in range(config.n_blocks)
         ]
         self.meta_utility_layer = MetaUtilityLayer(
             blocks, d, threshold=config.gate_threshold, init_bias=config.router_init_bias
@@ -52,6 +69,10 @@ class CausalLatticeTransformer(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         self.latent = nn.Linear(d, config.d_latent)
         self.head = nn.Linear(config.d_latent, n_classes) if n_classes > 0 else None
+        self.lattice_is_dag = True
+        for name in ("edge_index", "edge_weight", "readable", "prior", "bias", "rope_cos", "rope_sin"):
+            self.register_buffer(name, torch.empty(0), persistent=False)
+        self.refresh_lattice()
 
     def reset_parameters(self) -> None:
         for module in (self.tokenizer, self.lattice_encoder, self.meta_utility_layer):
@@ -60,30 +81,53 @@ class CausalLatticeTransformer(nn.Module):
         self.latent.reset_parameters()
         if self.head is not None:
             self.head.reset_parameters()
+        self.refresh_lattice()
 
-    def rope_angles(self, adjacency: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos/sin for [CLS] (at the origin) followed by the lattice coordinates of each feature."""
-        positions = lattice_positions(adjacency, self.config.rope_dims)
-        positions = torch.cat([positions.new_zeros(1, positions.shape[1]), positions], dim=0)
-        return self.rope.angles(positions)
+    @torch.no_grad()
+    def refresh_lattice(self) -> None:
+        """Recompute everything the predictor derives from the lattice (after the lattice changed)."""
+        view = self.lattice_encoder.view()
+        positions = lattice_positions(view.adjacency, self.config.rope_dims)
+        positions = torch.cat([positions.new_zeros(1, positions.shape[1]), positions], dim=0)  # [CLS] at 0
+        cos, sin = self.rope.angles(positions)
+        prior = causal_prior(view.distances, self.config.prior_temperature)
+        self.edge_index = view.edge_index
+        self.edge_weight = view.edge_weight
+        self.readable = view.readable
+        self.prior = prior
+        self.bias = attention_bias(view, prior, self.config.prior_bias_weight)
+        self.rope_cos, self.rope_sin = cos, sin
+        self.lattice_is_dag = view.is_dag
 
-    def forward(self, x: torch.Tensor, dense: bool = False, need_weights: bool = False) -> ModelOutput:
-        """x (B, F) standardised features. In eval mode the utility gates really skip blocks unless
-        `dense`."""
-        adjacency = self.lattice_encoder.adjacency()
-        feature_tokens = self.tokenizer.feature_tokens(x)
-        reconstruction = self.lattice_encoder.reconstruct(feature_tokens, self.tokenizer.identity, adjacency)
+    def readable_features(self) -> list[str]:
+        """The features the prediction may read: the label's non-descendants in the thresholded lattice."""
+        return [name for name, ok in zip(self.feature_names, self.readable.tolist(), strict=True) if ok]
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        dense: bool = False,
+        weight_rows: torch.Tensor | None = None,
+        edge_weight: torch.Tensor | None = None,
+    ) -> ModelOutput:
+        """x (B, F) standardised features. In eval mode the utility gates really skip blocks unless `dense`.
+
+        `weight_rows` (token indices) asks for the explicit attention of those query rows; `edge_weight`
+        replaces the detached lattice weights of the message-passing edges (only the task-gradient ablation
+        passes them).
+        """
         tokens = self.tokenizer(x)
-        tokens = torch.cat([tokens[:, :1], self.lattice_encoder(tokens[:, 1:], adjacency)], dim=1)
-        cos, sin = self.rope_angles(adjacency)
-        gated = self.meta_utility_layer(tokens, cos, sin, dense=dense, need_weights=need_weights)
+        weights = self.edge_weight if edge_weight is None else edge_weight
+        features = self.lattice_encoder(tokens[:, 1:], self.edge_index, weights)
+        h = torch.cat([tokens[:, :1], features], dim=1)
+        gated = self.meta_utility_layer(
+            h, self.rope_cos, self.rope_sin, self.bias, dense=dense, weight_rows=weight_rows
+        )
         hidden = self.final_norm(gated.hidden)
         z = self.latent(hidden[:, 0])
         return ModelOutput(
             logits=self.head(z) if self.head is not None else None,
             z=z,
-            reconstruction=reconstruction,
-            adjacency=adjacency,
             feature_states=hidden[:, 1:],
             utilities=gated.utilities,
             gates=gated.gates,
@@ -91,9 +135,7 @@ class CausalLatticeTransformer(nn.Module):
         )
 
     def causal_prior(self) -> torch.Tensor:
-        return causal_prior(
-            self.lattice_encoder.adjacency(), self.config.lattice_threshold, self.config.prior_temperature
-        )
+        return self.prior
 
     @torch.no_grad()
     def causal_encoder(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,11 +143,18 @@ class CausalLatticeTransformer(nn.Module):
         return self(x).z
 
     @torch.no_grad()
-    def get_attention_matrix(self, x: torch.Tensor) -> torch.Tensor:
-        """(F, F) attention over feature tokens, averaged over blocks, heads and batch; rows sum to 1."""
-        attentions = self(x, dense=True, need_weights=True).attentions
-        features = torch.stack(attentions).mean(dim=(0, 1, 2))[1:, 1:]
-        return features / features.sum(dim=-1, keepdim=True)
+    def get_attention_matrix(self, x: torch.Tensor, rows_per_chunk: int = 256) -> torch.Tensor:
+        """(F, F) attention over feature tokens, averaged over blocks, heads and batch; rows sum to 1.
+
+        Computed a chunk of query rows at a time, so memory stays at B x heads x chunk x F.
+        """
+        n = len(self.feature_names)
+        rows = []
+        for chunk in torch.arange(1, n + 1, device=x.device).split(rows_per_chunk):
+            attentions = self(x, dense=True, weight_rows=chunk).attentions
+            rows.append(torch.stack(attentions).mean(dim=(0, 1, 2))[:, 1:])
+        matrix = torch.cat(rows)
+        return matrix / matrix.sum(dim=-1, keepdim=True)
 
     @torch.no_grad()
     def predict_proba(self, x: torch.Tensor, dense: bool = False) -> torch.Tensor:

@@ -79,7 +79,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
         for view in cohort_views(config.evaluation.subsets)
     ]
     subset_models = [train(data_splits, config, view=view, id=name) for name, view in subset_runs]
-    subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], dataset, config)
+    subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], data_splits, config)
 
     promotion_verdict, _, _ = report(
         config, main_model, dataset, attention, latent, lattice, utility, reproducibility, subsets

@@ -24,7 +24,7 @@ def analyze_lattice(
     `lattice/lattice_graph.png`, `degree_dist.png`, `edges.csv`, `lattice_stats.json`) and `lattice_graph`
     (the thresholded lattice as a graph).
     """
-    outcome, graph = exp3_lattice(trained_model.model, dataset.true_graph())
+    outcome, graph = exp3_lattice(trained_model.model, dataset)
     if not experiment.visualization.graph_structure:
         outcome.files.pop("lattice/lattice_graph.png")
     publish_outcome(experiment, outcome)

@@ -5,7 +5,7 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import Dataset
+from model.data import DataSplits
 from model.protocol import ProtocolOutcome
 from model.protocol_trainings import cohort_subsets
 from model.trainer import TrainedModel
@@ -15,20 +15,24 @@ from steps.tracking import publish_outcome
 
 @step
 def subset_generalization(
-    trained_models: list[TrainedModel], run_names: list[str], dataset: Dataset, experiment: ExperimentConfig
+    trained_models: list[TrainedModel],
+    run_names: list[str],
+    data_splits: DataSplits,
+    experiment: ExperimentConfig,
 ) -> Annotated[ProtocolOutcome, "subset_result"]:
     """Seed VI.3 over the cohort trainings.
 
     Reads `trained_models[i]` (from invocation `run_names[i]`; their data views say within-cohort or held-out)
-    and `dataset` (its cohorts, for the drift reports). Writes and returns `subset_result`: the accuracy gap
-    between cohorts, leave-one-cohort-out accuracy, `subsets/subset_summary.json`, `subset_accuracy.png` and
-    `drift_<cohort>.html`.
+    and `data_splits` (the cohorts, for the drift reports, and each held-out cohort's rows, for the logistic
+    regression and oracle baselines beside it). Writes and returns `subset_result`: the accuracy gap between
+    cohorts, leave-one-cohort-out accuracy with its baselines, `subsets/subset_summary.json`,
+    `subset_accuracy.png` and `drift_<cohort>.html`.
     """
     runs = summarise(trained_models, run_names)
     outcome = cohort_subsets(
         [r for r in runs if r.view.kind == "group"],
         [r for r in runs if r.view.kind == "logo"],
-        dataset,
+        data_splits,
     )
     publish_outcome(experiment, outcome)
     return outcome

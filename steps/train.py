@@ -69,4 +69,5 @@ def train(
         seed=train_config.seed,
         n_train=int(split.train.features.shape[0]),
         n_test=int(split.test.features.shape[0]),
+        structure=result.structure,
     )

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
-from model.data import make_synthetic_pancancer, split_dataset
+from model.data import split_dataset
+from model.scm import make_synthetic_pancancer
 from model.trainer import evaluate_model, train_model
 from model.transformer import CausalLatticeTransformer
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
-from model.data import Dataset, make_synthetic_pancancer, split_dataset
+from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
+from model.data import Dataset, split_dataset
+from model.scm import make_synthetic_pancancer
 from model.transformer import CausalLatticeTransformer
 
 N_FEATURES = 6
@@ -69,9 +70,24 @@ def tiny_train_split(tiny_dataset: Dataset) -> Dataset:
     return split_dataset(tiny_dataset, SplitConfig(test_fraction=0.25, min_group_size=10)).train
 
 
+# A structure phase of a few dozen steps: enough to exercise every part of it in milliseconds.
+TINY_STRUCTURE = StructureConfig(steps_per_round=20, warmup_rounds=1, min_rounds=2, max_rounds=3)
+
+
 @pytest.fixture
 def tiny_train_config() -> TrainConfig:
-    return TrainConfig(seed=42, batch_size=32, epochs=2, lr=1e-3)
+    return TrainConfig(seed=42, batch_size=32, epochs=2, lr=1e-3, structure=TINY_STRUCTURE)
+
+
+def set_lattice(model: CausalLatticeTransformer, edges: list[tuple[int, int]]) -> None:
+    """Give the model exactly these lattice edges (node indices; the label, when there is one, is node F) and
+    re-derive what the predictor reads."""
+    sem = model.lattice_encoder.sem
+    with torch.no_grad():
+        sem.edge_logits.fill_(-10.0)
+        for source, target in edges:
+            sem.edge_logits[source, target] = 10.0
+    model.refresh_lattice()
 
 
 def set_router_bias(model: CausalLatticeTransformer, value: float) -> None:

@@ -23,7 +23,7 @@ def test_defaults_are_the_seed_configuration() -> None:
     assert config.profile == "seed"
     assert isinstance(config.data, SyntheticDataConfig)
     assert (config.train.seed, config.train.batch_size, config.train.epochs) == (42, 64, 50)
-    assert (config.train.lr, config.train.lattice_lr, config.train.optimizer) == (1e-4, 1e-2, "AdamW")
+    assert (config.train.lr, config.train.optimizer) == (1e-4, "AdamW")
     lam = config.train.lambdas
     assert (lam.causal, lam.geometric, lam.reg) == (0.5, 0.3, 0.2)
     assert config.model == ModelConfig()

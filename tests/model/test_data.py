@@ -1,81 +1,22 @@
-"""Loading and validating data: the synthetic SCM, the shipped set, errors that name the fix (tables:
-test_tables.py)."""
+"""Loading and validating data: the shipped set, errors that name the fix (tables: test_tables.py, the
+synthetic SCM: test_scm.py)."""
 
 from __future__ import annotations
 
 import dataclasses
 
-import networkx as nx
 import numpy as np
 import pytest
 
 from model.config import BreastCancerDataConfig, SplitConfig
 from model.data import (
-    GROUPS,
     Dataset,
     DataValidationError,
     load_breast_cancer_dataset,
     load_dataset,
-    make_synthetic_pancancer,
     split_dataset,
     validate_dataset,
 )
-from tests.model.conftest import tiny_synthetic_config
-
-# ---------------------------------------------------------------- synthetic SCM
-
-
-def test_synthetic_is_seeded() -> None:
-    first = make_synthetic_pancancer(tiny_synthetic_config())
-    second = make_synthetic_pancancer(tiny_synthetic_config())
-    assert np.array_equal(first.features, second.features)
-    assert first.labels is not None and second.labels is not None
-    assert np.array_equal(first.labels, second.labels)
-    assert first.groups is not None and second.groups is not None
-    assert np.array_equal(first.groups, second.groups)
-    assert first.feature_names == second.feature_names
-    assert first.true_edges == second.true_edges
-    assert first.fingerprint() == second.fingerprint()
-    other = make_synthetic_pancancer(tiny_synthetic_config(seed=4))
-    assert not np.array_equal(first.features, other.features)
-    assert first.fingerprint() != other.fingerprint()
-
-
-def test_synthetic_shapes_groups_labels() -> None:
-    data = make_synthetic_pancancer(tiny_synthetic_config(n_samples=300, n_genes=8, n_biomarkers=3))
-    assert data.features.shape == (300, 11) and data.features.dtype == np.float32
-    assert data.n_features == 11 and len(set(data.feature_names)) == 11
-    assert sum(name.startswith("biomarker_") for name in data.feature_names) == 3
-    assert data.groups is not None and set(data.groups) == set(GROUPS) == {"lung", "colon", "breast"}
-    assert data.labels is not None and set(data.labels.tolist()) == {0, 1}
-    assert data.n_classes == 2
-    validate_dataset(data, 20)
-
-
-def test_synthetic_true_dag_is_acyclic_over_feature_names() -> None:
-    data = make_synthetic_pancancer(tiny_synthetic_config(n_samples=200, n_genes=12, edge_probability=0.4))
-    graph = data.true_graph()
-    assert graph is not None
-    assert graph.number_of_edges() > 0
-    assert nx.is_directed_acyclic_graph(graph)
-    assert list(graph.nodes) == data.feature_names
-    for source, target in graph.edges:
-        assert source in data.feature_names and target in data.feature_names
-        assert source.startswith("gene_") and target.startswith("gene_")
-
-
-def test_synthetic_biomarkers_are_label_correlates_that_differ_by_cohort() -> None:
-    data = make_synthetic_pancancer(tiny_synthetic_config(n_samples=1500, n_genes=6, n_biomarkers=2))
-    assert data.labels is not None and data.groups is not None
-    column = data.features[:, data.feature_names.index("biomarker_0")]
-    gaps = {}
-    for group in GROUPS:
-        in_group = data.groups == group
-        gaps[group] = (
-            column[in_group & (data.labels == 1)].mean() - column[in_group & (data.labels == 0)].mean()
-        )
-    assert gaps["lung"] > gaps["colon"] > gaps["breast"]
-
 
 # ---------------------------------------------------------------- validation errors
 

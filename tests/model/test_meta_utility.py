@@ -8,11 +8,14 @@ from model.meta_utility import MetaUtilityLayer
 from model.rope import CausalRoPE
 from tests.model.conftest import assert_finite_nonzero_grads
 
+# Full attention between the 7 tokens: these tests are about routing, not the lattice mask.
+BIAS = torch.zeros(7, 7)
+
 
 def _layer(n_blocks: int = 3, init_bias: float = 2.0) -> tuple[MetaUtilityLayer, torch.Tensor, torch.Tensor]:
     torch.manual_seed(0)
     rope = CausalRoPE(8, 2)
-    blocks = [CausalBlock(16, 2, rope, 2.0, 0.0) for _ in range(n_blocks)]
+    blocks = [CausalBlock(16, 2, 2.0, 0.0) for _ in range(n_blocks)]
     layer = MetaUtilityLayer(blocks, 16, threshold=0.5, init_bias=init_bias)
     cos, sin = rope.angles(torch.randn(7, 2))
     return layer, cos, sin
@@ -31,7 +34,7 @@ def _reference(layer: MetaUtilityLayer, h: torch.Tensor, cos, sin, gates: torch.
         state = h[b : b + 1]
         for index, block in enumerate(layer.blocks):
             if gates[b, index]:
-                state = state + block(state, cos, sin)[0]
+                state = state + block(state, cos, sin, BIAS)[0]
         rows.append(state)
     return torch.cat(rows)
 
@@ -41,7 +44,7 @@ def test_shapes_block_zero_always_on_and_utility_tracking() -> None:
     assert len(layer.routers) == 2
     h = torch.randn(5, 7, 16)
     layer.train()
-    result = layer(h, cos, sin)
+    result = layer(h, cos, sin, BIAS)
     assert result.hidden.shape == (5, 7, 16)
     assert result.utilities.shape == result.gates.shape == (5, 3)
     assert torch.equal(result.utilities[:, 0], torch.ones(5))
@@ -49,7 +52,10 @@ def test_shapes_block_zero_always_on_and_utility_tracking() -> None:
     # init bias 2.0: every routed block starts on (sigmoid(2) = 0.88 > 0.5).
     assert torch.equal(result.gates, torch.ones(5, 3))
     torch.testing.assert_close(layer.get_utility(), result.utilities.mean(dim=0))
-    layer(h, cos, sin)
+    layer(h, cos, sin, BIAS)
+    torch.testing.assert_close(layer.get_utility(), result.utilities.mean(dim=0))
+    # A dense pass (made for attention) is not a gated pass: it does not count towards Exp-4's utility.
+    layer(h * 3, cos, sin, BIAS, dense=True)
     torch.testing.assert_close(layer.get_utility(), result.utilities.mean(dim=0))
     layer.reset_utility()
     assert torch.equal(layer.get_utility(), torch.zeros(3))
@@ -61,16 +67,16 @@ def test_block_zero_on_even_when_routers_off() -> None:
     layer.eval()
     h = torch.randn(4, 7, 16)
     with torch.no_grad():
-        result = layer(h, cos, sin)
+        result = layer(h, cos, sin, BIAS)
     assert result.gates[:, 0].tolist() == [1.0] * 4
     assert result.gates[:, 1:].sum() == 0
-    torch.testing.assert_close(result.hidden, h + layer.blocks[0](h, cos, sin)[0])
+    torch.testing.assert_close(result.hidden, h + layer.blocks[0](h, cos, sin, BIAS)[0])
 
 
 def test_straight_through_gradients_reach_routers_and_blocks() -> None:
     layer, cos, sin = _layer()
     layer.train()
-    result = layer(torch.randn(6, 7, 16), cos, sin, need_weights=True)
+    result = layer(torch.randn(6, 7, 16), cos, sin, BIAS, weight_rows=torch.arange(7))
     assert len(result.attentions) == 3
     (result.hidden.pow(2).mean() + result.utilities.mean()).backward()
     assert_finite_nonzero_grads(layer)
@@ -81,10 +87,10 @@ def test_training_gate_is_hard_in_forward() -> None:
     _force(layer, [-100.0, 100.0])
     layer.train()
     h = torch.randn(3, 7, 16)
-    result = layer(h, cos, sin)
+    result = layer(h, cos, sin, BIAS)
     assert result.gates.tolist() == [[1.0, 0.0, 1.0]] * 3
-    after_first = h + layer.blocks[0](h, cos, sin)[0]
-    expected = after_first + layer.blocks[2](after_first, cos, sin)[0]
+    after_first = h + layer.blocks[0](h, cos, sin, BIAS)[0]
+    expected = after_first + layer.blocks[2](after_first, cos, sin, BIAS)[0]
     torch.testing.assert_close(result.hidden, expected)
 
 
@@ -94,8 +100,8 @@ def test_all_gates_on_equals_dense() -> None:
     layer.eval()
     h = torch.randn(6, 7, 16)
     with torch.no_grad():
-        gated = layer(h, cos, sin)
-        dense = layer(h, cos, sin, dense=True)
+        gated = layer(h, cos, sin, BIAS)
+        dense = layer(h, cos, sin, BIAS, dense=True)
     assert torch.equal(gated.gates, torch.ones(6, 3))
     torch.testing.assert_close(gated.hidden, dense.hidden, rtol=0, atol=1e-6)
 
@@ -106,10 +112,10 @@ def test_skipped_samples_equal_running_their_blocks_only() -> None:
     h = torch.randn(10, 7, 16)
     # Put block 1's threshold at the median router logit so about half of the samples skip it.
     with torch.no_grad():
-        state = h + layer.blocks[0](h, cos, sin)[0]
+        state = h + layer.blocks[0](h, cos, sin, BIAS)[0]
         logits = layer.routers[0](state[:, 0]).squeeze(-1)
         layer.routers[0][-1].bias -= logits.median() + 1e-4
-        gated = layer(h, cos, sin)
+        gated = layer(h, cos, sin, BIAS)
     on = gated.gates[:, 1]
     assert 0 < on.sum() < 10, "need a mix of on and off samples"
     assert torch.equal(gated.gates[:, 2], torch.ones(10))
@@ -118,7 +124,7 @@ def test_skipped_samples_equal_running_their_blocks_only() -> None:
     torch.testing.assert_close(gated.hidden, expected, rtol=1e-5, atol=1e-5)
     # And it is not the dense result for the samples that skipped.
     with torch.no_grad():
-        dense = layer(h, cos, sin, dense=True).hidden
+        dense = layer(h, cos, sin, BIAS, dense=True).hidden
     off = on == 0
     assert not torch.allclose(gated.hidden[off], dense[off])
 
@@ -127,4 +133,4 @@ def test_eval_gated_pass_refuses_weights() -> None:
     layer, cos, sin = _layer()
     layer.eval()
     with pytest.raises(ValueError, match="dense=True"):
-        layer(torch.randn(2, 7, 16), cos, sin, need_weights=True)
+        layer(torch.randn(2, 7, 16), cos, sin, BIAS, weight_rows=torch.arange(7))

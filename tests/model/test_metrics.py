@@ -8,7 +8,6 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from model.attention import causal_prior
 from model.metrics import (
     KLCausal,
     LaplacianEnergy,
@@ -88,14 +87,11 @@ def test_utility_entropy_uniform_is_log_n() -> None:
     torch.testing.assert_close(skewed.mean_utility(), torch.tensor([1.0, 0.1, 0.1]))
 
 
-def test_kl_causal_metric_is_batch_weighted_mean() -> None:
-    chain = torch.zeros(4, 4)
-    chain[0, 1] = chain[1, 2] = 0.9
-    prior = causal_prior(chain, 0.5, 1.0)
-    matching = torch.zeros(3, 2, 5, 5)
-    matching[..., 1:, 1:] = prior
-    matching[..., 0, :] = 0.2
-    uniform = torch.full((1, 2, 5, 5), 0.2)
+def test_kl_causal_metric_is_the_mean_over_rows_and_samples() -> None:
+    prior = torch.softmax(torch.randn(4, 4), dim=-1)
+    matching = torch.zeros(3, 2, 4, 5)
+    matching[..., 1:] = prior
+    uniform = torch.full((1, 2, 4, 5), 0.2)
     metric = KLCausal()
     metric.update([matching], prior)
     assert float(metric.compute()) == pytest.approx(0.0, abs=1e-6)
@@ -103,16 +99,21 @@ def test_kl_causal_metric_is_batch_weighted_mean() -> None:
     single = KLCausal()
     single.update([uniform], prior)
     assert float(metric.compute()) == pytest.approx(float(single.compute()) / 4, rel=1e-5)
+    # Two halves of the query rows average to the KL over all rows.
+    halves = KLCausal()
+    halves.update([uniform[:, :, :2]], prior[:2])
+    halves.update([uniform[:, :, 2:]], prior[2:])
+    assert float(halves.compute()) == pytest.approx(float(single.compute()), rel=1e-5)
 
 
 def test_laplacian_energy_metric() -> None:
-    adjacency = torch.tensor([[0.0, 1.0], [0.0, 0.0]])
+    edges, weight = torch.tensor([[0], [1]]), torch.ones(1)
     metric = LaplacianEnergy()
-    metric.update(torch.ones(2, 2, 4), adjacency)
+    metric.update(torch.ones(2, 2, 4), edges, weight)
     assert float(metric.compute()) == 0.0
     states = torch.zeros(2, 2, 4)
     states[:, 1] = 1.0
-    metric.update(states, adjacency)
+    metric.update(states, edges, weight)
     assert float(metric.compute()) == pytest.approx(0.5)
 
 

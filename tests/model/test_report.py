@@ -14,7 +14,18 @@ from registry.decision import decide_promotion, promotion_table
 METRICS = {
     "attention": {"kl_causal": 0.4, "attention_diagonal_mean": 0.1},
     "latent": {"silhouette": 0.6},
-    "lattice": {"degree_variance": 0.2, "n_edges": 3, "sparsity": 0.9, "isolated_node_share": 0.1},
+    "lattice": {
+        "degree_variance": 0.2,
+        "n_edges": 3,
+        "sparsity": 0.9,
+        "isolated_node_share": 0.1,
+        "is_dag": True,
+        "readable_features": ["g1", "g2"],
+        "label_parents": ["g1"],
+        "label_children": ["b1"],
+        "label_parent_recall": 0.5,
+        "readable_true_label_children": [],
+    },
     "utility": {
         "flops_reduction": 0.3,
         "gated_accuracy": 0.9,
@@ -24,7 +35,12 @@ METRICS = {
         "utility_entropy_first_epoch": 0.6,
     },
     "reproducibility": {"accuracy_std": 0.01, "same_seed_identical": True},
-    "subsets": {"subset_accuracy_gap": 0.02, "logo_accuracy_mean": 0.8},
+    "subsets": {
+        "subset_accuracy_gap": 0.02,
+        "logo_accuracy_mean": 0.8,
+        "logo_accuracy": {"lung": 0.8},
+        "logo_baselines": {"lung": {"logistic_regression": 0.4, "oracle": 0.85}},
+    },
     "main": {"accuracy": 0.91, "kl_causal": 0.4, "laplacian": 1.5, "utility_entropy": 0.5, "auroc": 0.95},
 }
 GATE_INPUTS = {
@@ -50,6 +66,13 @@ def test_summary_shows_configured_metrics_the_gate_table_and_links_promotion() -
     assert table in promotion_table(gates, "v1", 0.9, None, None, decide_promotion(gates, 0.9, None))
     assert f"]({PROMOTION_FILE})" in markdown
     assert re.findall(r"\]\(\.\./([^)]+)\)", markdown) == figures
+    # What the prediction reads, and the held-out cohort beside its baselines.
+    assert (
+        "reads the 2 features" in markdown
+        and "`g1`, `g2`" in markdown
+        and "50% of the label's true parents" in markdown
+    )
+    assert "| lung | 0.800 | 0.400 | 0.850 |" in markdown
 
 
 def test_html_is_self_contained_with_every_figure_embedded() -> None:

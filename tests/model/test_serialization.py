@@ -46,7 +46,8 @@ def test_files_are_safetensors_and_json_without_pickle(
     with safe_open(str(directory / WEIGHTS_FILE), framework="pt") as handle:
         keys = set(handle.keys())
         assert torch.equal(
-            handle.get_tensor("lattice_encoder.theta"), tiny_model.lattice_encoder.theta.detach()
+            handle.get_tensor("lattice_encoder.sem.edge_logits"),
+            tiny_model.lattice_encoder.sem.edge_logits.detach(),
         )
     assert keys == set(tiny_model.state_dict())
     raw = (directory / WEIGHTS_FILE).read_bytes()

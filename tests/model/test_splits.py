@@ -13,11 +13,11 @@ from model.data import (
     group_split,
     leave_one_group_out,
     make_splits,
-    make_synthetic_pancancer,
     split_dataset,
     split_from_rows,
 )
 from model.data_view import MAIN_VIEW, DataView, cohort_views
+from model.scm import make_synthetic_pancancer
 from tests.model.conftest import tiny_synthetic_config
 
 # ---------------------------------------------------------------- splits and standardisation

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 
 import numpy as np
 import pytest
@@ -10,7 +9,15 @@ import torch
 
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset
-from model.trainer import EpochRecord, TrainingDivergedError, evaluate_model, train_model
+from model.trainer import (
+    EpochRecord,
+    TrainingDivergedError,
+    balanced_batches,
+    evaluate_model,
+    shuffled_batches,
+    train_model,
+)
+from tests.model.conftest import TINY_STRUCTURE
 
 
 def _comparable(history: list[EpochRecord]) -> list[dict]:
@@ -18,39 +25,58 @@ def _comparable(history: list[EpochRecord]) -> list[dict]:
     return [{k: v for k, v in dataclasses.asdict(r).items() if k != "seconds"} for r in history]
 
 
-def test_trains_and_records_history(
+def test_trains_both_phases_and_records_history(
     tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:
     seen: list[tuple[int, int]] = []
+    rounds: list[float] = []
     result = train_model(
-        tiny_train_split, tiny_config, tiny_train_config, lambda r, n: seen.append((r.epoch, n))
+        tiny_train_split,
+        tiny_config,
+        tiny_train_config,
+        lambda r, n: seen.append((r.epoch, n)),
+        lambda record: rounds.append(record["round"]),
     )
     assert seen == [(1, 2), (2, 2)]
-    assert [r.epoch for r in result.history] == [1, 2]
+    assert result.structure is not None and rounds == [1.0, 2.0, 3.0][: result.structure.rounds]
     record = result.history[-1]
     assert record.train_accuracy is not None and 0 <= record.train_accuracy <= 1
     assert len(record.utility_per_block) == 3 and record.utility_per_block[0] == 1.0
     assert 0 <= record.utility_entropy <= math.log(3) + 1e-6
     assert all(math.isfinite(v) for v in record.loss.values())
-    assert "lattice_encoder.theta" in record.grad_norms
-    assert set(result.gradient_log()) == set(record.grad_norms)
+    # The predictor phase never trains the structure learner's parameters.
+    assert not any(name.startswith("lattice_encoder.sem.") for name in record.grad_norms)
+    structure = {f"structure.{name}" for name in result.structure.grad_norms}
+    assert set(result.gradient_log()) == set(record.grad_norms) | structure
+    assert len(result.gradient_log()["structure.edge_logits"]) == result.structure.rounds
     assert not result.model.training
     metrics = evaluate_model(result.model, tiny_train_split)
-    for key in ("accuracy", "auroc", "f1", "kl_causal", "laplacian", "utility_entropy", "reconstruction_mse"):
+    for key in ("accuracy", "auroc", "f1", "kl_causal", "laplacian", "utility_entropy", "structure_nll"):
         assert math.isfinite(metrics[key]), key
     assert 0 <= metrics["gate_on_share"] <= 1
-    dense = evaluate_model(result.model, tiny_train_split, dense=True)
-    assert dense["gate_on_share"] == 1.0
+    assert evaluate_model(result.model, tiny_train_split, dense=True)["gate_on_share"] == 1.0
 
 
-def test_training_moves_the_lattice(
+def test_the_predictor_phase_leaves_the_lattice_as_the_structure_phase_made_it(
     tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:
-    torch.manual_seed(tiny_train_config.seed)
-    result = train_model(tiny_train_split, tiny_config, tiny_train_config, None)
-    theta = result.model.lattice_encoder.theta.detach()
-    # Initial theta is N(-0.5, 0.01); lattice_lr 1e-2 over 6 steps moves it visibly.
-    assert (theta - (-0.5)).abs().max() > 0.02
+    no_epochs = train_model(
+        tiny_train_split, tiny_config, tiny_train_config.model_copy(update={"epochs": 1}), None
+    )
+    more = train_model(
+        tiny_train_split, tiny_config, tiny_train_config.model_copy(update={"epochs": 3}), None
+    )
+    for name in ("edge_logits", "weight"):
+        assert torch.equal(
+            getattr(no_epochs.model.lattice_encoder.sem, name), getattr(more.model.lattice_encoder.sem, name)
+        )
+    ablation = tiny_train_config.model_copy(
+        update={"epochs": 3, "structure": TINY_STRUCTURE.model_copy(update={"task_gradient": True})}
+    )
+    moved = train_model(tiny_train_split, tiny_config, ablation, None)
+    assert not torch.equal(
+        moved.model.lattice_encoder.sem.edge_logits, more.model.lattice_encoder.sem.edge_logits
+    )
 
 
 def test_same_seed_is_bit_identical(
@@ -76,91 +102,52 @@ def test_different_seeds_differ(
     assert _comparable(first.history) != _comparable(other.history)
 
 
-def test_unlabeled_mode_trains_without_logits(
+def test_unlabeled_mode_is_a_pure_structure_learner(
     tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:
     unlabeled = dataclasses.replace(tiny_train_split, labels=None, class_names=[])
     result = train_model(unlabeled, tiny_config, tiny_train_config.model_copy(update={"epochs": 1}), None)
     assert result.model.n_classes == 0 and result.model.head is None
-    assert result.history[0].train_accuracy is None
-    assert result.history[0].loss["ce"] == 0.0
-    x = torch.from_numpy(unlabeled.features[:4])
-    assert result.model(x).logits is None
+    assert result.model.lattice_encoder.sem.label_node is None
+    assert result.history[0].train_accuracy is None and result.history[0].loss["ce"] == 0.0
     metrics = evaluate_model(result.model, unlabeled)
-    assert "accuracy" not in metrics and math.isfinite(metrics["reconstruction_mse"])
+    assert "accuracy" not in metrics and math.isfinite(metrics["structure_nll"])
 
 
-@pytest.mark.parametrize(("n_rows", "batch_size"), [(61, 20), (61, 60)])
-def test_every_row_is_used_once_per_epoch_and_no_batch_has_one_row(
-    tiny_train_split: Dataset,
-    tiny_config: ModelConfig,
-    monkeypatch: pytest.MonkeyPatch,
-    n_rows: int,
-    batch_size: int,
-) -> None:
-    """n_rows = k * batch_size + 1: the trailing single row is folded into the last batch, none is lost."""
-    import model.trainer as trainer
-
-    data = tiny_train_split.subset(np.arange(n_rows))
-    real_loss = trainer.causal_lattice_loss
-    seen: list[torch.Tensor] = []
-
-    def recording_loss(output, x, *args, **kwargs):
-        seen.append(x.detach().clone())
-        return real_loss(output, x, *args, **kwargs)
-
-    monkeypatch.setattr(trainer, "causal_lattice_loss", recording_loss)
-    train_model(data, tiny_config, TrainConfig(batch_size=batch_size, epochs=1, device="cpu"), None)
-    assert min(batch.shape[0] for batch in seen) >= 2
-    rows = torch.cat(seen)
-    assert rows.shape[0] == n_rows
-    expected = torch.from_numpy(data.features)
-    order = torch.from_numpy(np.lexsort(rows.T.numpy()[::-1].copy()))
-    expected_order = torch.from_numpy(np.lexsort(expected.T.numpy()[::-1].copy()))
-    assert torch.equal(rows[order], expected[expected_order])
+def test_shuffled_batches_use_every_row_once_and_never_one_row() -> None:
+    generator = torch.Generator().manual_seed(0)
+    for n, size in ((61, 20), (61, 60), (7, 64)):
+        batches = shuffled_batches(n, size, generator)
+        assert min(len(b) for b in batches) >= 2
+        assert sorted(torch.cat(batches).tolist()) == list(range(n))
 
 
-def test_nan_features_raise_diverged_error_naming_epoch_and_step(
+def test_balanced_batches_hold_every_cohort_equally() -> None:
+    codes = np.array([0] * 90 + [1] * 30 + [2] * 12)
+    batches = balanced_batches(codes, 30, torch.Generator().manual_seed(0))
+    assert len(batches) == math.ceil(len(codes) / 30)
+    for batch in batches:
+        assert np.bincount(codes[batch.numpy()], minlength=3).tolist() == [10, 10, 10]
+    # the largest cohort is not revisited within an epoch; small ones are, in a fresh order
+    first = torch.cat([b[np.isin(codes[b.numpy()], [0])] for b in batches])
+    assert len(set(first.tolist())) == len(first)
+
+
+def test_nan_features_raise_diverged_error_naming_the_phase(
     tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:
     features = tiny_train_split.features.copy()
     features[:, 0] = np.nan  # as if NaNs slipped in after validation
     poisoned = dataclasses.replace(tiny_train_split, features=features)
-    with pytest.raises(TrainingDivergedError) as error:
+    with pytest.raises(TrainingDivergedError, match=r"structure round 1: check the features for NaN"):
         train_model(poisoned, tiny_config, tiny_train_config, None)
-    message = str(error.value)
-    assert re.search(r"epoch 1, step 0\b", message), message
-    assert "sem" in message  # the offending term is named
-    assert "train.lr" in message
 
 
 def test_huge_learning_rate_diverges_with_a_clear_error(
-    tiny_train_split: Dataset, tiny_config: ModelConfig
+    tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:
-    config = TrainConfig(batch_size=32, epochs=3, lr=1e20, lattice_lr=1e20)
+    config = tiny_train_config.model_copy(update={"lr": 1e20, "epochs": 3})
     with pytest.raises(
-        TrainingDivergedError, match=r"at epoch \d+, step \d+ .*lower train\.lr \(now 1e\+20\)"
+        TrainingDivergedError, match=r"non-finite in epoch \d+ .*lower train\.lr \(now 1e\+20\)"
     ):
-        train_model(tiny_train_split, tiny_config, config, None)
-
-
-def test_nan_mid_training_names_that_epoch_and_step(
-    tiny_train_split: Dataset, tiny_config: ModelConfig, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A NaN appearing mid-training (here: in the features of a later step) names that epoch and step."""
-    import model.trainer as trainer
-
-    real_loss = trainer.causal_lattice_loss
-    calls = {"n": 0}
-
-    def loss_going_nan(output, x, *args, **kwargs):
-        calls["n"] += 1
-        if calls["n"] == 5:  # epoch 2, step 1 with 3 steps per epoch
-            x = x.clone()
-            x[0, 0] = float("nan")
-        return real_loss(output, x, *args, **kwargs)
-
-    monkeypatch.setattr(trainer, "causal_lattice_loss", loss_going_nan)
-    config = TrainConfig(batch_size=32, epochs=3)
-    with pytest.raises(TrainingDivergedError, match=r"epoch 2, step 1\b"):
         train_model(tiny_train_split, tiny_config, config, None)

@@ -14,10 +14,12 @@ import torch
 from mlflow.models import infer_signature
 
 from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
-from model.data import make_synthetic_pancancer, split_dataset
+from model.data import split_dataset
 from model.data_view import MAIN_VIEW
+from model.scm import make_synthetic_pancancer
 from model.trainer import TrainedModel, train_model
 from registry.pyfunc import ARTIFACT_KEY, ENTRY_FILE, predict_probabilities, save_model_directory, stage_code
+from tests.model.conftest import TINY_STRUCTURE
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +28,13 @@ def trained() -> tuple[TrainedModel, np.ndarray, list[str]]:
     split = split_dataset(dataset, SplitConfig())
     config = ModelConfig(d_model=16, n_heads=2, n_blocks=2, d_latent=8)
     before = torch.are_deterministic_algorithms_enabled()
-    result = train_model(split.train, config, TrainConfig(epochs=1, lr=3e-3), progress=None)
+    result = train_model(
+        split.train, config, TrainConfig(epochs=1, lr=3e-3, structure=TINY_STRUCTURE), progress=None
+    )
     torch.use_deterministic_algorithms(before)
-    model = TrainedModel(result.model, result.history, {}, split.standardizer, MAIN_VIEW, 42, 1, 1)
+    model = TrainedModel(
+        result.model, result.history, {}, split.standardizer, MAIN_VIEW, 42, 1, 1, result.structure
+    )
     return model, dataset.features, dataset.class_names
 
 

@@ -1,0 +1,387 @@
+"""Structure learning for the lattice (SPEC §2.2): a structural-equation model with per-target input masks,
+edge-inclusion probabilities `A = sigmoid(Θ/τ)`, cohorts as environments and acyclicity enforced by an
+augmented-Lagrangian schedule.
+
+Nodes are the F features and, with a label, the label as node F. Each node j has its own mechanism over its
+masked parents, `x̂_j = f_j(M[:, j] ⊙ x) = Σ_i M_ij Σ_k w_ijk φ_k(x_i) + b_j`: a first layer of its own
+(`w_·j`) over a fixed basis φ of each parent (the value and five Gaussian bumps), i.e. a causal additive model.
+All targets are evaluated at once as one matrix product over the basis, so the cost is B·F·|φ|·F with no
+per-sample F×F tensor. Additivity is deliberate: a mechanism cannot build interactions, so it cannot use a
+cohort-revealing feature to switch the sign of an anti-causal predictor (measured: MLP mechanisms did exactly
+that, see docs/science.md). Features are Gaussian with a learned noise scale (the score is invariant to each
+feature's scale); the label's mechanism is an additive logistic classifier.
+
+`M` is a straight-through Bernoulli sample of A while fitting (a few samples per step, each on its own slice of
+the batch), so a mechanism cannot rescale a small gate back up and the L1 term on A really removes edges.
+
+Cohorts are environments. Every feature mechanism has a per-cohort shift and a signed per-cohort scale, and
+the label's effect on each of its children may differ per cohort; all are centred over cohorts and
+L1-penalised (sparse mechanism shifts). The label's own mechanism gets only a per-cohort base rate: how the
+label's causes act is the same everywhere. Explaining data against the causal direction needs more shifts (or
+a cohort-dependent label mechanism, which is not available), so the score prefers the causal orientation.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import StructureConfig
+
+BASIS_CENTRES = (-2.0, -1.0, 0.0, 1.0, 2.0)
+N_BASIS = len(BASIS_CENTRES) + 1
+
+
+def additive_basis(x: torch.Tensor) -> torch.Tensor:
+    """(B, F) -> (B, F, 6): each value and Gaussian bumps at -2..2, a basis for smooth 1-D functions of a
+    standardised variable."""
+    centres = torch.tensor(BASIS_CENTRES, dtype=x.dtype, device=x.device)
+    bumps = torch.exp(-0.5 * (x.unsqueeze(-1) - centres) ** 2)
+    return torch.cat([x.unsqueeze(-1), bumps], dim=-1)
+
+
+class _TraceExp(torch.autograd.Function):
+    """tr(exp(M)) with its gradient exp(M)ᵀ from the forward's own exponential: one matrix exponential per
+    step instead of the block-matrix exponential autograd would differentiate through."""
+
+    @staticmethod
+    def forward(ctx, matrix: torch.Tensor) -> torch.Tensor:
+        exponential = torch.matrix_exp(matrix)
+        ctx.save_for_backward(exponential)
+        return exponential.diagonal().sum()
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        (exponential,) = ctx.saved_tensors
+        return grad * exponential.T
+
+
+def notears_acyclicity(adjacency: torch.Tensor) -> torch.Tensor:
+    """h(A) = tr(exp(A ∘ A / (N - 1))) - N: zero exactly when the weighted graph has no directed cycle.
+
+    NOTEARS' function of the adjacency scaled by 1/sqrt(N - 1): with edge probabilities in (0, 1) the spectral
+    radius of the scaled A ∘ A stays below 1, so h stays below N(e - 1) however dense the lattice is and its
+    gradient cannot swamp the likelihood early on; the augmented Lagrangian's ρ supplies the strength later.
+    Evaluated in float64.
+    """
+    n = adjacency.shape[0]
+    squared = (adjacency * adjacency).double() / max(n - 1, 1)
+    return (_TraceExp.apply(squared) - n).to(adjacency.dtype)
+
+
+class TrainingDivergedError(RuntimeError):
+    """The loss became NaN or infinite; the message names the phase, the epoch or round and the fix."""
+
+
+@dataclass
+class StructureScore:
+    """Per-sample negative log-likelihood of the structural equations and the regularisers."""
+
+    nll: torch.Tensor  # scalar: sum over nodes of the mean per-sample NLL (nats)
+    node_nll: torch.Tensor  # (N,) per-node mean NLL
+    mechanism_shift: torch.Tensor  # L1 of the per-cohort mechanism changes
+
+
+class StructuralEquationModel(nn.Module):
+    """Mechanisms for N nodes: the F features and, with `n_classes > 0`, the label as node F.
+
+    `edge_logits[i, j]` is the logit (before the temperature) of edge i -> j.
+    """
+
+    basis_node: torch.Tensor
+    output_node: torch.Tensor
+    off_diagonal: torch.Tensor
+
+    def __init__(
+        self, n_features: int, n_classes: int = 0, n_groups: int = 1, temperature: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.n_classes = n_classes
+        self.n_groups = n_groups
+        self.temperature = temperature
+        self.n_nodes = n_features + (1 if n_classes else 0)
+        n_outputs = n_features + n_classes  # feature means, then the label's logits
+        self.edge_logits = nn.Parameter(torch.empty(self.n_nodes, self.n_nodes))
+        # Rows: every feature's basis columns, then the label's one-hot columns (how the label enters its
+        # children); columns: the outputs.
+        self.weight = nn.Parameter(torch.empty(n_features * N_BASIS + n_classes, n_outputs))
+        self.bias = nn.Parameter(torch.empty(n_outputs))
+        self.log_noise = nn.Parameter(torch.empty(n_features))
+        self.group_shift = nn.Parameter(torch.empty(n_groups, n_features))
+        self.group_scale = nn.Parameter(torch.empty(n_groups, n_features))
+        self.label_effect_shift = nn.Parameter(torch.empty(n_groups, max(n_classes, 1), n_features))
+        self.label_group_bias = nn.Parameter(torch.empty(n_groups, max(n_classes, 1)))
+        label = torch.full((n_classes,), n_features)
+        self.register_buffer(
+            "basis_node",
+            torch.cat([torch.arange(n_features).repeat_interleave(N_BASIS), label]),
+            persistent=False,
+        )
+        self.register_buffer("output_node", torch.cat([torch.arange(n_features), label]), persistent=False)
+        self.register_buffer("off_diagonal", ~torch.eye(self.n_nodes, dtype=torch.bool), persistent=False)
+        self.reset_parameters()
+
+    @property
+    def label_node(self) -> int | None:
+        return self.n_features if self.n_classes else None
+
+    def initialise_edges(self, probability: float) -> None:
+        """Every edge starts at `probability` (plus a little noise that breaks ties)."""
+        logit = math.log(probability / (1 - probability)) * self.temperature
+        with torch.no_grad():
+            nn.init.normal_(self.edge_logits, mean=logit, std=0.01)
+
+    def reset_parameters(self) -> None:
+        self.initialise_edges(0.5)
+        for parameter in (
+            self.weight,
+            self.bias,
+            self.log_noise,
+            self.group_shift,
+            self.group_scale,
+            self.label_effect_shift,
+            self.label_group_bias,
+        ):
+            nn.init.zeros_(parameter)
+
+    def adjacency(self) -> torch.Tensor:
+        """(N, N) edge-inclusion probabilities with a zero diagonal."""
+        return torch.sigmoid(self.edge_logits / self.temperature) * self.off_diagonal
+
+    def hard_mask(self, threshold: float = 0.5) -> torch.Tensor:
+        """The thresholded lattice as a 0/1 mask (the graph the fitted mechanisms are evaluated with)."""
+        return (self.adjacency() >= threshold).to(self.edge_logits.dtype)
+
+    def sample_masks(self, samples: int, generator: torch.Generator) -> torch.Tensor:
+        """(S, N, N) straight-through Bernoulli(A) samples: forward 0/1, gradient of the logistic relaxation.
+        The noise is drawn on the CPU generator, so the draws are the same on every device."""
+        logits = self.edge_logits / self.temperature
+        uniform = torch.rand((samples, *logits.shape), generator=generator).to(logits.device)
+        uniform = uniform.clamp(1e-6, 1 - 1e-6)
+        soft = torch.sigmoid(logits + uniform.log() - (-uniform).log1p())
+        hard = (soft > 0.5).to(soft.dtype)
+        return (hard + soft - soft.detach()) * self.off_diagonal
+
+    def mechanisms(
+        self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Feature means (B, F) and label logits (B, C) or None, each node from its masked parents only.
+
+        `masks` is (N, N), or (S, N, N) with the batch split into S equal slices, one mask each. `groups`
+        None (rows of a cohort not seen while fitting) evaluates the cohort-free mechanisms."""
+        if masks.dim() == 2:
+            masks = masks.unsqueeze(0)
+        samples, batch = masks.shape[0], x.shape[0]
+        columns = [additive_basis(x).flatten(1)]
+        label_columns = None
+        if self.n_classes:
+            if y is None:
+                raise ValueError("this structural-equation model has a label node: pass the labels")
+            label_columns = F.one_hot(y, self.n_classes).to(x.dtype) - 1.0 / self.n_classes
+            columns.append(label_columns)
+        basis = torch.cat(columns, dim=1)
+        gate = masks[:, self.basis_node][:, :, self.output_node]  # (S, K, outputs)
+        out = torch.bmm(basis.view(samples, batch // samples, -1), self.weight * gate).reshape(batch, -1)
+        out = out + self.bias
+        mean = out[:, : self.n_features]
+        logits = out[:, self.n_features :] if self.n_classes else None
+        if groups is not None:
+            # Cohort changes are relative (centred over cohorts): they cannot absorb a mechanism's own scale.
+            scale = 1.0 + self.group_scale - self.group_scale.mean(dim=0)
+            shift = self.group_shift - self.group_shift.mean(dim=0)
+            mean = mean * scale[groups] + shift[groups]
+            if label_columns is not None and logits is not None:
+                effect = self.label_effect_shift - self.label_effect_shift.mean(dim=0)
+                label_gate = masks[:, self.n_features, : self.n_features].repeat_interleave(
+                    batch // samples, 0
+                )
+                mean = mean + torch.einsum("bc,bcf->bf", label_columns, effect[groups]) * label_gate
+                logits = logits + (self.label_group_bias - self.label_group_bias.mean(dim=0))[groups]
+        return mean, logits
+
+    def score(
+        self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
+    ) -> StructureScore:
+        mean, logits = self.mechanisms(x, y, groups, masks)
+        standardised = (x - mean) * torch.exp(-self.log_noise)
+        node_nll = (0.5 * math.log(2 * math.pi) + self.log_noise + 0.5 * standardised.pow(2)).mean(dim=0)
+        if logits is not None and y is not None:
+            node_nll = torch.cat([node_nll, F.cross_entropy(logits, y).unsqueeze(0)])
+        shift = (
+            self.group_shift.abs().sum() + self.group_scale.abs().sum() + self.label_effect_shift.abs().sum()
+        )
+        return StructureScore(nll=node_nll.sum(), node_nll=node_nll, mechanism_shift=shift)
+
+
+@dataclass
+class AugmentedLagrangian:
+    """The acyclicity schedule: penalty `α·h + ρ/2·h²`; after every round α grows by ρ·h, and ρ grows when
+    h did not shrink enough (NOTEARS / DCDI)."""
+
+    rho: float
+    alpha: float = 0.0
+    last_h: float = math.inf
+
+    def penalty(self, h: torch.Tensor) -> torch.Tensor:
+        return self.alpha * h + 0.5 * self.rho * h * h
+
+    def update(self, h: float, config: StructureConfig) -> None:
+        if h > config.rho_progress * self.last_h:
+            self.rho = min(self.rho * config.rho_growth, config.rho_max)
+        self.alpha += self.rho * h
+        self.last_h = h
+
+
+def thresholded_graph(adjacency: torch.Tensor, threshold: float) -> nx.DiGraph:
+    """The DiGraph over node indices with the edges whose probability reaches `threshold`."""
+    probabilities = adjacency.detach().cpu()
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(probabilities.shape[0]))
+    sources, targets = torch.nonzero(probabilities >= threshold, as_tuple=True)
+    graph.add_weighted_edges_from(
+        (i, j, float(probabilities[i, j])) for i, j in zip(sources.tolist(), targets.tolist(), strict=True)
+    )
+    return graph
+
+
+@dataclass
+class StructureFit:
+    """How the structure phase ended."""
+
+    steps: int
+    rounds: int
+    acyclicity: float
+    # Edges (source, target, probability) the schedule left on a cycle and the final projection removed.
+    removed_cycle_edges: list[tuple[int, int, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    # Mean L2 gradient norm per parameter of the structural-equation model, one value per round.
+    grad_norms: dict[str, list[float]] = field(default_factory=dict)
+
+
+def break_cycles(sem: StructuralEquationModel, threshold: float) -> list[tuple[int, int, float]]:
+    """Remove, cycle by cycle, the least probable edge until the thresholded graph is a DAG; returns the
+    removed edges. Only needed when the schedule ran out of rounds."""
+    graph = thresholded_graph(sem.adjacency(), threshold)
+    removed: list[tuple[int, int, float]] = []
+    while True:
+        try:
+            cycle = nx.find_cycle(graph)
+        except nx.NetworkXNoCycle:
+            return removed
+        source, target = min(cycle, key=lambda edge: graph.edges[edge]["weight"])
+        removed.append((int(source), int(target), float(graph.edges[source, target]["weight"])))
+        graph.remove_edge(source, target)
+        with torch.no_grad():
+            sem.edge_logits[source, target] = -10.0 * sem.temperature
+
+
+def fit_structure(
+    sem: StructuralEquationModel,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    groups: torch.Tensor | None,
+    config: StructureConfig,
+    threshold: float,
+    generator: torch.Generator,
+    progress: Callable[[dict[str, float]], None] | None = None,
+) -> StructureFit:
+    """Fit the structural equations and the lattice until the thresholded graph is a DAG.
+
+    Warm-up rounds fit the mechanisms on a dense lattice; then every round is `steps_per_round` Adam steps on
+    `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h + ρ/2·h²`, after which the augmented Lagrangian is
+    updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
+    DAG and no edge probability moved by more than `settle_tolerance`; after `max_rounds` any cycle left is broken at its least probable edge (reported).
+    """
+    sem.initialise_edges(config.init_probability)
+    mechanism_parameters = [p for name, p in sem.named_parameters() if name != "edge_logits"]
+    groups_of_parameters: list[dict[str, Any]] = [
+        {"params": mechanism_parameters},
+        {"params": [sem.edge_logits], "lr": config.edge_lr},
+    ]
+    optimizer = torch.optim.Adam(groups_of_parameters, lr=config.lr)
+    lagrangian = AugmentedLagrangian(rho=config.rho_init)
+    n = x.shape[0]
+    samples = config.mask_samples
+    batch_size = max(samples, min(config.batch_size, n) // samples * samples)
+    fit = StructureFit(steps=0, rounds=0, acyclicity=math.inf)
+    names = [name for name, _ in sem.named_parameters()]
+    fit.grad_norms = {name: [] for name in names}
+    stable_rounds = 0
+    previous_edges: set[tuple[int, int]] = set()
+    previous_adjacency = sem.adjacency().detach().clone()
+    for rounds in range(1, config.max_rounds + 1):
+        warming_up = rounds <= config.warmup_rounds
+        sem.edge_logits.requires_grad_(not warming_up)
+        nll_sum = torch.zeros((), device=x.device)
+        grad_sums = torch.zeros(len(names), device=x.device)
+        for _ in range(config.steps_per_round):
+            index = torch.randint(n, (batch_size,), generator=generator).to(x.device)
+            score = sem.score(
+                x[index],
+                None if y is None else y[index],
+                None if groups is None else groups[index],
+                sem.sample_masks(samples, generator),
+            )
+            loss = score.nll + config.shift_sparsity * score.mechanism_shift
+            if not warming_up:
+                adjacency = sem.adjacency()
+                loss = loss + config.sparsity * adjacency.sum()
+                if config.acyclicity:
+                    loss = loss + lagrangian.penalty(notears_acyclicity(adjacency))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            grad_sums += torch.stack(
+                [p.grad.norm() if p.grad is not None else grad_sums.new_zeros(()) for p in sem.parameters()]
+            )
+            # Early rounds of a dense lattice have large h: clip so Adam's moments stay finite.
+            torch.nn.utils.clip_grad_norm_(sem.parameters(), config.grad_clip)
+            optimizer.step()
+            nll_sum += score.nll.detach()
+        fit.steps += config.steps_per_round
+        fit.rounds = rounds
+        for name, value in zip(names, (grad_sums / config.steps_per_round).tolist(), strict=True):
+            fit.grad_norms[name].append(value)
+        if not math.isfinite(float(nll_sum)):
+            raise TrainingDivergedError(
+                f"the structural equations' NLL became non-finite in structure round {rounds}: check the "
+                f"features for NaN/inf or lower train.structure.lr (now {config.lr})"
+            )
+        with torch.no_grad():
+            fit.acyclicity = float(notears_acyclicity(sem.adjacency()))
+            graph = thresholded_graph(sem.adjacency(), threshold)
+        is_dag = nx.is_directed_acyclic_graph(graph)
+        if not warming_up:
+            lagrangian.update(fit.acyclicity, config)
+        edges = set(graph.edges)
+        with torch.no_grad():
+            adjacency = sem.adjacency()
+            moved = float((adjacency - previous_adjacency).abs().max())
+            previous_adjacency = adjacency.clone()
+        settled = is_dag and not warming_up and edges == previous_edges and moved <= config.settle_tolerance
+        stable_rounds = stable_rounds + 1 if settled else 0
+        previous_edges = edges
+        record = {
+            "round": float(rounds),
+            "nll": float(nll_sum) / config.steps_per_round,
+            "acyclicity": fit.acyclicity,
+            "edges": float(graph.number_of_edges()),
+            "is_dag": float(is_dag),
+            "rho": lagrangian.rho,
+            "moved": moved,
+        }
+        fit.history.append(record)
+        if progress is not None:
+            progress(record)
+        if rounds >= config.min_rounds and stable_rounds >= config.patience:
+            break
+    if config.acyclicity:
+        fit.removed_cycle_edges = break_cycles(sem, threshold)
+    return fit

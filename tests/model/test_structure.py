@@ -1,0 +1,143 @@
+"""The structure learner: it learns from data (small graphs, oriented), enforces acyclicity and uses cohorts."""
+
+from __future__ import annotations
+
+import math
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from model.config import StructureConfig
+from model.structure import (
+    AugmentedLagrangian,
+    StructuralEquationModel,
+    additive_basis,
+    break_cycles,
+    fit_structure,
+    notears_acyclicity,
+    thresholded_graph,
+)
+
+FAST = StructureConfig(steps_per_round=100, min_rounds=6, max_rounds=20)
+
+
+def _standardise(columns: list[np.ndarray]) -> torch.Tensor:
+    data = np.stack(columns, axis=1)
+    return torch.tensor((data - data.mean(0)) / data.std(0), dtype=torch.float32)
+
+
+def _fit(x: torch.Tensor, groups: torch.Tensor, y: torch.Tensor | None = None, n_classes: int = 0):
+    torch.manual_seed(0)
+    sem = StructuralEquationModel(x.shape[1], n_classes, int(groups.max()) + 1)
+    fit = fit_structure(sem, x, y, groups, FAST, 0.5, torch.Generator().manual_seed(0))
+    return sem, fit, thresholded_graph(sem.adjacency(), 0.5)
+
+
+def _cohorts(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
+    groups = rng.integers(0, 2, n)
+    return groups, np.where(groups == 0, -1.0, 1.0)
+
+
+def test_acyclicity_is_zero_exactly_on_dags() -> None:
+    dag = torch.tensor([[0.0, 0.9, 0.8], [0.0, 0.0, 0.7], [0.0, 0.0, 0.0]])
+    assert float(notears_acyclicity(dag)) == pytest.approx(0.0, abs=1e-7)
+    cyclic = dag.clone()
+    cyclic[2, 0] = 0.6
+    assert float(notears_acyclicity(cyclic)) > 1e-3
+    # bounded however dense: h <= N (e - 1)
+    assert float(notears_acyclicity(torch.ones(50, 50) - torch.eye(50))) < 50 * (math.e - 1)
+
+
+def test_lagrangian_grows_rho_only_without_progress() -> None:
+    config = StructureConfig(rho_init=1.0, rho_growth=10.0, rho_progress=0.5)
+    lagrangian = AugmentedLagrangian(rho=1.0)
+    lagrangian.update(1.0, config)
+    assert (lagrangian.rho, lagrangian.alpha) == (1.0, 1.0)
+    lagrangian.update(0.4, config)  # h fell below half: rho stays
+    assert (lagrangian.rho, lagrangian.alpha) == (1.0, pytest.approx(1.4))
+    lagrangian.update(0.3, config)  # not below half: rho grows, then alpha with the new rho
+    assert (lagrangian.rho, lagrangian.alpha) == (10.0, pytest.approx(4.4))
+
+
+def test_basis_and_masks() -> None:
+    basis = additive_basis(torch.tensor([[0.0, 2.0]]))
+    assert basis.shape == (1, 2, 6) and float(basis[0, 1, 0]) == 2.0 and float(basis[0, 1, 5]) == 1.0
+    sem = StructuralEquationModel(4, 2, 1)
+    masks = sem.sample_masks(3, torch.Generator().manual_seed(0))
+    assert masks.shape == (3, 5, 5)
+    torch.testing.assert_close(masks, masks.round())  # 0/1 forward values (straight-through)
+    assert torch.equal(masks.diagonal(dim1=1, dim2=2), torch.zeros(3, 5))
+
+
+def test_a_node_never_sees_itself() -> None:
+    sem = StructuralEquationModel(4, 2, 2)
+    with torch.no_grad():
+        sem.weight.normal_()
+        sem.edge_logits.fill_(10.0)
+    x, y, groups = torch.randn(6, 4), torch.tensor([0, 1] * 3), torch.tensor([0, 1] * 3)
+    mean, logits = sem.mechanisms(x, y, groups, sem.hard_mask())
+    moved = x.clone()
+    moved[:, 2] += 5.0
+    mean_moved, _ = sem.mechanisms(moved, y, groups, sem.hard_mask())
+    assert torch.equal(mean[:, 2], mean_moved[:, 2]) and not torch.equal(mean[:, 0], mean_moved[:, 0])
+    _, flipped = sem.mechanisms(x, 1 - y, groups, sem.hard_mask())
+    assert logits is not None and torch.equal(logits, flipped)  # the label's own value never feeds its logits
+
+
+def test_recovers_and_orients_a_nonlinear_chain() -> None:
+    rng = np.random.default_rng(0)
+    groups, shift = _cohorts(rng, 800)
+    a = shift + rng.normal(size=800)
+    b = 1.5 * np.tanh(1.5 * a) + 0.5 * rng.normal(size=800)
+    c = 1.5 * np.sin(1.5 * b) + 0.5 * rng.normal(size=800)
+    sem, fit, graph = _fit(_standardise([a, b, c]), torch.tensor(groups))
+    assert set(graph.edges) == {(0, 1), (1, 2)}
+    assert fit.removed_cycle_edges == [] and nx.is_directed_acyclic_graph(graph)
+
+
+def test_recovers_and_orients_a_collider() -> None:
+    rng = np.random.default_rng(1)
+    groups, _ = _cohorts(rng, 800)
+    a, b = rng.normal(size=800), rng.normal(size=800)
+    c = np.tanh(2 * a) + 0.8 * b + 0.4 * rng.normal(size=800)
+    _, _, graph = _fit(_standardise([a, b, c]), torch.tensor(groups))
+    assert set(graph.edges) == {(0, 2), (1, 2)}
+
+
+def test_label_node_takes_its_causes_as_parents_and_a_flipping_biomarker_as_child() -> None:
+    """y <- x0, x1; biomarker = ±s·y + noise with the sign flipping in one cohort; x2 unrelated."""
+    rng = np.random.default_rng(2)
+    n = 900
+    groups = rng.integers(0, 3, n)
+    x0, x1, x2 = rng.normal(size=(3, n))
+    y = (rng.random(n) < 1 / (1 + np.exp(-(2 * x0 - 2 * x1)))).astype(np.int64)
+    strength = np.array([1.5, 1.0, -1.2])[groups]
+    biomarker = strength * (2 * y - 1) + rng.normal(size=n)
+    sem, _, graph = _fit(
+        _standardise([x0, x1, x2, biomarker]), torch.tensor(groups), torch.tensor(y), n_classes=2
+    )
+    label = 4
+    assert set(graph.predecessors(label)) == {0, 1}
+    assert set(graph.successors(label)) == {3}
+    assert graph.degree(2) == 0
+
+
+def test_break_cycles_removes_the_weakest_edge_of_each_cycle() -> None:
+    sem = StructuralEquationModel(3, 0, 1)
+    with torch.no_grad():
+        sem.edge_logits.fill_(-10.0)
+        sem.edge_logits[0, 1], sem.edge_logits[1, 2], sem.edge_logits[2, 0] = 5.0, 4.0, 1.0
+    removed = break_cycles(sem, 0.5)
+    assert [(s, t) for s, t, _ in removed] == [(2, 0)]
+    assert nx.is_directed_acyclic_graph(thresholded_graph(sem.adjacency(), 0.5))
+    assert break_cycles(sem, 0.5) == []
+
+
+def test_acyclicity_gradient_matches_autograd_through_matrix_exp() -> None:
+    adjacency = torch.rand(5, 5, dtype=torch.float64, requires_grad=True)
+    notears_acyclicity(adjacency).backward()
+    reference = adjacency.detach().clone().requires_grad_(True)
+    (torch.matrix_exp(reference * reference / 4).diagonal().sum() - 5).backward()
+    torch.testing.assert_close(adjacency.grad, reference.grad)
