@@ -18,10 +18,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.record import write_new  # noqa: E402
 
 STEP_TIMES = """
 import json
@@ -30,13 +32,6 @@ run = Client().list_pipeline_runs(sort_by="desc:created", size=1).items[0]
 print(json.dumps({"run": run.name, "status": str(run.status), "steps": {
     name: (step.end_time - step.start_time).total_seconds() for name, step in run.steps.items()}}))
 """
-
-
-def unique_path(path: Path) -> Path:
-    """Never overwrite an earlier result: add a timestamp when the file exists."""
-    if not path.exists():
-        return path
-    return path.with_name(f"{path.stem}-{datetime.now():%Y%m%d-%H%M%S}{path.suffix}")
 
 
 def main() -> int:
@@ -104,12 +99,8 @@ def main() -> int:
         "cpu_count": os.cpu_count(),
         "status": record["status"],
     }
-    line = json.dumps(figures)
-    print(line)
-    out = unique_path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(line + "\n")
-    print(f"wrote {out}", file=sys.stderr)
+    print(json.dumps(figures))
+    print(f"wrote {write_new(figures, args.out)}", file=sys.stderr)
     return 0
 
 

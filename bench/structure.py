@@ -31,12 +31,10 @@ import argparse
 import dataclasses
 import json
 import logging
-import math
 import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TQDM_DISABLE", "1")  # DAGMA draws a progress bar per iteration; keep stderr readable
 
+from bench.record import finite_or_none, write_new  # noqa: E402
 from model.baselines import BASELINES, baseline_accuracy, oracle_accuracy  # noqa: E402
 from model.config import ExperimentConfig, ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data import Dataset, DataSplit, leave_one_group_out, load_breast_cancer_dataset, split_dataset  # noqa: E402
@@ -337,32 +336,6 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
-def _finite_or_none(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite_or_none(v) for v in value]
-    return value
-
-
-def write_new(record: dict[str, Any], path: Path) -> Path:
-    """Write JSON to `path`, or to a timestamped sibling when it exists (never overwrite a result)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    candidate, counter = path, 0
-    while True:
-        try:
-            with candidate.open("x") as handle:
-                json.dump(record, handle, indent=2)
-                handle.write("\n")
-            return candidate
-        except FileExistsError:
-            counter += 1
-            stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-            candidate = path.with_name(f"{path.stem}-{stamp}-{counter}{path.suffix}")
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", help=f"comma-separated subset of {', '.join(SUITE)}")
@@ -408,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
         },
         "wall_s": time.perf_counter() - started,
     }
-    record = _finite_or_none(record)
+    record = finite_or_none(record)
     stem = f"structure-{args.ablation}" if args.ablation else "structure"
     logger.info("wrote %s", write_new(record, ROOT / "bench" / "out" / f"{stem}.json"))
     if args.record:

@@ -24,7 +24,11 @@ from registry import MODEL_NAME
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 DEFAULT_CONFIG = Path("zenml_config.yaml")
 DEFAULT_KFP_OUTPUT = Path("build/kubeflow/causal_experiment_pipeline.yaml")
-BENCHMARKS = {"pipeline-time": "bench/pipeline_time.py", "model-quality": "bench/model_quality.py"}
+BENCHMARKS = {
+    "pipeline-time": "bench/pipeline_time.py",
+    "structure": "bench/structure.py",
+    "gpu-scaling": "bench/gpu_scaling.py",
+}
 
 config_option = click.option(
     "-c",
@@ -254,26 +258,26 @@ def gate(tracking_uri: str | None, model_name: str, promote: bool) -> None:
     click.echo(f"gate: PASS: version {version} may be promoted")
 
 
-@main.command()
-@click.option("--only", type=click.Choice(sorted(BENCHMARKS)), help="Run one benchmark (default: both).")
-@click.option("-c", "--config", "config_path", type=click.Path(path_type=Path), help="Run configuration.")
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name", type=click.Choice(sorted(BENCHMARKS)), default="pipeline-time")
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
 @click.option("--repo", type=click.Path(path_type=Path), default=Path("."), help="Repository checkout.")
-def bench(only: str | None, config_path: Path | None, repo: Path) -> None:
-    """Run the benchmarks of a repository checkout (bench/): pipeline wall time and model quality.
+def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
+    """Run one benchmark of a repository checkout (bench/), passing OPTIONS on to it.
 
-    Each prints one JSON line and writes it under bench/out/ (never over an earlier result). The benchmarks
-    live beside the package, not in it: run this from the checkout's root or pass --repo.
+    pipeline-time (the default): wall time of the default pipeline run; structure: the structure-learning and
+    causal-prediction suite against PC, GES, DAGMA and scikit-learn baselines; gpu-scaling: throughput and memory
+    against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU). Each
+    prints one JSON line and writes its record without overwriting an earlier one. The benchmarks live beside
+    the package, not in it: run this from the checkout's root or pass --repo.
 
     \b
-    Exit codes: 0 every benchmark finished; 1 one failed; 2 no bench/ in the checkout, or a bad option.
+    Exit codes: 0 the benchmark finished; 1 it failed; 2 no bench/ in the checkout, or a bad option.
     """
-    names = [only] if only else sorted(BENCHMARKS, reverse=True)
-    scripts = [repo / BENCHMARKS[name] for name in names]
-    missing = [str(script) for script in scripts if not script.is_file()]
-    if missing:
-        fail(f"{', '.join(missing)} not found: run from the repository checkout's root, or pass --repo DIR")
-    for script in scripts:
-        argv = [sys.executable, str(script), *(["--config", str(config_path)] if config_path else [])]
-        click.echo(f"bench: {' '.join(argv[1:])}", err=True)
-        if subprocess.run(argv, cwd=repo, check=False).returncode != 0:
-            fail(f"benchmark {script} failed", EXIT_FAILED)
+    script = repo / BENCHMARKS[name]
+    if not script.is_file():
+        fail(f"{script} not found: run from the repository checkout's root, or pass --repo DIR")
+    argv = [sys.executable, str(script), *options]
+    click.echo(f"bench: {' '.join(argv[1:])}", err=True)
+    if subprocess.run(argv, cwd=repo, check=False).returncode != 0:
+        fail(f"benchmark {script} failed", EXIT_FAILED)

@@ -25,15 +25,19 @@ def causal_prior(distances: torch.Tensor, temperature: float) -> torch.Tensor:
 
 
 def attention_bias(view: LatticeView, prior: torch.Tensor, prior_weight: float) -> torch.Tensor:
-    """(F+1, F+1) additive bias over [CLS] + feature tokens: -inf where attention is not allowed,
-    `prior_weight * log P` elsewhere."""
+    """Additive bias over [CLS] + feature tokens: -inf where attention is not allowed, `prior_weight * log P`
+    elsewhere. Shape (T, T') with T = F + 1 and T' the next multiple of 16: callers use `[:, :T]`, a view
+    whose rows stay 16-aligned, which the fused memory-efficient kernel needs to take an arbitrary bias
+    (without it SDPA falls back to materialising every B x heads x T x T score)."""
     n = prior.shape[0]
-    allowed = torch.zeros(n + 1, n + 1, dtype=torch.bool, device=prior.device)
+    tokens = n + 1
+    padded = -(-tokens // 16) * 16
+    allowed = torch.zeros(tokens, padded, dtype=torch.bool, device=prior.device)
     allowed[0, 0] = True
-    allowed[0, 1:] = view.readable
-    allowed[1:, 1:] = view.ancestors | torch.eye(n, dtype=torch.bool, device=prior.device)
-    bias = torch.zeros(n + 1, n + 1, device=prior.device)
-    bias[1:, 1:] = prior_weight * prior.clamp_min(1e-30).log()
+    allowed[0, 1:tokens] = view.readable
+    allowed[1:, 1:tokens] = view.ancestors | torch.eye(n, dtype=torch.bool, device=prior.device)
+    bias = torch.zeros(tokens, padded, device=prior.device)
+    bias[1:, 1:tokens] = prior_weight * prior.clamp_min(1e-30).log()
     return bias.masked_fill(~allowed, float("-inf"))
 
 
@@ -81,11 +85,12 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.qkv(h).view(batch, tokens, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
         q, k = CausalRoPE.rotate(q, cos, sin), CausalRoPE.rotate(k, cos, sin)
         dropout = self.dropout if self.training else 0.0
-        mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype), dropout_p=dropout)
+        mask = bias.to(q.dtype)[:, :tokens]  # convert the padded storage, then slice: rows stay aligned
+        mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         weights = None
         if weight_rows is not None:
             scores = (q[:, :, weight_rows] @ k.transpose(-2, -1)) * self.head_dim**-0.5
-            weights = torch.softmax(scores.float() + bias[weight_rows], dim=-1)
+            weights = torch.softmax(scores.float() + bias[weight_rows, :tokens], dim=-1)
         return self.out(mixed.transpose(1, 2).reshape(batch, tokens, d)), weights
 
 

@@ -118,8 +118,11 @@ class TrainConfig(_Strict):
     optimizer: Literal["AdamW"] = "AdamW"
     # auto = CUDA when available (the GPU nodes of the production stack), else CPU.
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    # bf16 autocast for the forward pass on CUDA; fp32 is the reference (and what CPU runs use).
-    precision: Literal["fp32", "bf16"] = "fp32"
+    # auto: bf16 autocast on CUDA, fp32 on the CPU (the bit-exact reference). fp32 / bf16 force one.
+    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    # auto: the transformer blocks run under torch.compile on CUDA (eager on the CPU, where compiling costs
+    # more than a short run saves).
+    compile: Literal["auto", "on", "off"] = "auto"
     lr: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)

@@ -33,9 +33,10 @@ def dirichlet_energy(
 
 def group_risk_variance(per_sample_loss: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
     """V-REx: the variance of the mean task risk across the groups present in the batch (vectorised)."""
-    counts = torch.bincount(groups, minlength=n_groups).to(per_sample_loss.dtype)
-    sums = torch.zeros(n_groups, dtype=per_sample_loss.dtype, device=per_sample_loss.device)
-    sums = sums.index_add(0, groups, per_sample_loss)
+    # index_add, not bincount: bincount reads the largest code back to the host on CUDA (a sync per step).
+    zeros = torch.zeros(n_groups, dtype=per_sample_loss.dtype, device=per_sample_loss.device)
+    counts = zeros.index_add(0, groups, torch.ones_like(per_sample_loss))
+    sums = zeros.index_add(0, groups, per_sample_loss)
     present = counts > 0
     risks = sums / counts.clamp_min(1)
     mean = (risks * present).sum() / present.sum().clamp_min(1)

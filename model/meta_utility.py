@@ -7,6 +7,7 @@ scatter back), so a skipped block costs no FLOPs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import cast
 
@@ -51,7 +52,20 @@ class MetaUtilityLayer(nn.Module):
         self.init_bias = init_bias
         self.register_buffer("utility_sum", torch.zeros(len(blocks)), persistent=False)
         self.register_buffer("utility_count", torch.zeros(()), persistent=False)
+        # Full-batch passes (training, dense) may run through compiled blocks; a plain list, so the compiled
+        # wrappers (which share the blocks' parameters) are not registered twice in the state dict.
+        self.full_batch_blocks: list[Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = list(
+            self.blocks
+        )
         self.reset_parameters()
+
+    def compile_blocks(self) -> None:
+        """Run full-batch passes through `torch.compile`d blocks. Gated inference keeps the eager blocks: its
+        sub-batches change size from block to block, which would recompile."""
+        self.full_batch_blocks = [torch.compile(block) for block in self.blocks]
+
+    def use_eager_blocks(self) -> None:
+        self.full_batch_blocks = list(self.blocks)
 
     def reset_parameters(self) -> None:
         for router in self.routers:
@@ -92,7 +106,9 @@ class MetaUtilityLayer(nn.Module):
         if skipping and weight_rows is not None:
             raise ValueError("attention weights come from the dense pass: call with dense=True")
         utilities, gates, attentions = [], [], []
-        for index, block in enumerate(self.blocks):
+        for index, (block, full_batch_block) in enumerate(
+            zip(self.blocks, self.full_batch_blocks, strict=True)
+        ):
             u = self.utility(index, h)
             utilities.append(u)
             if skipping:
@@ -104,7 +120,7 @@ class MetaUtilityLayer(nn.Module):
             else:
                 # Dense: every block on. Training: straight-through gate, forward 0/1, gradient of u.
                 gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + (u - u.detach())
-                delta, weights = block(h, cos, sin, bias, weight_rows)
+                delta, weights = full_batch_block(h, cos, sin, bias, weight_rows)
                 h = h + gate[:, None, None] * delta
                 if weights is not None:
                     attentions.append(weights)

@@ -162,9 +162,9 @@ class StructuralEquationModel(nn.Module):
 
     def sample_masks(self, samples: int, generator: torch.Generator) -> torch.Tensor:
         """(S, N, N) straight-through Bernoulli(A) samples: forward 0/1, gradient of the logistic relaxation.
-        The noise is drawn on the CPU generator, so the draws are the same on every device."""
+        The noise comes from `generator`, on the lattice's device (N² draws a step: no host round trip)."""
         logits = self.edge_logits / self.temperature
-        uniform = torch.rand((samples, *logits.shape), generator=generator).to(logits.device)
+        uniform = torch.rand((samples, *logits.shape), generator=generator, device=generator.device)
         uniform = uniform.clamp(1e-6, 1 - 1e-6)
         soft = torch.sigmoid(logits + uniform.log() - (-uniform).log1p())
         hard = (soft > 0.5).to(soft.dtype)
@@ -301,6 +301,9 @@ def fit_structure(
     DAG and no edge probability moved by more than `settle_tolerance`; after `max_rounds` any cycle left is broken at its least probable edge (reported).
     """
     sem.initialise_edges(config.init_probability)
+    # Row draws stay on the CPU generator; mask noise uses a generator on the data's device, seeded from it.
+    mask_generator = torch.Generator(device=x.device)
+    mask_generator.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
     mechanism_parameters = [p for name, p in sem.named_parameters() if name != "edge_logits"]
     groups_of_parameters: list[dict[str, Any]] = [
         {"params": mechanism_parameters},
@@ -328,7 +331,7 @@ def fit_structure(
                 x[index],
                 None if y is None else y[index],
                 None if groups is None else groups[index],
-                sem.sample_masks(samples, generator),
+                sem.sample_masks(samples, mask_generator),
             )
             loss = score.nll + config.shift_sparsity * score.mechanism_shift
             if not warming_up:

@@ -198,7 +198,10 @@ def train_model(
     n_features = len(dataset.feature_names)
     kl_on = train_config.lambdas.causal > 0
     balanced = len(cohort_names) > 1 and train_config.invariance > 0 and y is not None
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=train_config.precision == "bf16")
+    bf16 = train_config.precision == "bf16" or (train_config.precision == "auto" and device.type == "cuda")
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
+    if train_config.compile == "on" or (train_config.compile == "auto" and device.type == "cuda"):
+        model.meta_utility_layer.compile_blocks()
     result = FitResult(model=model, structure=fit)
     for epoch in range(1, train_config.epochs + 1):
         started = time.perf_counter()
@@ -278,9 +281,9 @@ def train_model(
         result.history.append(record)
         if progress is not None:
             progress(record, train_config.epochs)
-    # Artifacts, analysis and serving run on the CPU; the device only matters for training.
-    model.cpu()
-    model.refresh_lattice()
+    # Artifacts, analysis and serving run on the CPU, eagerly; the device only matters for training.
+    model.meta_utility_layer.use_eager_blocks()
+    model.cpu()  # the lattice-derived buffers move with it
     model.eval()
     return result
 
@@ -290,21 +293,25 @@ def evaluate_model(
     model: CausalLatticeTransformer, dataset: Dataset, dense: bool = False
 ) -> dict[str, float]:
     """Accuracy/AUROC/F1 (gated inference unless `dense`), kl_causal (mean per-row KL of the dense pass's
-    attention to the prior), laplacian, utility_entropy and the structural equations' NLL per node."""
+    attention to the prior), laplacian, utility_entropy and the structural equations' NLL per node. Runs on
+    the model's device."""
     model.eval()
-    x, y = _tensors(dataset)
+    device = model.tokenizer.weight.device
+    x, y = (None if t is None else t.to(device) for t in _tensors(dataset))
+    assert x is not None
     output = model(x, dense=dense)
     results: dict[str, float] = {}
     if output.logits is not None and y is not None:
         classes = max(model.n_classes, 2)
-        results["accuracy"] = float(
-            MulticlassAccuracy(num_classes=classes, average="micro")(output.logits, y)
-        )
-        results["auroc"] = float(MulticlassAUROC(num_classes=classes)(output.logits.softmax(-1), y))
-        results["f1"] = float(MulticlassF1Score(num_classes=classes, average="macro")(output.logits, y))
-    laplacian = LaplacianEnergy()
+        for name, metric in (
+            ("accuracy", MulticlassAccuracy(num_classes=classes, average="micro")),
+            ("auroc", MulticlassAUROC(num_classes=classes)),
+            ("f1", MulticlassF1Score(num_classes=classes, average="macro")),
+        ):
+            results[name] = float(metric.to(device)(output.logits.float().softmax(-1), y))
+    laplacian = LaplacianEnergy().to(device)
     laplacian.update(output.feature_states, model.edge_index, model.edge_weight)
-    entropy = UtilityEntropy(model.config.n_blocks)
+    entropy = UtilityEntropy(model.config.n_blocks).to(device)
     entropy.update(output.utilities)
     results["kl_causal"] = kl_causal(model, x)
     results["laplacian"] = float(laplacian.compute())

@@ -1,0 +1,345 @@
+"""Width benchmark (issue 9): the causal lattice transformer's `train_model` against a plain transformer encoder of
+the same size over the same feature tokens, in one process, for growing feature counts F.
+
+    python bench/gpu_scaling.py                                   # CUDA: F = 64, 256, 1024, 4096
+    python bench/gpu_scaling.py --device cpu --sizes 64,256       # anywhere (small model; what CI smoke-tests)
+
+For each F, on synthetic pan-cancer data with F features (model/scm.py): the plain encoder (PyTorch's
+TransformerEncoder, pre-LN, the same d_model / heads / blocks / MLP width, the same tokenizer and [CLS] head),
+eager and under torch.compile, and `train_model` with the seed's λ (bf16 autocast and compiled blocks on CUDA,
+its defaults). Each is timed over a full epoch after a warm-up epoch: samples/s, the ratio to the plain compiled
+encoder, peak device memory, and MFU: the plain encoder's FLOPs per sample (forward + backward, counted by
+torch.utils.flop_counter) times samples/s over a bf16 matrix-product peak measured in the same run (both models
+are credited the same useful FLOPs, so train_model's overheads lower its MFU). The structure phase before
+train_model's epochs runs a reduced budget here (`--structure-steps`), reported with its own time: this
+benchmark is about the per-epoch cost at width. Batch 256 unless memory forces less (halved until it fits, at
+least 32; the record says so). At F = 1,024 a longer training (`--inference-epochs` at lr 1e-3, so the routers
+learn to skip) compares gated with dense inference: samples/s, accuracy and the share of block passes run.
+
+Writes the record to bench/results/gpu_scaling_<device>.json (an existing file is never overwritten: a
+timestamped name is used) and a PNG of samples/s and memory against F beside it; prints the record as one JSON
+line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.record import finite_or_none, write_new  # noqa: E402
+from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
+from model.data import DataSplit, split_dataset  # noqa: E402
+from model.scm import make_synthetic_pancancer  # noqa: E402
+from model.tokenizer import FeatureTokenizer  # noqa: E402
+from model.trainer import EpochRecord, evaluate_model, train_model  # noqa: E402
+
+logger = logging.getLogger("causal_lattice.bench.gpu")
+N_BIOMARKERS = 4
+
+
+class PlainEncoder(nn.Module):
+    """The baseline: feature tokens + [CLS] through PyTorch's pre-LN TransformerEncoder, a linear head."""
+
+    def __init__(self, n_features: int, d_model: int, heads: int, blocks: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.tokenizer = FeatureTokenizer(n_features, d_model)
+        layer = nn.TransformerEncoderLayer(
+            d_model, heads, int(d_model * mlp_ratio), dropout=0.0, batch_first=True, norm_first=True
+        )
+        self.encoder = nn.TransformerEncoder(layer, blocks, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(d_model)
+        self.head = nn.Linear(d_model, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.norm(self.encoder(self.tokenizer(x)))[:, 0])
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def matmul_peak(device: torch.device) -> float:
+    """FLOP/s of a large matrix product (bf16 on CUDA, fp32 on the CPU), the mean of ten after warm-ups."""
+    size, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    sync(device)
+    started = time.perf_counter()
+    for _ in range(10):
+        a @ b
+    sync(device)
+    return 10 * 2 * size**3 / (time.perf_counter() - started)
+
+
+def synthetic_split(n_features: int, rows: int) -> DataSplit:
+    genes = n_features - N_BIOMARKERS
+    config = SyntheticDataConfig(
+        n_samples=rows,
+        n_genes=genes,
+        n_biomarkers=N_BIOMARKERS,
+        edge_probability=min(0.2, 3.0 / genes),
+        seed=11,
+    )
+    return split_dataset(make_synthetic_pancancer(config), SplitConfig(test_fraction=0.2))
+
+
+def peak_memory(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+
+
+def plain_flops_per_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    counter = FlopCounterMode(display=False)
+    with counter:
+        F.cross_entropy(model(x), y).backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops() / x.shape[0]
+
+
+def time_plain(
+    split: DataSplit, args: argparse.Namespace, device: torch.device, compiled: bool, batch: int
+) -> dict[str, Any]:
+    torch.manual_seed(0)
+    model = PlainEncoder(split.train.n_features, args.d_model, args.heads, args.blocks, 2.0).to(device)
+    step_model: Callable[[torch.Tensor], torch.Tensor] = torch.compile(model) if compiled else model
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    x = torch.from_numpy(split.train.features).to(device)
+    y = torch.from_numpy(split.train.labels).to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    flops = plain_flops_per_sample(model, x[:batch], y[:batch]) if not compiled else None
+    reset_peak(device)
+    seconds = []
+    for _ in range(2):  # a warm-up epoch (compilation), then the timed one
+        sync(device)
+        started = time.perf_counter()
+        for index in torch.randperm(x.shape[0], device=device).split(batch):
+            with autocast:
+                loss = F.cross_entropy(step_model(x[index]).float(), y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+        sync(device)
+        seconds.append(time.perf_counter() - started)
+    return {
+        "samples_per_s": x.shape[0] / seconds[1],
+        "warmup_epoch_s": seconds[0],
+        "epoch_s": seconds[1],
+        "peak_memory_gib": peak_memory(device),
+        "flops_per_sample": flops,
+    }
+
+
+def time_train_model(
+    split: DataSplit, args: argparse.Namespace, device: torch.device, batch: int
+) -> dict[str, Any]:
+    model_config = ModelConfig(d_model=args.d_model, n_heads=args.heads, n_blocks=args.blocks, d_latent=32)
+    structure = StructureConfig(steps_per_round=args.structure_steps, min_rounds=2, max_rounds=2)
+    train_config = TrainConfig(epochs=2, batch_size=batch, device=device.type, structure=structure)
+    epochs: list[EpochRecord] = []
+    marks: dict[str, float] = {}
+
+    def on_round(record: dict[str, float]) -> None:
+        sync(device)
+        marks["structure_end"] = time.perf_counter()
+
+    reset_peak(device)
+    sync(device)
+    started = time.perf_counter()
+    result = train_model(split.train, model_config, train_config, lambda r, n: epochs.append(r), on_round)
+    return {
+        "test_accuracy_after_2_epochs": evaluate_model(result.model.to(device), split.test)["accuracy"],
+        "samples_per_s": split.train.features.shape[0] / epochs[1].seconds,
+        "warmup_epoch_s": epochs[0].seconds,
+        "epoch_s": epochs[1].seconds,
+        "structure_phase_s": marks["structure_end"] - started,
+        "structure_steps": result.structure.steps,
+        "peak_memory_gib": peak_memory(device),
+    }
+
+
+def time_inference(
+    split: DataSplit, args: argparse.Namespace, device: torch.device, batch: int
+) -> dict[str, Any]:
+    """Train long enough for the routers to learn, then gated vs dense inference over the test rows."""
+    model_config = ModelConfig(d_model=args.d_model, n_heads=args.heads, n_blocks=args.blocks, d_latent=32)
+    structure = StructureConfig(steps_per_round=args.structure_steps, min_rounds=2, max_rounds=2)
+    train_config = TrainConfig(
+        epochs=args.inference_epochs, lr=1e-3, batch_size=batch, device=device.type, structure=structure
+    )
+    model = train_model(split.train, model_config, train_config, None, None).model.to(device)
+    x = torch.from_numpy(split.test.features).to(device)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
+    rates, gate_share = {}, 0.0
+    for dense in (True, False):
+        with torch.no_grad(), autocast:
+            for _ in range(2):  # warm-up, then timed
+                sync(device)
+                started = time.perf_counter()
+                shares = [model(chunk, dense=dense).gates.float().mean() for chunk in x.split(batch)]
+                sync(device)
+                elapsed = time.perf_counter() - started
+        rates["dense" if dense else "gated"] = x.shape[0] / elapsed
+        if not dense:
+            gate_share = float(torch.stack(shares).mean())
+    gated, dense_metrics = evaluate_model(model, split.test), evaluate_model(model, split.test, dense=True)
+    return {
+        "epochs": args.inference_epochs,
+        "dense_samples_per_s": rates["dense"],
+        "gated_samples_per_s": rates["gated"],
+        "gated_over_dense": rates["gated"] / rates["dense"],
+        "block_passes_run_share": gate_share,
+        "gated_accuracy": gated["accuracy"],
+        "dense_accuracy": dense_metrics["accuracy"],
+    }
+
+
+def with_batch(run: Callable[[int], dict[str, Any]], batch: int) -> dict[str, Any]:
+    """Run at `batch`, halving it on out-of-memory down to 32; the result says which batch ran."""
+    while True:
+        try:
+            return run(batch) | {"batch": batch}
+        except torch.cuda.OutOfMemoryError:
+            torch.cuda.empty_cache()
+            if batch <= 32:
+                return {"batch": batch, "error": "out of memory at batch 32"}
+            logger.info("out of memory at batch %d: halving", batch)
+            batch //= 2
+
+
+def measure(
+    n_features: int, args: argparse.Namespace, device: torch.device, peak: float, inference: bool
+) -> dict[str, Any]:
+    """Every model at one feature count; with `inference`, also gated vs dense inference."""
+    split = synthetic_split(n_features, args.rows or int(10 * args.batch / 0.8))
+    logger.info("F=%d: %d training rows", n_features, split.train.features.shape[0])
+    case: dict[str, Any] = {"n_features": n_features, "train_rows": int(split.train.features.shape[0])}
+    case["plain_eager"] = with_batch(lambda b: time_plain(split, args, device, False, b), args.batch)
+    case["plain_compiled"] = with_batch(lambda b: time_plain(split, args, device, True, b), args.batch)
+    case["train_model"] = with_batch(lambda b: time_train_model(split, args, device, b), args.batch)
+    flops = case["plain_eager"].get("flops_per_sample")
+    for key in ("plain_eager", "plain_compiled", "train_model"):
+        if flops and "samples_per_s" in case[key]:
+            case[key]["mfu"] = flops * case[key]["samples_per_s"] / peak
+    if "samples_per_s" in case["plain_compiled"] and "samples_per_s" in case["train_model"]:
+        case["train_model_over_plain_compiled"] = (
+            case["train_model"]["samples_per_s"] / case["plain_compiled"]["samples_per_s"]
+        )
+    if inference:
+        case["inference"] = with_batch(lambda b: time_inference(split, args, device, b), args.batch)
+    logger.info("F=%d: %s", n_features, json.dumps(case))
+    return case
+
+
+def plot(record: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes = [case["n_features"] for case in record["sizes"]]
+    gpu = record["device"] == "cuda"  # the CPU has no peak-memory counter
+    figure, axes = plt.subplots(1, 2 if gpu else 1, figsize=(11 if gpu else 6, 4.5), squeeze=False)
+    panels = [(axes[0][0], "samples_per_s", "training throughput", "samples/s")]
+    if gpu:
+        panels.append((axes[0][1], "peak_memory_gib", "peak device memory", "GiB"))
+    for axis, key, title, unit in panels:
+        for model, label in (
+            ("plain_eager", "plain, eager"),
+            ("plain_compiled", "plain, compiled"),
+            ("train_model", "train_model"),
+        ):
+            axis.plot(
+                sizes, [case[model].get(key) or math.nan for case in record["sizes"]], marker="o", label=label
+            )
+        axis.set_xscale("log", base=2)
+        axis.set_yscale("log")
+        axis.set_xlabel("features F")
+        axis.set_ylabel(unit)
+        axis.set_title(title)
+        axis.legend()
+    figure.suptitle(f"{record['device_name']}: d_model {record['d_model']}, {record['blocks']} blocks")
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
+    parser.add_argument("--sizes", help="comma-separated feature counts (default: 64,256,1024,4096 on CUDA)")
+    parser.add_argument("--d-model", type=int, help="default 256 on CUDA, 64 on the CPU")
+    parser.add_argument("--heads", type=int, help="default 8 on CUDA, 4 on the CPU")
+    parser.add_argument("--blocks", type=int, help="default 8 on CUDA, 2 on the CPU")
+    parser.add_argument("--batch", type=int, help="default 256 on CUDA, 64 on the CPU")
+    parser.add_argument("--rows", type=int, help="rows per dataset (80 %% train); default 10 batches")
+    parser.add_argument(
+        "--structure-steps", type=int, default=25, help="structure steps per round (2 rounds)"
+    )
+    parser.add_argument(
+        "--inference-epochs", type=int, default=12, help="training for the gated inference test"
+    )
+    parser.add_argument(
+        "--out", type=Path, help="record path (default bench/results/gpu_scaling_<device>.json)"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        parser.error("--device cuda needs a CUDA GPU; use --device cpu --sizes 64,256 elsewhere")
+    gpu = args.device == "cuda"
+    sizes = [int(s) for s in (args.sizes or ("64,256,1024,4096" if gpu else "64,256")).split(",")]
+    args.d_model = args.d_model or (256 if gpu else 64)
+    args.heads = args.heads or (8 if gpu else 4)
+    args.blocks = args.blocks or (8 if gpu else 2)
+    args.batch = args.batch or (256 if gpu else 64)
+    device = torch.device(args.device)
+    peak = matmul_peak(device)
+    inference_size = 1024 if gpu else sizes[-1]
+    record: dict[str, Any] = {
+        "device": args.device,
+        "device_name": torch.cuda.get_device_name(device) if gpu else "cpu",
+        "torch": torch.__version__,
+        "d_model": args.d_model,
+        "heads": args.heads,
+        "blocks": args.blocks,
+        "requested_batch": args.batch,
+        "matmul_peak_flops": peak,
+        "structure_steps": 2 * args.structure_steps,
+        "sizes": [],
+    }
+    for n_features in sizes:
+        record["sizes"].append(
+            measure(n_features, args, device, peak, inference=n_features == inference_size)
+        )
+    record = finite_or_none(record)
+    out = args.out or ROOT / "bench" / "results" / f"gpu_scaling_{args.device}.json"
+    written = write_new(record, out)
+    plot(record, written.with_suffix(".png"))
+    logger.info("wrote %s and its .png", written)
+    print(json.dumps(record, separators=(",", ":")), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
