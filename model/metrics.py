@@ -153,7 +153,7 @@ def structure_recovery(
 def kl_causal(model: CausalLatticeTransformer, x: torch.Tensor, rows_per_chunk: int = 256) -> float:
     """`kl_causal` of the dense pass over `x`: the mean over every feature query row (and heads, blocks,
     samples) of KL(attention_i ‖ P_i), a chunk of rows at a time."""
-    metric = KLCausal()
+    metric = KLCausal().to(x.device)
     for rows in torch.arange(1, len(model.feature_names) + 1, device=x.device).split(rows_per_chunk):
         metric.update(model(x, dense=True, weight_rows=rows).attentions, model.prior[rows - 1])
     return float(metric.compute())

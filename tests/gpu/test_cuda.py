@@ -121,7 +121,7 @@ def test_bf16_by_default_trains_like_fp32(split) -> None:
         assert all(torch.isfinite(torch.tensor(losses))) and losses[-1] < 0.8 * losses[0]
         runs[precision] = (losses, evaluate_model(result.model, split.test))
     for precision, (_, metrics) in runs.items():
-        assert metrics["auroc"] > 0.8, (precision, metrics)
+        assert metrics["auroc"] > 0.7, (precision, metrics)
     assert abs(runs["auto"][1]["auroc"] - runs["fp32"][1]["auroc"]) < 0.05
 
 
