@@ -6,7 +6,8 @@ The bias holds two things. A mask: a feature token attends to itself and its anc
 carries information from the label's descendants into `[CLS]`. And the causal prior `P_ij ∝ exp(-D_ij / τ)`
 (D: hop distances on the symmetrised lattice) as `log P`, so attention starts at the prior and the KL term
 measures how far it moved. `kl_causal` is the mean over query rows of KL(attention_i ‖ P_i), computed from an
-explicit softmax over a subset of query rows, never from all B×H×T×T probabilities at once.
+explicit softmax over a subset of query rows (under activation checkpointing while training), never from all
+B×H×T×T probabilities at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from model.lattice import LatticeView
 from model.rope import CausalRoPE
@@ -53,6 +55,20 @@ def attention_kl(weights: torch.Tensor, prior_rows: torch.Tensor) -> torch.Tenso
     return (features * log_ratio).sum(dim=-1).mean()
 
 
+def row_attention(
+    q_rows: torch.Tensor, k: torch.Tensor, bias_rows: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """The explicit softmax of some query rows (float32): (B, heads, R, d_h) x (B, heads, T, d_h) -> (B, heads, R, T)."""
+    return torch.softmax((q_rows @ k.transpose(-2, -1)).float() * scale + bias_rows, dim=-1)
+
+
+def row_kl(
+    q_rows: torch.Tensor, k: torch.Tensor, bias_rows: torch.Tensor, prior_rows: torch.Tensor, scale: float
+) -> torch.Tensor:
+    """kl_causal of some query rows, from queries and keys."""
+    return attention_kl(row_attention(q_rows, k, bias_rows, scale), prior_rows)
+
+
 class CausalSelfAttention(nn.Module):
     def __init__(self, d_model: int, n_heads: int, dropout: float = 0.0) -> None:
         super().__init__()
@@ -74,12 +90,14 @@ class CausalSelfAttention(nn.Module):
         sin: torch.Tensor,
         bias: torch.Tensor,
         weight_rows: torch.Tensor | None = None,
+        prior_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """h (B, T, d) -> (output (B, T, d), explicit weights (B, heads, R, T) of the query rows
-        `weight_rows` or None).
+        """h (B, T, d) -> (output (B, T, d), extra).
 
-        The output always comes from the fused `scaled_dot_product_attention` kernel; the explicit softmax
-        is computed only for the requested rows (for the KL term or for Exp-1's attention matrix).
+        The output always comes from the fused `scaled_dot_product_attention` kernel. With `weight_rows`
+        (token indices) `extra` is the explicit attention of those query rows (B, heads, R, T), for Exp-1; with
+        `prior_rows` too, it is their `kl_causal` instead, computed under activation checkpointing so that no
+        B x heads x R x T tensor is kept for the backward pass (the training path).
         """
         batch, tokens, d = h.shape
         q, k, v = self.qkv(h).view(batch, tokens, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
@@ -87,11 +105,14 @@ class CausalSelfAttention(nn.Module):
         dropout = self.dropout if self.training else 0.0
         mask = bias.to(q.dtype)[:, :tokens]  # convert the padded storage, then slice: rows stay aligned
         mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
-        weights = None
+        extra = None
         if weight_rows is not None:
-            scores = (q[:, :, weight_rows] @ k.transpose(-2, -1)) * self.head_dim**-0.5
-            weights = torch.softmax(scores.float() + bias[weight_rows, :tokens], dim=-1)
-        return self.out(mixed.transpose(1, 2).reshape(batch, tokens, d)), weights
+            q_rows, bias_rows, scale = q[:, :, weight_rows], bias[weight_rows, :tokens], self.head_dim**-0.5
+            if prior_rows is None:
+                extra = row_attention(q_rows, k, bias_rows, scale)
+            else:
+                extra = checkpoint(row_kl, q_rows, k, bias_rows, prior_rows, scale, use_reentrant=False)
+        return self.out(mixed.transpose(1, 2).reshape(batch, tokens, d)), extra
 
 
 class CausalBlock(nn.Module):
@@ -123,8 +144,9 @@ class CausalBlock(nn.Module):
         sin: torch.Tensor,
         bias: torch.Tensor,
         weight_rows: torch.Tensor | None = None,
+        prior_rows: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, weights = self.attention(self.attn_norm(h), cos, sin, bias, weight_rows)
+        attended, extra = self.attention(self.attn_norm(h), cos, sin, bias, weight_rows, prior_rows)
         attended = self.dropout(attended)
         mlp_update = self.dropout(self.mlp(self.mlp_norm(h + attended)))
-        return attended + mlp_update, weights
+        return attended + mlp_update, extra

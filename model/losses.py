@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from model.attention import attention_kl
 from model.config import TrainConfig
 from model.transformer import ModelOutput
 
@@ -22,13 +21,26 @@ def dirichlet_energy(
     states: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor
 ) -> torch.Tensor:
     """Normalised Dirichlet energy Σ_(i→j) A_ij ‖h_i − h_j‖² / (Σ A_ij · d) over the lattice's edges, averaged
-    over the batch: (B, E, d) work, never (B, F, F). `states` (B, F, d) are layer-normalised, so the value is
-    comparable across models. With no edge the energy is 0."""
+    over the batch. `states` (B, F, d) are layer-normalised, so the value is comparable across models.
+
+    Expanded as Σ A_ij (‖h_i‖² + ‖h_j‖²) − 2 Σ_j ⟨h_j, Σ_i A_ij h_i⟩, the last sum a sparse matrix product:
+    the work and memory are O(B·F·d + E), never a (B, E, d) gather of both ends of every edge. With no edge
+    the energy is 0."""
     if edge_index.shape[1] == 0:
         return states.new_zeros(())
-    difference = states[:, edge_index[0]] - states[:, edge_index[1]]
-    energy = (difference.pow(2).sum(-1) * edge_weight).sum(-1)
-    return (energy / (edge_weight.sum().clamp_min(1e-8) * states.shape[-1])).mean()
+    batch, nodes, width = states.shape
+    source, target = edge_index
+    states, edge_weight = states.float(), edge_weight.float()
+    squared = states.pow(2).sum(-1)  # (B, F)
+    degree = torch.zeros(nodes, dtype=states.dtype, device=states.device)
+    degree = degree.index_add(0, source, edge_weight).index_add(0, target, edge_weight)
+    incoming = torch.sparse_coo_tensor(torch.stack([target, source]), edge_weight, (nodes, nodes))
+    flat = states.transpose(0, 1).reshape(nodes, batch * width)
+    with torch.autocast(states.device.type, enabled=False):  # sparse products have no bf16 kernel everywhere
+        aggregated = torch.sparse.mm(incoming, flat)  # row j: Σ_i A_ij h_i, for every sample
+    cross = (flat * aggregated).reshape(nodes, batch, width).sum(dim=(0, 2))  # (B,)
+    energy = squared @ degree - 2 * cross
+    return (energy / (edge_weight.sum().clamp_min(1e-8) * width)).mean()
 
 
 def group_risk_variance(per_sample_loss: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
@@ -54,14 +66,13 @@ def predictor_loss(
     y: torch.Tensor | None,
     groups: torch.Tensor | None,
     n_groups: int,
-    prior_rows: torch.Tensor | None,
     edge_index: torch.Tensor,
     edge_weight: torch.Tensor,
     config: TrainConfig,
     invariance_weight: float,
 ) -> LossTerms:
-    """The predictor's loss for one batch. `prior_rows` are the prior's rows of the query rows whose explicit
-    attention `output.attentions` holds (None when no KL is computed)."""
+    """The predictor's loss for one batch; the KL term is the mean of the blocks' `output.kl_terms` (none when
+    the forward pass computed none)."""
     lam = config.lambdas
     zero = output.z.new_zeros(())
     terms: dict[str, torch.Tensor] = {}
@@ -71,11 +82,8 @@ def predictor_loss(
         terms["vrex"] = group_risk_variance(per_sample, groups, n_groups) if groups is not None else zero
     else:
         terms["ce"], terms["vrex"] = zero, zero
-    if output.attentions and prior_rows is not None:
-        terms["kl_attn"] = torch.stack([attention_kl(a, prior_rows) for a in output.attentions]).mean()
-    else:
-        terms["kl_attn"] = zero
-    terms["dirichlet"] = dirichlet_energy(output.feature_states.float(), edge_index, edge_weight.float())
+    terms["kl_attn"] = torch.stack(output.kl_terms).mean() if output.kl_terms else zero
+    terms["dirichlet"] = dirichlet_energy(output.feature_states, edge_index, edge_weight)
     # Block 0 always runs (see MetaUtilityLayer), so only the routed blocks carry a compute cost.
     terms["compute_cost"] = output.utilities[:, 1:].mean() if output.utilities.shape[1] > 1 else zero
     total = (

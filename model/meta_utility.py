@@ -25,6 +25,7 @@ class GatedPass:
     utilities: torch.Tensor  # (B, n_blocks) soft utilities in (0, 1)
     gates: torch.Tensor  # (B, n_blocks) gate values actually applied (0/1)
     attentions: list[torch.Tensor]  # per block (B, heads, R, T) for the requested query rows; else empty
+    kl_terms: list[torch.Tensor]  # per block kl_causal of the requested rows, when their prior was given
 
 
 class MetaUtilityLayer(nn.Module):
@@ -98,14 +99,18 @@ class MetaUtilityLayer(nn.Module):
         bias: torch.Tensor,
         dense: bool = False,
         weight_rows: torch.Tensor | None = None,
+        prior_rows: torch.Tensor | None = None,
     ) -> GatedPass:
         """Run the stack. Training: straight-through gates over the full batch. Inference: real skipping unless
-        `dense`. `weight_rows` asks every block for the explicit attention of those query rows (not while
-        skipping: a skipped sample has no attention to report)."""
+        `dense`. `weight_rows` asks every block for the explicit attention of those query rows, or with
+        `prior_rows` for their kl_causal (not while skipping: a skipped sample has no attention to report)."""
         skipping = not dense and not self.training
         if skipping and weight_rows is not None:
             raise ValueError("attention weights come from the dense pass: call with dense=True")
-        utilities, gates, attentions = [], [], []
+        utilities: list[torch.Tensor] = []
+        gates: list[torch.Tensor] = []
+        attentions: list[torch.Tensor] = []
+        kl_terms: list[torch.Tensor] = []
         for index, (block, full_batch_block) in enumerate(
             zip(self.blocks, self.full_batch_blocks, strict=True)
         ):
@@ -116,14 +121,14 @@ class MetaUtilityLayer(nn.Module):
                 active = torch.nonzero(gate, as_tuple=True)[0]
                 if active.numel():
                     delta, _ = block(h.index_select(0, active), cos, sin, bias)
-                    h = h.index_add(0, active, delta)
+                    h = h.index_add(0, active, delta.to(h.dtype))
             else:
                 # Dense: every block on. Training: straight-through gate, forward 0/1, gradient of u.
                 gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + (u - u.detach())
-                delta, weights = full_batch_block(h, cos, sin, bias, weight_rows)
+                delta, extra = full_batch_block(h, cos, sin, bias, weight_rows, prior_rows)
                 h = h + gate[:, None, None] * delta
-                if weights is not None:
-                    attentions.append(weights)
+                if extra is not None:
+                    (kl_terms if prior_rows is not None else attentions).append(extra)
             gates.append(gate.detach())
         stacked = torch.stack(utilities, dim=1)
         if not dense:
@@ -131,4 +136,10 @@ class MetaUtilityLayer(nn.Module):
             with torch.no_grad():
                 self.utility_sum += stacked.detach().sum(dim=0)
                 self.utility_count += stacked.shape[0]
-        return GatedPass(hidden=h, utilities=stacked, gates=torch.stack(gates, dim=1), attentions=attentions)
+        return GatedPass(
+            hidden=h,
+            utilities=stacked,
+            gates=torch.stack(gates, dim=1),
+            attentions=attentions,
+            kl_terms=kl_terms,
+        )

@@ -7,7 +7,8 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -63,13 +64,28 @@ def resolve_device(requested: str) -> torch.device:
 
 
 def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch and make torch pick deterministic kernels."""
+    """Seed Python, NumPy and torch."""
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
-    # CUDA has no deterministic kernel for some scatter/index ops used in message passing: warn there instead
-    # of failing. The CPU path stays strictly deterministic (bit-identical reruns).
-    torch.use_deterministic_algorithms(True, warn_only=torch.cuda.is_available())
+
+
+@contextmanager
+def numerics_for(device: torch.device) -> Iterator[None]:
+    """torch's global numeric settings for one training, restored afterwards. On the CPU, the reference,
+    deterministic kernels only (bit-identical reruns). On CUDA, TF32 for the float32 products (the structure
+    phase) and the fast kernels: the memory-efficient attention's backward, for one, has no deterministic
+    version, and forcing deterministic scatters costs throughput at width."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    precision = torch.get_float32_matmul_precision()
+    torch.use_deterministic_algorithms(device.type == "cpu")
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_float32_matmul_precision(precision)
 
 
 def group_codes(dataset: Dataset) -> tuple[np.ndarray, list[str]]:
@@ -109,6 +125,22 @@ def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> lis
         tail = batches.pop()
         batches[-1] = torch.cat([batches[-1], tail])
     return batches
+
+
+def clip_and_measure(parameters: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Clip the gradients to a total norm of `max_norm` and return each parameter's norm before clipping (zero
+    where a parameter got no gradient), all on the device: one fused norm kernel, no host sync."""
+    grads = [p.grad for p in parameters]
+    present = [g for g in grads if g is not None]
+    norms = iter(torch._foreach_norm(present))  # the fused per-tensor norm clip_grad_norm_ uses itself
+    per_parameter = torch.stack(
+        [
+            next(norms).float() if g is not None else present[0].new_zeros((), dtype=torch.float32)
+            for g in grads
+        ]
+    )
+    torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, per_parameter.norm())
+    return per_parameter
 
 
 def invariance_weight(config: TrainConfig, epoch: int) -> float:
@@ -159,8 +191,20 @@ def train_model(
     Seeds everything from `train_config.seed`, so the same seed and config give bit-identical weights and
     metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss (checked once per epoch).
     """
-    seed_everything(train_config.seed)
     device = resolve_device(train_config.device)
+    with numerics_for(device):
+        return _fit(dataset, model_config, train_config, device, progress, structure_progress)
+
+
+def _fit(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    device: torch.device,
+    progress: Callable[[EpochRecord, int], None] | None,
+    structure_progress: Callable[[dict[str, float]], None] | None,
+) -> FitResult:
+    seed_everything(train_config.seed)
     x, y = _tensors(dataset)
     codes, cohort_names = group_codes(dataset)
     x = x.to(device)
@@ -197,6 +241,7 @@ def train_model(
     n = x.shape[0]
     n_features = len(dataset.feature_names)
     kl_on = train_config.lambdas.causal > 0
+    kl_count = min(train_config.kl_rows, n_features)
     balanced = len(cohort_names) > 1 and train_config.invariance > 0 and y is not None
     bf16 = train_config.precision == "bf16" or (train_config.precision == "auto" and device.type == "cuda")
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
@@ -212,33 +257,39 @@ def train_model(
             if balanced
             else shuffled_batches(n, train_config.batch_size, generator)
         )
+        # One host-to-device copy per epoch for every step's rows and KL query rows: a copy from pageable host
+        # memory waits for the GPU, so a copy per step would serialise the host and the device.
+        step_rows = torch.cat(batches).to(device).split([len(b) for b in batches])
+        kl_rows: list[torch.Tensor] = []
+        if kl_on:
+            draws = [
+                torch.randperm(n_features, generator=generator)[:kl_count].sort().values for _ in batches
+            ]
+            kl_rows = list((torch.stack(draws) + 1).to(device).unbind(0))  # token indices; [CLS] is token 0
         # Sums stay on the device and are read once per epoch: no host sync per step.
         loss_sums: dict[str, torch.Tensor] = {}
         grad_sums = torch.zeros(len(parameters), device=device)
         accuracy = (
-            MulticlassAccuracy(num_classes=max(model.n_classes, 2)).to(device) if y is not None else None
+            MulticlassAccuracy(num_classes=max(model.n_classes, 2), validate_args=False).to(device)
+            if y is not None
+            else None
         )
         entropy = UtilityEntropy(model_config.n_blocks).to(device)
-        for index in batches:
-            index = index.to(device)
+        for step, index in enumerate(step_rows):
             xb = x[index]
             yb = y[index] if y is not None else None
-            rows = None
-            if kl_on:
-                sampled = torch.randperm(n_features, generator=generator)[: train_config.kl_rows]
-                rows = (sampled.sort().values + 1).to(device)  # token indices; [CLS] is token 0
+            rows = kl_rows[step] if kl_on else None
             edge_weight = None
             if task_gradient:
                 adjacency = model.lattice_encoder.adjacency()
                 edge_weight = adjacency[model.edge_index[0], model.edge_index[1]]
             with autocast:
-                output = model(xb, weight_rows=rows, edge_weight=edge_weight)
+                output = model(xb, weight_rows=rows, edge_weight=edge_weight, kl=True)
                 loss = predictor_loss(
                     output,
                     yb,
                     groups[index],
                     n_groups,
-                    None if rows is None else model.prior[rows - 1],
                     model.edge_index,
                     model.edge_weight if edge_weight is None else edge_weight,
                     train_config,
@@ -246,13 +297,7 @@ def train_model(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
-            grad_sums += torch.stack(
-                [
-                    p.grad.detach().float().norm(2) if p.grad is not None else grad_sums.new_zeros(())
-                    for p in parameters
-                ]
-            )
-            torch.nn.utils.clip_grad_norm_(parameters, train_config.grad_clip)
+            grad_sums += clip_and_measure(parameters, train_config.grad_clip)
             optimizer.step()
             for key, value in {"total": loss.total, **loss.terms}.items():
                 value = value.detach().float()

@@ -30,6 +30,7 @@ class ModelOutput:
     utilities: torch.Tensor  # (B, n_blocks)
     gates: torch.Tensor  # (B, n_blocks)
     attentions: list[torch.Tensor]  # per block (B, heads, R, F+1) for the requested query rows
+    kl_terms: list[torch.Tensor]  # per block kl_causal of the requested rows (training)
 
 
 class CausalLatticeTransformer(nn.Module):
@@ -109,19 +110,27 @@ class CausalLatticeTransformer(nn.Module):
         dense: bool = False,
         weight_rows: torch.Tensor | None = None,
         edge_weight: torch.Tensor | None = None,
+        kl: bool = False,
     ) -> ModelOutput:
         """x (B, F) standardised features. In eval mode the utility gates really skip blocks unless `dense`.
 
-        `weight_rows` (token indices) asks for the explicit attention of those query rows; `edge_weight`
-        replaces the detached lattice weights of the message-passing edges (only the task-gradient ablation
-        passes them).
+        `weight_rows` (token indices) asks for the explicit attention of those query rows, or with `kl` for
+        their kl_causal against the prior (the training path); `edge_weight` replaces the detached lattice
+        weights of the message-passing edges (only the task-gradient ablation passes them).
         """
         tokens = self.tokenizer(x)
         weights = self.edge_weight if edge_weight is None else edge_weight
         features = self.lattice_encoder(tokens[:, 1:], self.edge_index, weights)
         h = torch.cat([tokens[:, :1], features], dim=1)
+        prior_rows = self.prior[weight_rows - 1] if kl and weight_rows is not None else None
         gated = self.meta_utility_layer(
-            h, self.rope_cos, self.rope_sin, self.bias, dense=dense, weight_rows=weight_rows
+            h,
+            self.rope_cos,
+            self.rope_sin,
+            self.bias,
+            dense=dense,
+            weight_rows=weight_rows,
+            prior_rows=prior_rows,
         )
         hidden = self.final_norm(gated.hidden)
         z = self.latent(hidden[:, 0])
@@ -132,6 +141,7 @@ class CausalLatticeTransformer(nn.Module):
             utilities=gated.utilities,
             gates=gated.gates,
             attentions=gated.attentions,
+            kl_terms=gated.kl_terms,
         )
 
     def causal_prior(self) -> torch.Tensor:

@@ -18,14 +18,6 @@ FEATURE_NAMES = [f"f{i}" for i in range(N_FEATURES)]
 torch.set_num_threads(1)
 
 
-@pytest.fixture(autouse=True)
-def _restore_determinism_flag():
-    """`train_model` turns on torch deterministic algorithms globally; restore the flag after each test."""
-    before = torch.are_deterministic_algorithms_enabled()
-    yield
-    torch.use_deterministic_algorithms(before)
-
-
 @pytest.fixture
 def tiny_config() -> ModelConfig:
     return ModelConfig(d_model=16, n_heads=2, n_blocks=3, d_latent=8, rope_dims=2)

@@ -33,3 +33,17 @@ def test_invariance_weight_warms_up_then_ramps() -> None:
     config = TrainConfig(invariance=2.0, invariance_warmup_epochs=2, invariance_ramp_epochs=4)
     weights = [invariance_weight(config, epoch) for epoch in range(1, 9)]
     assert weights == [0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.0, 2.0]
+
+
+def test_dirichlet_energy_matches_the_edge_by_edge_sum() -> None:
+    torch.manual_seed(0)
+    states = torch.randn(3, 5, 4, requires_grad=True)
+    edge_index = torch.tensor([[0, 1, 1, 3], [1, 2, 4, 4]])
+    weight = torch.tensor([0.5, 1.0, 0.7, 0.9])
+    direct = ((states[:, edge_index[0]] - states[:, edge_index[1]]).pow(2).sum(-1) * weight).sum(-1)
+    expected = (direct / (weight.sum() * 4)).mean()
+    value = dirichlet_energy(states, edge_index, weight)
+    torch.testing.assert_close(value, expected)
+    (grad,) = torch.autograd.grad(value, states)
+    (expected_grad,) = torch.autograd.grad(expected, states)
+    torch.testing.assert_close(grad, expected_grad)

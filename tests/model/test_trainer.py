@@ -79,6 +79,21 @@ def test_the_predictor_phase_leaves_the_lattice_as_the_structure_phase_made_it(
     )
 
 
+def test_training_leaves_torch_global_settings_as_it_found_them(
+    tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
+) -> None:
+    before = (torch.are_deterministic_algorithms_enabled(), torch.get_float32_matmul_precision())
+    seen: list[bool] = []
+    train_model(
+        tiny_train_split,
+        tiny_config,
+        tiny_train_config.model_copy(update={"epochs": 1}),
+        lambda record, epochs: seen.append(torch.are_deterministic_algorithms_enabled()),
+    )
+    assert seen == [True]  # deterministic kernels while training on the CPU
+    assert (torch.are_deterministic_algorithms_enabled(), torch.get_float32_matmul_precision()) == before
+
+
 def test_same_seed_is_bit_identical(
     tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from model.attention import attention_kl
 from model.config import ModelConfig, TrainConfig
 from model.losses import predictor_loss
 from model.metrics import forward_flops
@@ -34,9 +35,10 @@ def test_every_predictor_parameter_gets_a_gradient(
     y = torch.tensor([0, 1] * 4)
     groups = torch.tensor([0, 0, 1, 1, 2, 2, 0, 1])
     rows = torch.arange(1, N_FEATURES + 1)
-    out = tiny_model(x_batch, weight_rows=rows)
+    out = tiny_model(x_batch, weight_rows=rows, kl=True)
+    assert len(out.kl_terms) == 3 and not out.attentions
     loss = predictor_loss(
-        out, y, groups, 3, tiny_model.prior, tiny_model.edge_index, tiny_model.edge_weight, TrainConfig(), 1.0
+        out, y, groups, 3, tiny_model.edge_index, tiny_model.edge_weight, TrainConfig(), 1.0
     )
     assert torch.isfinite(loss.total) and float(loss.terms["kl_attn"]) > 0
     loss.total.backward()
@@ -76,6 +78,25 @@ def test_attention_follows_the_ancestral_relation(
         allowed[child, ancestors] = True
     assert torch.all(attention[~allowed] == 0)
     assert torch.all(attention[allowed] > 0)
+
+
+def test_checkpointed_kl_equals_the_kl_of_the_explicit_attention(
+    tiny_model: CausalLatticeTransformer, x_batch: torch.Tensor
+) -> None:
+    """Training computes kl_causal of sampled rows under checkpointing; it is the KL of Exp-1's explicit
+    attention of the same rows, and its gradient is the one through the explicit path."""
+    set_lattice(tiny_model, CHAIN)
+    rows = torch.tensor([1, 3, 5])
+    checkpointed = tiny_model(x_batch, dense=True, weight_rows=rows, kl=True).kl_terms
+    explicit = tiny_model(x_batch, dense=True, weight_rows=rows).attentions
+    expected = [attention_kl(weights, tiny_model.prior[rows - 1]) for weights in explicit]
+    torch.testing.assert_close(torch.stack(checkpointed), torch.stack(expected))
+    torch.stack(checkpointed).sum().backward()
+    qkv = tiny_model.meta_utility_layer.blocks[0].attention.qkv.weight
+    first = qkv.grad.clone()
+    tiny_model.zero_grad()
+    torch.stack(expected).sum().backward()
+    torch.testing.assert_close(qkv.grad, first)
 
 
 def test_fused_and_explicit_attention_agree(
