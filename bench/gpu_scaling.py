@@ -248,6 +248,9 @@ def with_batch(run: Callable[[int], dict[str, Any]], batch: int) -> dict[str, An
                 return {"batch": batch, "error": "out of memory at batch 32"}
             logger.info("out of memory at batch %d: halving", batch)
             batch //= 2
+        except Exception as error:  # one failing model must not lose the others' measurements
+            logger.exception("failed at batch %d", batch)
+            return {"batch": batch, "error": f"{type(error).__name__}: {error}"}
 
 
 def measure(

@@ -34,7 +34,9 @@ def dirichlet_energy(
     squared = states.pow(2).sum(-1)  # (B, F)
     degree = torch.zeros(nodes, dtype=states.dtype, device=states.device)
     degree = degree.index_add(0, source, edge_weight).index_add(0, target, edge_weight)
-    incoming = torch.sparse_coo_tensor(torch.stack([target, source]), edge_weight, (nodes, nodes))
+    incoming = torch.sparse_coo_tensor(
+        torch.stack([target, source]), edge_weight, (nodes, nodes), check_invariants=False
+    )
     flat = states.transpose(0, 1).reshape(nodes, batch * width)
     with torch.autocast(states.device.type, enabled=False):  # sparse products have no bf16 kernel everywhere
         aggregated = torch.sparse.mm(incoming, flat)  # row j: Σ_i A_ij h_i, for every sample

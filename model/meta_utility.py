@@ -63,7 +63,9 @@ class MetaUtilityLayer(nn.Module):
     def compile_blocks(self) -> None:
         """Run full-batch passes through `torch.compile`d blocks. Gated inference keeps the eager blocks: its
         sub-batches change size from block to block, which would recompile."""
-        self.full_batch_blocks = [torch.compile(block) for block in self.blocks]
+        # Static shapes: a training run has one batch shape (and at most a smaller last batch); dynamic-shape
+        # graphs hit an inductor backward bug (torch 2.11, "shape ... is invalid") when sizes change.
+        self.full_batch_blocks = [torch.compile(block, dynamic=False) for block in self.blocks]
 
     def use_eager_blocks(self) -> None:
         self.full_batch_blocks = list(self.blocks)
