@@ -17,36 +17,8 @@ import torch
 from torch import nn
 from torch_geometric.nn import GraphConv
 
+from model.graph_ops import hop_distances, transitive_closure
 from model.structure import StructuralEquationModel
-
-
-def transitive_closure(linked: torch.Tensor) -> torch.Tensor:
-    """reach[i, j] = there is a directed path of length >= 1 from i to j; by repeated squaring (log2 N
-    products)."""
-    reach = linked.clone()
-    while True:
-        step = reach | ((reach.float() @ reach.float()) > 0)
-        if torch.equal(step, reach):
-            return reach
-        reach = step
-
-
-def hop_distances(linked: torch.Tensor) -> torch.Tensor:
-    """Shortest-path hop counts (F, F) on the symmetrised graph by breadth-first frontiers; unreachable
-    pairs get F. One matrix product per hop, so the cost grows with the diameter, not with F."""
-    n = linked.shape[0]
-    symmetric = (linked | linked.T).float()
-    distance = torch.full((n, n), float(n), device=linked.device)
-    reached = torch.eye(n, dtype=torch.bool, device=linked.device)
-    distance[reached] = 0.0
-    hop = 0
-    while True:
-        hop += 1
-        frontier = ((reached.float() @ symmetric) > 0) & ~reached
-        if not frontier.any():
-            return distance
-        distance[frontier] = float(hop)
-        reached |= frontier
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-import networkx as nx
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from model.config import StructureConfig
+from model.graph_ops import cycle_breaking_edges, is_acyclic
 
 BASIS_CENTRES = (-2.0, -1.0, 0.0, 1.0, 2.0)
 N_BASIS = len(BASIS_CENTRES) + 1
@@ -240,18 +240,6 @@ class AugmentedLagrangian:
         self.last_h = h
 
 
-def thresholded_graph(adjacency: torch.Tensor, threshold: float) -> nx.DiGraph:
-    """The DiGraph over node indices with the edges whose probability reaches `threshold`."""
-    probabilities = adjacency.detach().cpu()
-    graph = nx.DiGraph()
-    graph.add_nodes_from(range(probabilities.shape[0]))
-    sources, targets = torch.nonzero(probabilities >= threshold, as_tuple=True)
-    graph.add_weighted_edges_from(
-        (i, j, float(probabilities[i, j])) for i, j in zip(sources.tolist(), targets.tolist(), strict=True)
-    )
-    return graph
-
-
 @dataclass
 class StructureFit:
     """How the structure phase ended."""
@@ -267,20 +255,17 @@ class StructureFit:
 
 
 def break_cycles(sem: StructuralEquationModel, threshold: float) -> list[tuple[int, int, float]]:
-    """Remove, cycle by cycle, the least probable edge until the thresholded graph is a DAG; returns the
-    removed edges. Only needed when the schedule ran out of rounds."""
-    graph = thresholded_graph(sem.adjacency(), threshold)
-    removed: list[tuple[int, int, float]] = []
-    while True:
-        try:
-            cycle = nx.find_cycle(graph)
-        except nx.NetworkXNoCycle:
-            return removed
-        source, target = min(cycle, key=lambda edge: graph.edges[edge]["weight"])
-        removed.append((int(source), int(target), float(graph.edges[source, target]["weight"])))
-        graph.remove_edge(source, target)
-        with torch.no_grad():
-            sem.edge_logits[source, target] = -10.0 * sem.temperature
+    """Remove the edges that keep the thresholded lattice cyclic (model.graph_ops.cycle_breaking_edges) and
+    return them with their probabilities. Only needed when the schedule ran out of rounds."""
+    with torch.no_grad():
+        adjacency = sem.adjacency()
+        dropped = cycle_breaking_edges(adjacency, adjacency >= threshold)
+        sources, targets = torch.nonzero(dropped, as_tuple=True)
+        removed = [
+            (i, j, float(adjacency[i, j])) for i, j in zip(sources.tolist(), targets.tolist(), strict=True)
+        ]
+        sem.edge_logits[dropped] = -10.0 * sem.temperature
+    return removed
 
 
 def fit_structure(
@@ -318,8 +303,8 @@ def fit_structure(
     names = [name for name, _ in sem.named_parameters()]
     fit.grad_norms = {name: [] for name in names}
     stable_rounds = 0
-    previous_edges: set[tuple[int, int]] = set()
     previous_adjacency = sem.adjacency().detach().clone()
+    previous_linked = previous_adjacency >= threshold
     for rounds in range(1, config.max_rounds + 1):
         warming_up = rounds <= config.warmup_rounds
         sem.edge_logits.requires_grad_(not warming_up)
@@ -358,24 +343,26 @@ def fit_structure(
                 f"features for NaN/inf or lower train.structure.lr (now {config.lr})"
             )
         with torch.no_grad():
-            fit.acyclicity = float(notears_acyclicity(sem.adjacency()))
-            graph = thresholded_graph(sem.adjacency(), threshold)
-        is_dag = nx.is_directed_acyclic_graph(graph)
+            adjacency = sem.adjacency()
+            fit.acyclicity = float(notears_acyclicity(adjacency))
+            linked = adjacency >= threshold
+            is_dag = is_acyclic(linked)
+            moved = float((adjacency - previous_adjacency).abs().max())
         if not warming_up:
             lagrangian.update(fit.acyclicity, config)
-        edges = set(graph.edges)
-        with torch.no_grad():
-            adjacency = sem.adjacency()
-            moved = float((adjacency - previous_adjacency).abs().max())
-            previous_adjacency = adjacency.clone()
-        settled = is_dag and not warming_up and edges == previous_edges and moved <= config.settle_tolerance
+        settled = (
+            is_dag
+            and not warming_up
+            and torch.equal(linked, previous_linked)
+            and moved <= config.settle_tolerance
+        )
         stable_rounds = stable_rounds + 1 if settled else 0
-        previous_edges = edges
+        previous_adjacency, previous_linked = adjacency, linked
         record = {
             "round": float(rounds),
             "nll": float(nll_sum) / config.steps_per_round,
             "acyclicity": fit.acyclicity,
-            "edges": float(graph.number_of_edges()),
+            "edges": float(linked.sum()),
             "is_dag": float(is_dag),
             "rho": lagrangian.rho,
             "moved": moved,

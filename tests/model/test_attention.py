@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from model.attention import CausalBlock, attention_bias, attention_kl, causal_prior
-from model.lattice import LatticeView, hop_distances, transitive_closure
+from model.graph_ops import hop_distances, transitive_closure
+from model.lattice import LatticeView
 from model.rope import CausalRoPE
 from tests.model.conftest import assert_finite_nonzero_grads
 

@@ -6,7 +6,8 @@ import networkx as nx
 import pytest
 import torch
 
-from model.lattice import LatticeEncoder, hop_distances, transitive_closure
+from model.graph_ops import hop_distances, transitive_closure
+from model.lattice import LatticeEncoder
 from model.structure import StructuralEquationModel
 from tests.model.conftest import assert_finite_nonzero_grads
 

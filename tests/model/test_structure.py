@@ -17,7 +17,6 @@ from model.structure import (
     break_cycles,
     fit_structure,
     notears_acyclicity,
-    thresholded_graph,
 )
 
 FAST = StructureConfig(steps_per_round=100, min_rounds=6, max_rounds=20)
@@ -28,11 +27,18 @@ def _standardise(columns: list[np.ndarray]) -> torch.Tensor:
     return torch.tensor((data - data.mean(0)) / data.std(0), dtype=torch.float32)
 
 
+def _graph(sem: StructuralEquationModel) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(sem.n_nodes))
+    graph.add_edges_from(torch.nonzero(sem.adjacency() >= 0.5).tolist())
+    return graph
+
+
 def _fit(x: torch.Tensor, groups: torch.Tensor, y: torch.Tensor | None = None, n_classes: int = 0):
     torch.manual_seed(0)
     sem = StructuralEquationModel(x.shape[1], n_classes, int(groups.max()) + 1)
     fit = fit_structure(sem, x, y, groups, FAST, 0.5, torch.Generator().manual_seed(0))
-    return sem, fit, thresholded_graph(sem.adjacency(), 0.5)
+    return sem, fit, _graph(sem)
 
 
 def _cohorts(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -131,8 +137,20 @@ def test_break_cycles_removes_the_weakest_edge_of_each_cycle() -> None:
         sem.edge_logits[0, 1], sem.edge_logits[1, 2], sem.edge_logits[2, 0] = 5.0, 4.0, 1.0
     removed = break_cycles(sem, 0.5)
     assert [(s, t) for s, t, _ in removed] == [(2, 0)]
-    assert nx.is_directed_acyclic_graph(thresholded_graph(sem.adjacency(), 0.5))
+    assert nx.is_directed_acyclic_graph(_graph(sem))
     assert break_cycles(sem, 0.5) == []
+
+
+def test_break_cycles_makes_even_a_dense_lattice_acyclic_and_keeps_edges_outside_cycles() -> None:
+    sem = StructuralEquationModel(30, 0, 1)
+    with torch.no_grad():
+        sem.edge_logits.normal_(1.0, 2.0)  # most pairs linked both ways
+        sem.edge_logits[:, 29] = 5.0  # node 29: a sink every other node points to
+        sem.edge_logits[29, :] = -10.0
+    removed = break_cycles(sem, 0.5)
+    graph = _graph(sem)
+    assert nx.is_directed_acyclic_graph(graph) and removed
+    assert all(graph.has_edge(i, 29) for i in range(29))  # on no cycle: kept
 
 
 def test_acyclicity_gradient_matches_autograd_through_matrix_exp() -> None:
