@@ -8,11 +8,9 @@ the column or row and the fix, before any training.
 from __future__ import annotations
 
 import csv
-import hashlib
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import networkx as nx
 import numpy as np
 import pandas as pd
 
@@ -24,62 +22,12 @@ from model.config import (
     TableDataConfig,
 )
 from model.data_view import MAIN_VIEW, DataView
+from model.dataset import Dataset
+from model.scm import make_synthetic_pancancer
 
 
 class DataValidationError(ValueError):
     """Input data cannot be used; the message names the column/row and how to fix it."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    """A numeric feature table with optional label, group and ground-truth DAG over the features."""
-
-    features: np.ndarray  # (n, F) float32
-    feature_names: list[str]
-    labels: np.ndarray | None = None  # (n,) int64 class indices
-    class_names: list[str] = field(default_factory=list)
-    groups: np.ndarray | None = None  # (n,) str
-    true_edges: list[tuple[str, str]] | None = None
-    # Ground truth about the label where it is known (synthetic data): the features that cause it and the
-    # features it causes.
-    label_parents: list[str] | None = None
-    label_children: list[str] | None = None
-    name: str = "dataset"
-
-    @property
-    def n_features(self) -> int:
-        return len(self.feature_names)
-
-    @property
-    def n_classes(self) -> int:
-        return len(self.class_names)
-
-    def subset(self, mask: np.ndarray) -> Dataset:
-        return replace(
-            self,
-            features=self.features[mask],
-            labels=None if self.labels is None else self.labels[mask],
-            groups=None if self.groups is None else self.groups[mask],
-        )
-
-    def true_graph(self) -> nx.DiGraph | None:
-        if self.true_edges is None:
-            return None
-        graph = nx.DiGraph()
-        graph.add_nodes_from(self.feature_names)
-        graph.add_edges_from(self.true_edges)
-        return graph
-
-    def fingerprint(self) -> str:
-        """A content hash of the data, for lineage tags."""
-        digest = hashlib.sha256()
-        digest.update(np.ascontiguousarray(self.features).tobytes())
-        digest.update("\x1f".join(self.feature_names).encode())
-        if self.labels is not None:
-            digest.update(self.labels.tobytes())
-        if self.groups is not None:
-            digest.update("\x1f".join(map(str, self.groups)).encode())
-        return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -268,8 +216,6 @@ def load_dataset(source: DataSource, min_group_size: int) -> Dataset:
     """Load the dataset a config names and validate it (`min_group_size`: the config's
     `split.min_group_size`)."""
     if isinstance(source, SyntheticDataConfig):
-        from model.scm import make_synthetic_pancancer  # model.scm builds on this module's Dataset
-
         dataset = make_synthetic_pancancer(source)
     elif isinstance(source, BreastCancerDataConfig):
         dataset = load_breast_cancer_dataset()
