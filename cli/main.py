@@ -16,9 +16,11 @@ from typing import NoReturn
 import click
 
 from model.config import ConfigError, ExperimentConfig
-from model.data import Dataset, DataValidationError, check_subsets, load_dataset, make_splits
-from model.data_view import cohort_views
+from model.data import Dataset, DataValidationError
+from model.files import check_results_dir
 from model.run_config import read_run_config
+from model.sources import load_dataset
+from model.validation import check_training_plan
 from registry import MODEL_NAME
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
@@ -42,20 +44,29 @@ config_option = click.option(
 
 
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
+    """One line on stderr (a message with line breaks is joined), then exit with `code`."""
+    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    click.echo(f"error: {line}", err=True)
     raise SystemExit(code)
 
 
 def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
-    """Everything that can be checked before a step runs: config keys and values, the data itself, and that
-    every split load_data will make can be made."""
+    """The front door: everything that can be checked before a step runs. The config's keys and values, the
+    data itself (read through `model.files`), every split the run will train, the memory a training needs and
+    the results folder. Any failure is one line and exit code 2."""
     try:
         experiment = read_run_config(config_path).require_experiment()
         dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-        check_subsets(dataset, experiment.evaluation.subsets)
-        make_splits(dataset, experiment.split, cohort_views(experiment.evaluation.subsets))
+        check_training_plan(dataset, experiment)
+        check_results_dir(experiment.results_dir)
     except (ConfigError, DataValidationError) as error:
         fail(str(error))
+    except RecursionError:
+        fail(f"{config_path}: the configuration or data is nested too deeply to check")
+    except Exception as error:  # never a traceback at the front door; this names a bug to report
+        fail(
+            f"internal error while checking {config_path} ({type(error).__name__}: {error}); please report it"
+        )
     return experiment, dataset
 
 

@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # NaN and infinities are never a valid setting (an infinite learning rate would pass `gt=0`).
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class LambdaConfig(_Strict):
@@ -108,6 +109,12 @@ class StructureConfig(_Strict):
     task_gradient: bool = False
     acyclicity: bool = True
 
+    @model_validator(mode="after")
+    def _check_rounds(self) -> StructureConfig:
+        if self.min_rounds > self.max_rounds:
+            raise ValueError(f"min_rounds={self.min_rounds} exceeds max_rounds={self.max_rounds}")
+        return self
+
 
 class TrainConfig(_Strict):
     """Optimisation settings; defaults are the seed's (III.2)."""
@@ -136,6 +143,9 @@ class TrainConfig(_Strict):
     invariance_ramp_epochs: int = Field(default=5, ge=0)
     # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
     kl_rows: int = Field(default=64, ge=1)
+    # Save the training state after the structure phase and every this many predictor epochs, so a killed
+    # training resumes from there to the same weights (model/checkpoint.py); 0 turns checkpoints off.
+    checkpoint_every: int = Field(default=5, ge=0)
     structure: StructureConfig = StructureConfig()
 
 
@@ -287,7 +297,7 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
         if item["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key (remove it or check its spelling)")
         else:
-            lines.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
+            lines.append(f"{where}: {item['msg']} (got {repr(item.get('input'))[:80]})")
     return "\n".join(lines)
 
 
@@ -296,4 +306,5 @@ def parse_experiment(raw: dict[str, Any], prefix: str = "parameters.experiment."
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError("invalid configuration:\n" + format_validation_error(error, prefix)) from None
+        lines = format_validation_error(error, prefix).splitlines()
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
