@@ -8,9 +8,12 @@ sub-models, never raw dicts or environment variables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+# NumPy, scikit-learn and torch all take seeds in [0, 2**32 - 1].
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 
 
 class _Strict(BaseModel):
@@ -119,7 +122,7 @@ class StructureConfig(_Strict):
 class TrainConfig(_Strict):
     """Optimisation settings; defaults are the seed's (III.2)."""
 
-    seed: int = 42
+    seed: Seed = 42
     batch_size: int = Field(default=64, ge=2)
     epochs: int = Field(default=50, ge=1)
     optimizer: Literal["AdamW"] = "AdamW"
@@ -180,7 +183,7 @@ class SyntheticDataConfig(_Strict):
     flip_group: str | None = "breast"
     # How many biomarkers flip there; None: all but one (one biomarker keeps its sign everywhere).
     n_flipped_biomarkers: int | None = Field(default=None, ge=0)
-    seed: int = 7
+    seed: Seed = 7
 
     @model_validator(mode="after")
     def _check_counts(self) -> SyntheticDataConfig:
@@ -225,7 +228,7 @@ DataSource = SyntheticDataConfig | TableDataConfig | BreastCancerDataConfig
 
 class SplitConfig(_Strict):
     test_fraction: float = Field(default=0.25, gt=0, lt=0.9)
-    seed: int = 0
+    seed: Seed = 0
     # A group needs at least this many rows to be split into train and test.
     min_group_size: int = Field(default=20, ge=4)
 
@@ -238,7 +241,7 @@ class EvaluationConfig(_Strict):
         "laplacian",
         "utility_entropy",
     ]
-    repro_seeds: list[int] = [42, 43, 44, 45, 46]
+    repro_seeds: list[Seed] = [42, 43, 44, 45, 46]
     # Cohorts for per-group retraining and leave-one-group-out; [] for data without a group column.
     subsets: list[str] = ["lung", "colon", "breast"]
     tsne_perplexity: float = Field(default=30.0, gt=1)

@@ -1,11 +1,8 @@
-"""The front door for a user's files: every table, edge list and run configuration is read here.
-
-Whatever goes wrong in the OS, pandas, pyarrow or PyYAML becomes one line that names the file, the line or
-column where it is known, and the fix: a `DataValidationError` for tables and edge lists, a `ConfigError` for
-the configuration. Nothing is parsed before the bytes were checked (a regular file, not empty, not compressed or
-binary, UTF-8 text for CSV and YAML, Parquet magic for Parquet), so no reader can block on a pipe or fail with
-its own traceback.
-"""
+"""The front door for a user's files: every table, edge list and run configuration is read here. Whatever goes
+wrong in the OS, pandas, pyarrow or PyYAML becomes one line naming the file, the line or column and the fix
+(`DataValidationError` for data, `ConfigError` for the configuration). Bytes are checked before any parser sees
+them (a regular file, not empty, not compressed or binary, UTF-8 text, Parquet magic), so no reader can block
+on a pipe or fail with its own traceback."""
 
 from __future__ import annotations
 
@@ -137,7 +134,19 @@ def read_table_file(path: Path, what: str, key: str) -> pd.DataFrame:
 
 def _read_csv(content: bytes, path: Path, what: str) -> pd.DataFrame:
     text = decode_text(content, path, what)
-    header = next(csv.reader(io.StringIO(text)), [])
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader, [])
+        for row in reader:
+            if row and len(row) != len(header):
+                raise DataValidationError(
+                    f"{what} {path}: line {reader.line_num} has {len(row)} field(s) and the header {len(header)}: "
+                    "every row needs one value per column (check for a stray comma or an unclosed quote)"
+                )
+    except csv.Error as problem:
+        raise DataValidationError(
+            f"{what} {path} is not a well-formed CSV (line {reader.line_num}: {problem}): close every quote"
+        ) from None
     seen: set[str] = set()
     repeated = sorted({n for n in header if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
     if repeated:
@@ -156,13 +165,12 @@ def _read_csv(content: bytes, path: Path, what: str) -> pd.DataFrame:
         ) from None
     except (ValueError, OverflowError) as problem:
         raise DataValidationError(f"{what} {path} cannot be read as CSV ({_first_line(problem)})") from None
-    if frame.shape[1] == 1:
-        for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
-            if separator in str(frame.columns[0]):
-                raise DataValidationError(
-                    f"{what} {path} seems to be separated by {name}, not commas (header "
-                    f"{str(frame.columns[0])[:60]!r}): save it comma-separated"
-                )
+    for separator, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "bars")):
+        if frame.shape[1] == 1 and separator in str(frame.columns[0]):
+            raise DataValidationError(
+                f"{what} {path} seems to be separated by {name}, not commas (header "
+                f"{str(frame.columns[0])[:60]!r}): save it comma-separated"
+            )
     return frame
 
 
@@ -241,8 +249,7 @@ def read_yaml_file(path: Path, what: str = "configuration file", key: str = "-c/
     return document
 
 
-# What a run may write into its results folder: the default run writes about 15 MiB (Evidently's drift pages
-# are the largest files); the check leaves room for the seed profile's larger figures.
+# What a run may write into its results folder (Evidently's drift pages are its largest files), with room.
 MIN_FREE_RESULTS_BYTES = 64 << 20
 
 

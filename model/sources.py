@@ -61,6 +61,11 @@ def _roles(config: TableDataConfig, columns: list[str]) -> list[str]:
 
 
 def _features(frame: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray:
+    for column in columns:
+        if frame[column].dtype.kind == "O":  # integers beyond int64 are read as text: numbers all the same
+            numbers = pd.to_numeric(frame[column], errors="coerce")
+            if not (numbers.isna() & frame[column].notna()).any():
+                frame[column] = numbers.astype(np.float64)
     non_numeric = [c for c in columns if frame[c].dtype.kind not in _NUMERIC_KINDS]
     if non_numeric:
         column = non_numeric[0]
@@ -75,7 +80,7 @@ def _features(frame: pd.DataFrame, columns: list[str], path: Path) -> np.ndarray
     values = frame[columns].to_numpy(dtype=np.float64, na_value=np.nan)
     # Checked before the cast to float32, where values beyond its range would silently become inf.
     with np.errstate(invalid="ignore"):
-        huge = np.abs(values) > MAX_ABS_VALUE
+        huge = np.isfinite(values) & (np.abs(values) > MAX_ABS_VALUE)
     if huge.any():
         row, col = (int(v) for v in np.argwhere(huge)[0])
         raise DataValidationError(

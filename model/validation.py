@@ -162,6 +162,9 @@ def check_subsets(dataset: Dataset, subsets: list[str]) -> None:
             f"evaluation.subsets names group(s) {missing} that the data does not have (groups: {sorted(present)[:20]}); "
             "set evaluation.subsets to groups of the group column, or [] for data without groups"
         )
+    repeated = sorted({g for g in subsets if subsets.count(g) > 1})
+    if repeated:
+        raise DataValidationError(f"evaluation.subsets repeats {repeated}: name each cohort once")
     for group in subsets:
         if not COHORT_NAME.fullmatch(group):
             raise DataValidationError(
@@ -253,17 +256,25 @@ def check_training_plan(dataset: Dataset, experiment: ExperimentConfig) -> DataS
     memory. Returns the splits (made once)."""
     subsets = experiment.evaluation.subsets
     check_subsets(dataset, subsets)
-    if dataset.labels is not None and dataset.groups is not None:
-        for group in subsets:
-            inside = _classes(dataset.subset(dataset.groups == group))
-            outside = _classes(dataset.subset(dataset.groups != group))
-            for part, classes in (("its rows", inside), ("the other cohorts' rows", outside)):
-                if len(classes) < 2:
-                    only = dataset.class_names[next(iter(classes))] if classes else "none"
-                    raise DataValidationError(
-                        f"cohort {group!r}: {part} hold a single class ({only!r}), so its per-cohort or "
-                        f"leave-one-out training has one class: remove {group!r} from evaluation.subsets"
-                    )
+    groups = np.asarray(dataset.groups if dataset.groups is not None else [], dtype=str)
+    for group in subsets if dataset.groups is not None else []:
+        inside_rows: np.ndarray = groups == group
+        if inside_rows.all():
+            raise DataValidationError(
+                f"cohort {group!r} is the only cohort, so leaving it out leaves no training rows: remove it from "
+                "evaluation.subsets"
+            )
+        if dataset.labels is None:
+            continue
+        inside = _classes(dataset.subset(inside_rows))
+        outside = _classes(dataset.subset(~inside_rows))
+        for part, classes in (("its rows", inside), ("the other cohorts' rows", outside)):
+            if len(classes) < 2:
+                only = dataset.class_names[next(iter(classes))]
+                raise DataValidationError(
+                    f"cohort {group!r}: {part} hold a single class ({only!r}), so its per-cohort or "
+                    f"leave-one-out training has one class: remove {group!r} from evaluation.subsets"
+                )
     splits = make_splits(dataset, experiment.split, cohort_views(subsets))
     check_views(dataset, splits)
     check_memory(dataset, experiment)
