@@ -70,10 +70,29 @@ def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
     return experiment, dataset
 
 
+def check_tracking_server() -> None:
+    """An MLflow server on the active stack must answer before the run starts (exit 2 naming its URI)."""
+    from registry.stack import TrackingServerError, active_mlflow_tracker, check_reachable, is_remote
+
+    try:
+        tracker = active_mlflow_tracker()
+        uri = tracker.get_tracking_uri() if tracker is not None else None
+        if uri is not None and is_remote(uri):
+            check_reachable(uri)
+    except TrackingServerError as error:
+        fail(str(error))
+
+
 def run_pipeline(config_path: Path) -> None:
+    """Run the pipeline; a failed run is one line naming the step's error and exit code 1 (ZenML has logged
+    the step's own traceback). A rerun on the same inputs reuses every step that finished (caching)."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
-    causal_experiment_pipeline.with_options(config_path=str(config_path))()
+    check_tracking_server()
+    try:
+        causal_experiment_pipeline.with_options(config_path=str(config_path))()
+    except Exception as error:
+        fail(f"the run failed: {type(error).__name__}: {error}; fix the cause and rerun", EXIT_FAILED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -129,7 +129,7 @@ class TrainingCheckpoint:
         try:
             tensors = load_tensors(content)
             meta = json.loads(bytes(tensors.pop(_META).numpy()).decode())
-        except (ValueError, KeyError, RuntimeError) as error:  # a torn or foreign file: start afresh
+        except Exception as error:  # a torn or foreign file (safetensors, JSON or key errors): start afresh
             logger.warning("ignoring an unreadable checkpoint (%s)", error)
             return None
         if meta.get("key") != self.key:
