@@ -70,8 +70,8 @@ def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
     return experiment, dataset
 
 
-def check_tracking_server() -> None:
-    """An MLflow server on the active stack must answer before the run starts (exit 2 naming its URI)."""
+def tracking_server_problem() -> str | None:
+    """Why the active stack's MLflow server cannot be used (its URI named), or None when it answers."""
     from registry.stack import TrackingServerError, active_mlflow_tracker, check_reachable, is_remote
 
     try:
@@ -80,19 +80,47 @@ def check_tracking_server() -> None:
         if uri is not None and is_remote(uri):
             check_reachable(uri)
     except TrackingServerError as error:
-        fail(str(error))
+        return str(error)
+    return None
 
 
-def run_pipeline(config_path: Path) -> None:
-    """Run the pipeline; a failed run is one line naming the step's error and exit code 1 (ZenML has logged
-    the step's own traceback). A rerun on the same inputs reuses every step that finished (caching)."""
+def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Exception) -> str:
+    """The first failed step of the pipeline's newest run and, where it is one, the cause that outlives the
+    run: a full or unwritable results folder, an MLflow server that does not answer."""
+    step = None
+    try:
+        from zenml.client import Client
+
+        run = Client().get_pipeline(pipeline_name).last_run
+        failed = sorted(
+            (s for s in run.steps.values() if s.status.value == "failed"),
+            key=lambda s: s.start_time or s.created,
+        )
+        step = failed[0].name if failed else None
+    except Exception:  # only a courtesy: ZenML has logged every failed step's traceback above
+        pass
+    try:
+        check_results_dir(experiment.results_dir)
+        diagnosis = tracking_server_problem()
+    except ConfigError as problem:
+        diagnosis = str(problem)
+    where = f"step {step} failed" if step else f"{type(error).__name__}: {error}"
+    return f"{where}: {diagnosis or 'its error is logged above'}"
+
+
+def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
+    """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
+    cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
-    check_tracking_server()
+    problem = tracking_server_problem()
+    if problem:
+        fail(problem)
     try:
         causal_experiment_pipeline.with_options(config_path=str(config_path))()
     except Exception as error:
-        fail(f"the run failed: {type(error).__name__}: {error}; fix the cause and rerun", EXIT_FAILED)
+        cause = failure_cause(experiment, causal_experiment_pipeline.name, error)
+        fail(f"the run failed: {cause}; then rerun (finished steps are reused)", EXIT_FAILED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -133,8 +161,8 @@ def run(config_path: Path) -> None:
     \b
     Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran).
     """
-    check_inputs(config_path)
-    run_pipeline(config_path)
+    experiment, _ = check_inputs(config_path)
+    run_pipeline(config_path, experiment)
 
 
 @main.command()
@@ -169,7 +197,7 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
     verdict = "retrain" if decision.retrain or force else "no retraining"
     click.echo(f"{verdict}: {decision.reason}; reference: {described}; report: {directory}")
     if (decision.retrain or force) and not decide_only:
-        run_pipeline(config_path)
+        run_pipeline(config_path, experiment)
 
 
 @main.command(name="compile")

@@ -30,6 +30,16 @@ def _check(build: Any) -> None:
     assert outcome.category in ("accepted", "refused"), outcome.line
 
 
+def _write_table(frame: pd.DataFrame, directory: Path, suffix: str) -> Path:
+    path = directory / f"data{suffix}"
+    try:
+        frame.to_parquet(path, index=False) if suffix == ".parquet" else frame.to_csv(path, index=False)
+    except Exception:  # pandas/pyarrow cannot write this frame: the same cells as CSV text then
+        path = directory / "data.csv"
+        frame.to_csv(path, index=False)
+    return path
+
+
 names = st.one_of(
     st.sampled_from(["g0", "g1", "label", "cohort", "", " ", "a\x00b", "a\tb", "é", "x" * 300]),
     st.text(min_size=0, max_size=12),
@@ -85,12 +95,7 @@ def test_generated_tables_are_accepted_or_refused_in_one_line(table, suffix, sub
     frame, data = table
 
     def build(directory: Path) -> Path:
-        path = directory / f"data{suffix}"
-        try:
-            frame.to_parquet(path, index=False) if suffix == ".parquet" else frame.to_csv(path, index=False)
-        except Exception:  # pandas/pyarrow cannot write this frame: the same cells as CSV text then
-            path = directory / "data.csv"
-            frame.to_csv(path, index=False)
+        path = _write_table(frame, directory, suffix)
         change = {"data": {"group_column": None, "label_column": None, **data}}
         experiment = merge(base_experiment(directory, path), change)
         experiment["evaluation"]["subsets"] = subsets
@@ -138,12 +143,7 @@ def test_good_tables_with_generated_damage(damage: list[tuple[str, str, Any, int
         frame = base_frame()
         for mutation in damage:
             frame = _mutate(frame, mutation)
-        path = directory / f"data{suffix}"
-        try:
-            frame.to_parquet(path, index=False) if suffix == ".parquet" else frame.to_csv(path, index=False)
-        except Exception:  # pandas/pyarrow cannot write this frame: the same cells as CSV text then
-            path = directory / "data.csv"
-            frame.to_csv(path, index=False)
+        path = _write_table(frame, directory, suffix)
         return write_config(directory, base_experiment(directory, path))
 
     _check(build)

@@ -105,7 +105,9 @@ def test_killed_training_resumes_to_bit_identical_weights(
     assert not (tmp_path / "checkpoint.safetensors").exists()
 
 
-def test_a_checkpoint_of_another_training_or_a_torn_file_is_ignored(uninterrupted: dict, tmp_path: Path) -> None:
+def test_a_checkpoint_of_another_training_or_a_torn_file_is_ignored(
+    uninterrupted: dict, tmp_path: Path
+) -> None:
     _kill_after(tmp_path, 3)
     other, log = _train(tmp_path, "training-b")  # another key: starts afresh, same result as from scratch
     assert "ignoring a checkpoint of another training" in log and other["digest"] == uninterrupted["digest"]
