@@ -11,19 +11,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from model.config import ConfigError, ExperimentConfig
-from model.data import Dataset, DataValidationError
-from model.files import check_results_dir
+from cli.front_door import EXIT_FAILED, check_inputs, fail
+from cli.pipeline_run import run_pipeline
+from model.config import ConfigError
 from model.run_config import read_run_config
-from model.sources import load_dataset
-from model.validation import check_training_plan
 from registry import MODEL_NAME
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 DEFAULT_CONFIG = Path("zenml_config.yaml")
 DEFAULT_KFP_OUTPUT = Path("build/kubeflow/causal_experiment_pipeline.yaml")
 BENCHMARKS = {
@@ -41,86 +37,6 @@ config_option = click.option(
     show_default=True,
     help="ZenML run configuration (parameters.experiment, steps, settings).",
 )
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    """One line on stderr (a message with line breaks is joined), then exit with `code`."""
-    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
-    click.echo(f"error: {line}", err=True)
-    raise SystemExit(code)
-
-
-def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
-    """The front door: everything that can be checked before a step runs. The config's keys and values, the
-    data itself (read through `model.files`), every split the run will train, the memory a training needs and
-    the results folder. Any failure is one line and exit code 2."""
-    try:
-        experiment = read_run_config(config_path).require_experiment()
-        dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-        check_training_plan(dataset, experiment)
-        check_results_dir(experiment.results_dir)
-    except (ConfigError, DataValidationError) as error:
-        fail(str(error))
-    except RecursionError:
-        fail(f"{config_path}: the configuration or data is nested too deeply to check")
-    except Exception as error:  # never a traceback at the front door; this names a bug to report
-        fail(
-            f"internal error while checking {config_path} ({type(error).__name__}: {error}); please report it"
-        )
-    return experiment, dataset
-
-
-def tracking_server_problem() -> str | None:
-    """Why the active stack's MLflow server cannot be used (its URI named), or None when it answers."""
-    from registry.stack import TrackingServerError, active_mlflow_tracker, check_reachable, is_remote
-
-    try:
-        tracker = active_mlflow_tracker()
-        uri = tracker.get_tracking_uri() if tracker is not None else None
-        if uri is not None and is_remote(uri):
-            check_reachable(uri)
-    except TrackingServerError as error:
-        return str(error)
-    return None
-
-
-def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Exception) -> str:
-    """The first failed step of the pipeline's newest run and, where it is one, the cause that outlives the
-    run: a full or unwritable results folder, an MLflow server that does not answer."""
-    step = None
-    try:
-        from zenml.client import Client
-
-        run = Client().get_pipeline(pipeline_name).last_run
-        failed = sorted(
-            (s for s in run.steps.values() if s.status.value == "failed"),
-            key=lambda s: s.start_time or s.created,
-        )
-        step = failed[0].name if failed else None
-    except Exception:  # only a courtesy: ZenML has logged every failed step's traceback above
-        pass
-    try:
-        check_results_dir(experiment.results_dir)
-        diagnosis = tracking_server_problem()
-    except ConfigError as problem:
-        diagnosis = str(problem)
-    where = f"step {step} failed" if step else f"{type(error).__name__}: {error}"
-    return f"{where}: {diagnosis or 'its error is logged above'}"
-
-
-def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
-    """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
-    cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished."""
-    from pipelines.causal_experiment import causal_experiment_pipeline
-
-    problem = tracking_server_problem()
-    if problem:
-        fail(problem)
-    try:
-        causal_experiment_pipeline.with_options(config_path=str(config_path))()
-    except Exception as error:
-        cause = failure_cause(experiment, causal_experiment_pipeline.name, error)
-        fail(f"the run failed: {cause}; then rerun (finished steps are reused)", EXIT_FAILED)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -129,7 +129,7 @@ class TrainingCheckpoint:
         try:
             tensors = load_tensors(content)
             meta = json.loads(bytes(tensors.pop(_META).numpy()).decode())
-        except Exception as error:  # a torn or foreign file (safetensors, JSON or key errors): start afresh
+        except (ValueError, KeyError, RuntimeError) as error:  # a torn or foreign file: start afresh
             logger.warning("ignoring an unreadable checkpoint (%s)", error)
             return None
         if meta.get("key") != self.key:
@@ -150,7 +150,12 @@ class TrainingCheckpoint:
     ) -> None:
         if self.every <= 0:
             return
-        tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+        # Names as in the uncompiled model (torch.compile wraps modules as `_orig_mod`): resuming loads them
+        # before any block is compiled.
+        tensors = {
+            f"model.{k.replace('_orig_mod.', '')}": v.detach().cpu().contiguous()
+            for k, v in model.state_dict().items()
+        }
         groups: list[dict[str, Any]] = []
         scalars: dict[str, dict[str, Any]] = {}
         if optimizer is not None:

@@ -12,13 +12,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-# NumPy, scikit-learn and torch all take seeds in [0, 2**32 - 1].
-Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
-
 
 class _Strict(BaseModel):
-    # NaN and infinities are never a valid setting (an infinite learning rate would pass `gt=0`).
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # no NaN/inf setting
 
 
 class LambdaConfig(_Strict):
@@ -112,17 +108,11 @@ class StructureConfig(_Strict):
     task_gradient: bool = False
     acyclicity: bool = True
 
-    @model_validator(mode="after")
-    def _check_rounds(self) -> StructureConfig:
-        if self.min_rounds > self.max_rounds:
-            raise ValueError(f"min_rounds={self.min_rounds} exceeds max_rounds={self.max_rounds}")
-        return self
-
 
 class TrainConfig(_Strict):
     """Optimisation settings; defaults are the seed's (III.2)."""
 
-    seed: Seed = 42
+    seed: int = Field(default=42, ge=0, lt=2**32)  # what NumPy, scikit-learn and torch all take
     batch_size: int = Field(default=64, ge=2)
     epochs: int = Field(default=50, ge=1)
     optimizer: Literal["AdamW"] = "AdamW"
@@ -146,9 +136,7 @@ class TrainConfig(_Strict):
     invariance_ramp_epochs: int = Field(default=5, ge=0)
     # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
     kl_rows: int = Field(default=64, ge=1)
-    # Save the training state after the structure phase and every this many predictor epochs, so a killed
-    # training resumes from there to the same weights (model/checkpoint.py); 0 turns checkpoints off.
-    checkpoint_every: int = Field(default=5, ge=0)
+    checkpoint_every: int = Field(default=5, ge=0)  # after the structure phase and every N epochs; 0: off
     structure: StructureConfig = StructureConfig()
 
 
@@ -183,7 +171,7 @@ class SyntheticDataConfig(_Strict):
     flip_group: str | None = "breast"
     # How many biomarkers flip there; None: all but one (one biomarker keeps its sign everywhere).
     n_flipped_biomarkers: int | None = Field(default=None, ge=0)
-    seed: Seed = 7
+    seed: int = Field(default=7, ge=0, lt=2**32)
 
     @model_validator(mode="after")
     def _check_counts(self) -> SyntheticDataConfig:
@@ -228,7 +216,7 @@ DataSource = SyntheticDataConfig | TableDataConfig | BreastCancerDataConfig
 
 class SplitConfig(_Strict):
     test_fraction: float = Field(default=0.25, gt=0, lt=0.9)
-    seed: Seed = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
     # A group needs at least this many rows to be split into train and test.
     min_group_size: int = Field(default=20, ge=4)
 
@@ -241,7 +229,7 @@ class EvaluationConfig(_Strict):
         "laplacian",
         "utility_entropy",
     ]
-    repro_seeds: list[Seed] = [42, 43, 44, 45, 46]
+    repro_seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = [42, 43, 44, 45, 46]
     # Cohorts for per-group retraining and leave-one-group-out; [] for data without a group column.
     subsets: list[str] = ["lung", "colon", "breast"]
     tsne_perplexity: float = Field(default=30.0, gt=1)
@@ -301,7 +289,7 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
             lines.append(f"{where}: unknown key (remove it or check its spelling)")
         else:
             lines.append(f"{where}: {item['msg']} (got {repr(item.get('input'))[:80]})")
-    return "\n".join(lines)
+    return "; ".join(lines)
 
 
 def parse_experiment(raw: dict[str, Any], prefix: str = "parameters.experiment.") -> ExperimentConfig:
@@ -309,5 +297,4 @@ def parse_experiment(raw: dict[str, Any], prefix: str = "parameters.experiment."
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:
-        lines = format_validation_error(error, prefix).splitlines()
-        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
+        raise ConfigError("invalid configuration: " + format_validation_error(error, prefix)) from None

@@ -343,7 +343,9 @@ def _fit(
         if progress is not None:
             progress(record, train_config.epochs)
         if checkpoint is not None:
-            checkpoint.after_epoch(epoch, train_config.epochs, model, optimizer, generator, fit, result.history)
+            checkpoint.after_epoch(
+                epoch, train_config.epochs, model, optimizer, generator, fit, result.history
+            )
     if checkpoint is not None:
         checkpoint.clear()
     # Artifacts, analysis and serving run on the CPU, eagerly; the device only matters for training.

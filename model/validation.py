@@ -254,6 +254,11 @@ def check_memory(dataset: Dataset, experiment: ExperimentConfig) -> None:
 def check_training_plan(dataset: Dataset, experiment: ExperimentConfig) -> DataSplits:
     """Everything the run will train, checked before the first training: the cohorts, every split and the
     memory. Returns the splits (made once)."""
+    rounds = experiment.train.structure
+    if rounds.min_rounds > rounds.max_rounds:
+        raise DataValidationError(
+            f"train.structure.min_rounds={rounds.min_rounds} exceeds max_rounds={rounds.max_rounds}: lower it"
+        )
     subsets = experiment.evaluation.subsets
     check_subsets(dataset, subsets)
     groups = np.asarray(dataset.groups if dataset.groups is not None else [], dtype=str)

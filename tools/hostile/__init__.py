@@ -12,26 +12,19 @@ import re
 import signal
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ACCEPT = "ACCEPT"
+from tools.hostile.common import ACCEPT, Case
+from tools.hostile.configs import config_cases
+from tools.hostile.tables import table_cases
+
+__all__ = ["ACCEPT", "Case", "all_cases", "case_table", "run_all", "run_case", "summary_table"]
+
 CASE_SECONDS = 90
-
-
-@dataclass(frozen=True)
-class Case:
-    """One input: `build(directory)` writes its files and returns the run configuration's path. `expect` is a
-    fragment of the one-line refusal, or ACCEPT with the reason it is fine in `reason`."""
-
-    name: str
-    family: str
-    build: Callable[[Path], Path]
-    expect: str
-    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,9 +106,6 @@ def run_case(case: Case, directory: Path, train: bool = True) -> Outcome:
 
 
 def all_cases() -> list[Case]:
-    from tools.hostile.configs import config_cases
-    from tools.hostile.tables import table_cases
-
     cases = table_cases() + config_cases()
     names = [f"{case.family}: {case.name}" for case in cases]
     assert len(names) == len(set(names)), "case names must be distinct"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from tools.hostile import ACCEPT, Case
-from tools.hostile.common import assign, set_cell, table
+from tools.hostile.common import ACCEPT, Case, assign, set_cell, table
 
 
 def _cohorts(values, subsets=("lung", "colon", "breast"), **config):  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,19 @@ import pandas as pd
 import yaml
 
 Build = Callable[[Path], Path]
+ACCEPT = "ACCEPT"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One input: `build(directory)` writes its files and returns the run configuration's path. `expect` is a
+    fragment of the one-line refusal, or ACCEPT with the reason it is fine in `reason`."""
+
+    name: str
+    family: str
+    build: Callable[[Path], Path]
+    expect: str
+    reason: str = ""
 
 
 def base_frame(rows: int = 120) -> pd.DataFrame:

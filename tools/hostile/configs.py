@@ -6,8 +6,8 @@ import gzip
 import os
 from pathlib import Path
 
-from tools.hostile import ACCEPT, Case
-from tools.hostile.common import config_change, config_text
+from tools.hostile.common import ACCEPT, Case, config_change, config_text
+from tools.hostile.edges import edge_cases
 
 DATA = "parameters:\n  experiment:\n    data: {kind: table, path: {DATA}, label_column: label, group_column: cohort}\n"
 
@@ -281,6 +281,4 @@ def value_cases() -> list[Case]:
 
 
 def config_cases() -> list[Case]:
-    from tools.hostile.edges import edge_cases
-
     return document_cases() + value_cases() + edge_cases()

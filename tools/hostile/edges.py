@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import gzip
 
-from tools.hostile import ACCEPT, Case
-from tools.hostile.common import config_change, edge_frame, edges
+from tools.hostile.common import ACCEPT, Case, config_change, edge_frame, edges
 
 
 def edge_cases() -> list[Case]:

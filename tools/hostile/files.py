@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tools.hostile import ACCEPT, Case
 from tools.hostile.common import (
+    ACCEPT,
     GOOD,
     HEADER,
+    Case,
     assign,
     base_frame,
     parquet_bytes,

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from tools.hostile import ACCEPT, Case
-from tools.hostile.common import GOOD, assign, base_frame, csv_bytes, raw, set_cell, table
+from tools.hostile.cohorts import cohort_cases
+from tools.hostile.common import ACCEPT, GOOD, Case, assign, base_frame, csv_bytes, raw, set_cell, table
+from tools.hostile.files import file_cases
 
 
 def value_cases() -> list[Case]:
@@ -225,7 +226,4 @@ def label_cases() -> list[Case]:
 
 
 def table_cases() -> list[Case]:
-    from tools.hostile.cohorts import cohort_cases
-    from tools.hostile.files import file_cases
-
     return file_cases() + value_cases() + label_cases() + cohort_cases()
