@@ -11,17 +11,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
-from model.config import ConfigError, ExperimentConfig
-from model.data import Dataset, DataValidationError, check_subsets, load_dataset, make_splits
-from model.data_view import cohort_views
+from cli.front_door import EXIT_FAILED, check_inputs, fail
+from cli.pipeline_run import run_pipeline
+from model.config import ConfigError
 from model.run_config import read_run_config
 from registry import MODEL_NAME
 
-EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 DEFAULT_CONFIG = Path("zenml_config.yaml")
 DEFAULT_KFP_OUTPUT = Path("build/kubeflow/causal_experiment_pipeline.yaml")
 BENCHMARKS = {
@@ -39,30 +37,6 @@ config_option = click.option(
     show_default=True,
     help="ZenML run configuration (parameters.experiment, steps, settings).",
 )
-
-
-def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(code)
-
-
-def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
-    """Everything that can be checked before a step runs: config keys and values, the data itself, and that
-    every split load_data will make can be made."""
-    try:
-        experiment = read_run_config(config_path).require_experiment()
-        dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-        check_subsets(dataset, experiment.evaluation.subsets)
-        make_splits(dataset, experiment.split, cohort_views(experiment.evaluation.subsets))
-    except (ConfigError, DataValidationError) as error:
-        fail(str(error))
-    return experiment, dataset
-
-
-def run_pipeline(config_path: Path) -> None:
-    from pipelines.causal_experiment import causal_experiment_pipeline
-
-    causal_experiment_pipeline.with_options(config_path=str(config_path))()
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,8 +77,8 @@ def run(config_path: Path) -> None:
     \b
     Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran).
     """
-    check_inputs(config_path)
-    run_pipeline(config_path)
+    experiment, _ = check_inputs(config_path)
+    run_pipeline(config_path, experiment)
 
 
 @main.command()
@@ -139,7 +113,7 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
     verdict = "retrain" if decision.retrain or force else "no retraining"
     click.echo(f"{verdict}: {decision.reason}; reference: {described}; report: {directory}")
     if (decision.retrain or force) and not decide_only:
-        run_pipeline(config_path)
+        run_pipeline(config_path, experiment)
 
 
 @main.command(name="compile")

@@ -8,13 +8,13 @@ sub-models, never raw dicts or environment variables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)  # no NaN/inf setting
 
 
 class LambdaConfig(_Strict):
@@ -112,7 +112,7 @@ class StructureConfig(_Strict):
 class TrainConfig(_Strict):
     """Optimisation settings; defaults are the seed's (III.2)."""
 
-    seed: int = 42
+    seed: int = Field(default=42, ge=0, lt=2**32)  # what NumPy, scikit-learn and torch all take
     batch_size: int = Field(default=64, ge=2)
     epochs: int = Field(default=50, ge=1)
     optimizer: Literal["AdamW"] = "AdamW"
@@ -136,6 +136,7 @@ class TrainConfig(_Strict):
     invariance_ramp_epochs: int = Field(default=5, ge=0)
     # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
     kl_rows: int = Field(default=64, ge=1)
+    checkpoint_every: int = Field(default=5, ge=0)  # after the structure phase and every N epochs; 0: off
     structure: StructureConfig = StructureConfig()
 
 
@@ -170,7 +171,7 @@ class SyntheticDataConfig(_Strict):
     flip_group: str | None = "breast"
     # How many biomarkers flip there; None: all but one (one biomarker keeps its sign everywhere).
     n_flipped_biomarkers: int | None = Field(default=None, ge=0)
-    seed: int = 7
+    seed: int = Field(default=7, ge=0, lt=2**32)
 
     @model_validator(mode="after")
     def _check_counts(self) -> SyntheticDataConfig:
@@ -215,7 +216,7 @@ DataSource = SyntheticDataConfig | TableDataConfig | BreastCancerDataConfig
 
 class SplitConfig(_Strict):
     test_fraction: float = Field(default=0.25, gt=0, lt=0.9)
-    seed: int = 0
+    seed: int = Field(default=0, ge=0, lt=2**32)
     # A group needs at least this many rows to be split into train and test.
     min_group_size: int = Field(default=20, ge=4)
 
@@ -228,7 +229,7 @@ class EvaluationConfig(_Strict):
         "laplacian",
         "utility_entropy",
     ]
-    repro_seeds: list[int] = [42, 43, 44, 45, 46]
+    repro_seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = [42, 43, 44, 45, 46]
     # Cohorts for per-group retraining and leave-one-group-out; [] for data without a group column.
     subsets: list[str] = ["lung", "colon", "breast"]
     tsne_perplexity: float = Field(default=30.0, gt=1)
@@ -287,8 +288,8 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
         if item["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key (remove it or check its spelling)")
         else:
-            lines.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
-    return "\n".join(lines)
+            lines.append(f"{where}: {item['msg']} (got {repr(item.get('input'))[:80]})")
+    return "; ".join(lines)
 
 
 def parse_experiment(raw: dict[str, Any], prefix: str = "parameters.experiment.") -> ExperimentConfig:
@@ -296,4 +297,4 @@ def parse_experiment(raw: dict[str, Any], prefix: str = "parameters.experiment."
     try:
         return ExperimentConfig.model_validate(raw)
     except ValidationError as error:
-        raise ConfigError("invalid configuration:\n" + format_validation_error(error, prefix)) from None
+        raise ConfigError("invalid configuration: " + format_validation_error(error, prefix)) from None

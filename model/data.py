@@ -1,33 +1,77 @@
-"""Data for the causal lattice model: the synthetic pan-cancer SCM, table and shipped loaders, validation,
-stratified splits and train-only standardisation.
+"""Data for the causal lattice model: the `Dataset`, the shipped Wisconsin loader, stratified splits and
+train-only standardisation.
 
-Every loader returns a `Dataset`; `validate_dataset` rejects bad input with a `DataValidationError` that names
-the column or row and the fix, before any training.
+Users' files are read by `model.files` and turned into a `Dataset` by `model.sources`; `model.validation`
+rejects bad input with a `DataValidationError` that names the column or row and the fix, before any training.
 """
 
 from __future__ import annotations
 
-import csv
-from dataclasses import dataclass, replace
-from pathlib import Path
+import hashlib
+from dataclasses import dataclass, field, replace
 
+import networkx as nx
 import numpy as np
 import pandas as pd
 
-from model.config import (
-    BreastCancerDataConfig,
-    DataSource,
-    SplitConfig,
-    SyntheticDataConfig,
-    TableDataConfig,
-)
+from model.config import SplitConfig
 from model.data_view import MAIN_VIEW, DataView
-from model.dataset import Dataset
-from model.scm import make_synthetic_pancancer
 
 
 class DataValidationError(ValueError):
     """Input data cannot be used; the message names the column/row and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A numeric feature table with optional label, group and ground-truth DAG over the features."""
+
+    features: np.ndarray  # (n, F) float32
+    feature_names: list[str]
+    labels: np.ndarray | None = None  # (n,) int64 class indices
+    class_names: list[str] = field(default_factory=list)
+    groups: np.ndarray | None = None  # (n,) str
+    true_edges: list[tuple[str, str]] | None = None
+    # Ground truth about the label where it is known (synthetic data): the features that cause it and the
+    # features it causes.
+    label_parents: list[str] | None = None
+    label_children: list[str] | None = None
+    name: str = "dataset"
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.class_names)
+
+    def subset(self, mask: np.ndarray) -> Dataset:
+        return replace(
+            self,
+            features=self.features[mask],
+            labels=None if self.labels is None else self.labels[mask],
+            groups=None if self.groups is None else self.groups[mask],
+        )
+
+    def true_graph(self) -> nx.DiGraph | None:
+        if self.true_edges is None:
+            return None
+        graph = nx.DiGraph()
+        graph.add_nodes_from(self.feature_names)
+        graph.add_edges_from(self.true_edges)
+        return graph
+
+    def fingerprint(self) -> str:
+        """A content hash of the data, for lineage tags."""
+        digest = hashlib.sha256()
+        digest.update(np.ascontiguousarray(self.features).tobytes())
+        digest.update("\x1f".join(self.feature_names).encode())
+        if self.labels is not None:
+            digest.update(self.labels.tobytes())
+        if self.groups is not None:
+            digest.update("\x1f".join(map(str, self.groups)).encode())
+        return digest.hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -112,130 +156,8 @@ def load_breast_cancer_dataset() -> Dataset:
     )
 
 
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        raise DataValidationError(
-            f"data file {path} does not exist: set data.path to an existing CSV or Parquet"
-        )
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        # pandas silently renames a repeated header `a` to `a.1`; check the raw header first.
-        with path.open(newline="") as handle:
-            _check_duplicate_names(next(csv.reader(handle), []), "column")
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise DataValidationError(f"data file {path}: unsupported extension {suffix!r}; use .csv or .parquet")
-
-
-def _check_duplicate_names(names: list[str], what: str) -> None:
-    seen: set[str] = set()
-    duplicates = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
-    if duplicates:
-        raise DataValidationError(
-            f"duplicate {what} name(s) {duplicates}: rename the columns so every feature name is unique"
-        )
-
-
-def load_table(config: TableDataConfig) -> Dataset:
-    """Load a user's CSV/Parquet table with named feature columns and optional label/group/edge list."""
-    frame = _read_table(config.path)
-    _check_duplicate_names([str(c) for c in frame.columns], "column")
-    for role, column in (("label_column", config.label_column), ("group_column", config.group_column)):
-        if column is not None and column not in frame.columns:
-            raise DataValidationError(
-                f"{role} {column!r} is not a column of {config.path}; columns are {list(frame.columns)}"
-            )
-    reserved = {config.label_column, config.group_column}
-    if config.feature_columns is not None:
-        _check_duplicate_names(config.feature_columns, "feature")
-        missing = [c for c in config.feature_columns if c not in frame.columns]
-        if missing:
-            raise DataValidationError(
-                f"feature column(s) {missing} missing from {config.path}: "
-                "fix data.feature_columns or the file"
-            )
-        feature_columns = list(config.feature_columns)
-    else:
-        feature_columns = [str(c) for c in frame.columns if c not in reserved]
-    if not feature_columns:
-        raise DataValidationError(f"{config.path} has no feature columns besides the label and group columns")
-    non_numeric = [c for c in feature_columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    if non_numeric:
-        column = non_numeric[0]
-        bad = frame[column][pd.to_numeric(frame[column], errors="coerce").isna() & frame[column].notna()]
-        example = f" (row {bad.index[0]}: {bad.iloc[0]!r})" if len(bad) else ""
-        raise DataValidationError(
-            f"feature column(s) {non_numeric} are not numeric{example}: encode them as numbers or "
-            "exclude them via data.feature_columns"
-        )
-    labels, class_names = None, []
-    if config.label_column is not None:
-        label_series = frame[config.label_column]
-        if label_series.isna().any():
-            row = int(np.flatnonzero(label_series.isna().to_numpy())[0])
-            raise DataValidationError(
-                f"label column {config.label_column!r} is empty at row {row}: fill or drop unlabeled rows"
-            )
-        codes, uniques = pd.factorize(label_series, sort=True)
-        labels, class_names = codes.astype(np.int64), [str(u) for u in uniques]
-    groups = None
-    if config.group_column is not None:
-        group_series = frame[config.group_column]
-        if group_series.isna().any():
-            row = int(np.flatnonzero(group_series.isna().to_numpy())[0])
-            raise DataValidationError(f"group column {config.group_column!r} is empty at row {row}")
-        groups = group_series.astype(str).to_numpy()
-    true_edges = _load_edges(config.edges_path, feature_columns) if config.edges_path else None
-    return Dataset(
-        features=frame[feature_columns].to_numpy(dtype=np.float64).astype(np.float32),
-        feature_names=feature_columns,
-        labels=labels,
-        class_names=class_names,
-        groups=groups,
-        true_edges=true_edges,
-        name=config.path.stem,
-    )
-
-
-def _load_edges(path: Path, feature_names: list[str]) -> list[tuple[str, str]]:
-    edges = _read_table(path)
-    if not {"source", "target"} <= set(edges.columns):
-        raise DataValidationError(f"edge list {path} needs columns 'source' and 'target'")
-    known = set(feature_names)
-    for row, (source, target) in enumerate(zip(edges["source"], edges["target"], strict=True)):
-        for end in (source, target):
-            if str(end) not in known:
-                raise DataValidationError(
-                    f"edge list {path} row {row} names {end!r}, which is not a feature column"
-                )
-    return [(str(s), str(t)) for s, t in zip(edges["source"], edges["target"], strict=True)]
-
-
-def load_dataset(source: DataSource, min_group_size: int) -> Dataset:
-    """Load the dataset a config names and validate it (`min_group_size`: the config's
-    `split.min_group_size`)."""
-    if isinstance(source, SyntheticDataConfig):
-        dataset = make_synthetic_pancancer(source)
-    elif isinstance(source, BreastCancerDataConfig):
-        dataset = load_breast_cancer_dataset()
-    else:
-        dataset = load_table(source)
-    validate_dataset(dataset, min_group_size)
-    return dataset
-
-
-def validate_dataset(dataset: Dataset, min_group_size: int) -> None:
-    """Reject data that cannot be trained on, naming the column/row and the fix."""
-    _check_duplicate_names(dataset.feature_names, "feature")
-    finite = np.isfinite(dataset.features)
-    if not finite.all():
-        row, col = (int(v) for v in np.argwhere(~finite)[0])
-        value = dataset.features[row, col]
-        raise DataValidationError(
-            f"feature {dataset.feature_names[col]!r} has a non-finite value ({value}) at row {row} "
-            f"({int((~finite).sum())} such cells in all): impute or drop those rows before training"
-        )
+def check_splittable(dataset: Dataset, min_group_size: int) -> None:
+    """What a stratified train/test split of `dataset` needs: enough rows, two classes, groups large enough."""
     if dataset.features.shape[0] < 2 * min_group_size:
         raise DataValidationError(
             f"only {dataset.features.shape[0]} rows: a train/test split needs at least {2 * min_group_size} "
@@ -268,7 +190,7 @@ def _split_rows(dataset: Dataset, config: SplitConfig) -> tuple[np.ndarray, np.n
     """Train and test row indices, stratified by label and group."""
     from sklearn.model_selection import train_test_split
 
-    validate_dataset(dataset, config.min_group_size)
+    check_splittable(dataset, config.min_group_size)
     indices = np.arange(dataset.features.shape[0])
     strata = _strata(dataset)
     # A stratum with a single row cannot be split; fall back to stratifying by label only for those.
@@ -349,14 +271,3 @@ def make_splits(dataset: Dataset, config: SplitConfig, views: list[DataView]) ->
             else leave_one_group_out(dataset, view.group)
         )
     return DataSplits(dataset=dataset, by_view=by_view)
-
-
-def check_subsets(dataset: Dataset, subsets: list[str]) -> None:
-    """The cohorts named for subset training must exist in the data's group column."""
-    present = set() if dataset.groups is None else set(dataset.groups)
-    missing = [g for g in subsets if g not in present]
-    if missing:
-        raise DataValidationError(
-            f"evaluation.subsets names group(s) {missing} that the data does not have (groups: {sorted(present)}); "
-            "set evaluation.subsets to groups of the group column, or [] for data without groups"
-        )

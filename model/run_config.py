@@ -1,6 +1,6 @@
 """The one reader of a ZenML run configuration file (`zenml_config.yaml`, `configs/*.yaml`).
 
-`read_run_config` parses the YAML once, checks its layout (known top-level keys, `steps` a mapping) and
+`read_run_config` parses the YAML once (through the front door for users' files, `model.files`), checks its layout (known top-level keys, `steps` a mapping) and
 validates `parameters.experiment` with `ExperimentConfig`; every command that takes `-c/--config` uses it,
 and reads what else it needs (the MLflow URI, the image) from the returned `RunConfig`, never from the file
 again. ZenML reads the same file itself when it runs the pipeline.
@@ -12,9 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from model.config import ConfigError, ExperimentConfig, parse_experiment
+from model.files import read_yaml_file
 
 # What ZenML 0.92 accepts at the top level of a run configuration, plus `extra` (read by our own commands).
 ALLOWED_TOP_LEVEL = frozenset(
@@ -76,19 +75,12 @@ class RunConfig:
 def read_run_config(path: str | Path) -> RunConfig:
     """Read and check a run configuration; every problem is a ConfigError naming the file and the key."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(
-            f"configuration file {path} does not exist (pass -c/--config with an existing YAML)"
-        )
-    try:
-        document = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path} is not valid YAML: {error}") from None
+    document = read_yaml_file(path)
     if document is None:
         document = {}
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {type(document).__name__}")
-    unknown = sorted(set(document) - ALLOWED_TOP_LEVEL)
+    unknown = sorted(map(str, set(document) - ALLOWED_TOP_LEVEL))
     if unknown:
         raise ConfigError(
             f"{path}: unknown top-level key(s) {unknown} (allowed: {sorted(ALLOWED_TOP_LEVEL)})"
@@ -97,5 +89,8 @@ def read_run_config(path: str | Path) -> RunConfig:
         if not isinstance(document.get(key) or {}, dict):
             raise ConfigError(f"{path}: `{key}` must be a mapping (see zenml_config.yaml for the layout)")
     parameters = document.get("parameters") or {}
-    experiment = parse_experiment(parameters["experiment"] or {}) if "experiment" in parameters else None
+    raw = parameters.get("experiment")
+    if raw is not None and not isinstance(raw, dict):
+        raise ConfigError(f"{path}: `parameters.experiment` must be a mapping (see zenml_config.yaml)")
+    experiment = parse_experiment(raw or {}) if "experiment" in parameters else None
     return RunConfig(path=path, document=document, experiment=experiment)

@@ -16,7 +16,7 @@ import networkx as nx
 import numpy as np
 
 from model.config import SyntheticDataConfig
-from model.dataset import Dataset
+from model.data import Dataset
 
 # Edge functions of the nonlinear mechanisms; each takes a standardised parent.
 _EDGE_FUNCTIONS: tuple[Callable[[np.ndarray], np.ndarray], ...] = (

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
+from model.checkpoint import TrainingCheckpoint
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset, Standardizer
 from model.data_view import DataView
@@ -180,6 +181,7 @@ def train_model(
     train_config: TrainConfig,
     progress: Callable[[EpochRecord, int], None] | None = log_epoch,
     structure_progress: Callable[[dict[str, float]], None] | None = log_structure_round,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> FitResult:
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
@@ -190,10 +192,13 @@ def train_model(
 
     Seeds everything from `train_config.seed`, so the same seed and config give bit-identical weights and
     metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss (checked once per epoch).
+
+    With a `checkpoint`, the training state is saved after the structure phase and every
+    `train_config.checkpoint_every` epochs, and a training that finds one resumes from it (model/checkpoint.py).
     """
     device = resolve_device(train_config.device)
     with numerics_for(device):
-        return _fit(dataset, model_config, train_config, device, progress, structure_progress)
+        return _fit(dataset, model_config, train_config, device, progress, structure_progress, checkpoint)
 
 
 def _fit(
@@ -203,6 +208,7 @@ def _fit(
     device: torch.device,
     progress: Callable[[EpochRecord, int], None] | None,
     structure_progress: Callable[[dict[str, float]], None] | None,
+    checkpoint: TrainingCheckpoint | None = None,
 ) -> FitResult:
     seed_everything(train_config.seed)
     x, y = _tensors(dataset)
@@ -218,17 +224,23 @@ def _fit(
     generator = torch.Generator().manual_seed(train_config.seed)
     structure = train_config.structure
     sem = model.lattice_encoder.sem
-    fit = fit_structure(
-        sem,
-        x,
-        y if sem.n_classes else None,
-        groups,
-        structure,
-        model_config.lattice_threshold,
-        generator,
-        structure_progress,
-    )
-    model.refresh_lattice()
+    resumed = checkpoint.load() if checkpoint is not None else None
+    if resumed is not None:
+        fit = resumed.restore_model(model, generator)
+    else:
+        fit = fit_structure(
+            sem,
+            x,
+            y if sem.n_classes else None,
+            groups,
+            structure,
+            model_config.lattice_threshold,
+            generator,
+            structure_progress,
+        )
+        model.refresh_lattice()
+        if checkpoint is not None:
+            checkpoint.save(0, model, None, generator, fit, [])
 
     task_gradient = structure.task_gradient
     sem_prefix = "lattice_encoder.sem."
@@ -248,7 +260,11 @@ def _fit(
     if train_config.compile == "on" or (train_config.compile == "auto" and device.type == "cuda"):
         model.meta_utility_layer.compile_blocks()
     result = FitResult(model=model, structure=fit)
-    for epoch in range(1, train_config.epochs + 1):
+    first_epoch = 1
+    if resumed is not None:
+        first_epoch = resumed.restore_optimizer(optimizer) + 1
+        result.history.extend(EpochRecord(**record) for record in resumed.history)
+    for epoch in range(first_epoch, train_config.epochs + 1):
         started = time.perf_counter()
         model.train()
         weight = invariance_weight(train_config, epoch)
@@ -326,6 +342,12 @@ def _fit(
         result.history.append(record)
         if progress is not None:
             progress(record, train_config.epochs)
+        if checkpoint is not None:
+            checkpoint.after_epoch(
+                epoch, train_config.epochs, model, optimizer, generator, fit, result.history
+            )
+    if checkpoint is not None:
+        checkpoint.clear()
     # Artifacts, analysis and serving run on the CPU, eagerly; the device only matters for training.
     model.meta_utility_layer.use_eager_blocks()
     model.cpu()  # the lattice-derived buffers move with it

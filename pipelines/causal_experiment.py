@@ -14,8 +14,9 @@ from typing import Any
 
 from zenml import pipeline
 
-from model.config import parse_experiment
+from model.config import TableDataConfig, parse_experiment
 from model.data_view import MAIN_VIEW, cohort_views
+from model.files import input_digest
 from registry.stack import tracked_step_options
 from steps.analyze_lattice import analyze_lattice as analyze_lattice_step
 from steps.embed_latent import embed_latent as embed_latent_step
@@ -45,9 +46,14 @@ def repro_invocations(
     return invocations, [(MAIN_TRAINING, f"repro_seed_{main_seed}")]
 
 
-@pipeline(enable_cache=False)
+@pipeline(enable_cache=True)
 def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None:
-    """`experiment` is the `parameters.experiment` block of zenml_config.yaml, validated before any step runs."""
+    """`experiment` is the `parameters.experiment` block of zenml_config.yaml, validated before any step runs.
+
+    Steps are cached (a run configuration's `enable_cache` can turn that off): a rerun on the same inputs reuses
+    every step that finished, so a killed run is completed by running it again. The data files' content hash
+    is an input of load_data, so a file changed in place is never a cache hit.
+    """
     config = parse_experiment(experiment or {})
     # With an MLflow tracker on the active stack every step after load_data is tracked (nested MLflow runs);
     # without one the options are empty and the steps run untracked.
@@ -61,7 +67,9 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     subset_generalization = subset_generalization_step.with_options(**tracked)
     report = report_step.with_options(**tracked)
     promote = promote_step.with_options(**tracked)
-    dataset, data_splits = load_data(config)
+    data = config.data
+    files = [data.path, data.edges_path] if isinstance(data, TableDataConfig) else []
+    dataset, data_splits = load_data(config, input_digest=input_digest(files))
     main_model = train(data_splits, config, view=MAIN_VIEW, id=MAIN_TRAINING)
     attention = extract_attention(main_model, data_splits, config)
     latent = embed_latent(main_model, data_splits, config)

@@ -6,8 +6,9 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import Dataset, DataSplits, check_subsets, load_dataset, make_splits
-from model.data_view import cohort_views
+from model.data import Dataset, DataSplits
+from model.sources import load_dataset
+from model.validation import check_training_plan
 from steps.tracking import open_pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -15,26 +16,28 @@ logger = logging.getLogger(__name__)
 
 @step
 def load_data(
-    experiment: ExperimentConfig,
+    experiment: ExperimentConfig, input_digest: str = ""
 ) -> tuple[Annotated[Dataset, "dataset"], Annotated[DataSplits, "data_splits"]]:
     """Loads and validates the data, then makes every split the run trains on.
 
     Reads `experiment.data`, `experiment.split` (including `min_group_size`) and `evaluation.subsets`.
-    Returns `dataset`, the whole validated table, and `data_splits`: the main stratified split plus, per cohort
-    of `evaluation.subsets`, the within-cohort and leave-one-cohort-out splits, each standardised on its own
-    training rows. No later step splits again.
+    `input_digest` is the content hash of the files the data source reads (`model.files.input_digest`, taken
+    when the pipeline is built): with caching on, a changed file at the same path is a new input, never a
+    cache hit. Returns `dataset`, the whole validated table, and `data_splits`: the main stratified split plus,
+    per cohort of `evaluation.subsets`, the within-cohort and leave-one-cohort-out splits, each standardised
+    on its own training rows. No later step splits again.
     """
     dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-    check_subsets(dataset, experiment.evaluation.subsets)
-    splits = make_splits(dataset, experiment.split, cohort_views(experiment.evaluation.subsets))
+    splits = check_training_plan(dataset, experiment)
     open_pipeline_run()  # the MLflow parent run exists before the parallel trainings start (no-op untracked)
     logger.info(
-        "%s: %d rows, %d features; main split train %d / test %d; %d data views",
+        "%s: %d rows, %d features; main split train %d / test %d; %d data views (input digest %s)",
         dataset.name,
         dataset.features.shape[0],
         dataset.n_features,
         splits.main.train.features.shape[0],
         splits.main.test.features.shape[0],
         len(splits.by_view),
+        input_digest or "-",
     )
     return dataset, splits

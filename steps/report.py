@@ -95,8 +95,11 @@ def report(
     )
     latest = directory.parent / "latest"
     # A relative symlink to the newest run; earlier runs stay where they are.
-    if latest.is_symlink() or not latest.exists():
-        latest.unlink(missing_ok=True)
-        os.symlink(directory.name, latest)
+    try:
+        if latest.is_symlink() or not latest.exists():
+            latest.unlink(missing_ok=True)
+            os.symlink(directory.name, latest)
+    except OSError as error:  # only a convenience link: the report itself is written
+        logger.warning("could not point %s at %s (%s)", latest, directory.name, error.strerror)
     logger.info("report: %s (all gates passed: %s)", directory / SUMMARY_HTML_FILE, verdict.passed)
     return verdict, MarkdownString(markdown), HTMLString(html)

@@ -10,6 +10,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.data_view import MAIN_VIEW, DataView
 from model.trainer import TrainedModel, evaluate_model, train_model
+from steps.checkpoints import training_checkpoint
 from steps.results import write_files
 from steps.tracking import track
 
@@ -27,6 +28,8 @@ def train(
 
     Reads the `view` split of `data_splits` (made by load_data), `experiment.model` and `experiment.train` (its
     seed replaced by `seed` when given). Writes `logs/grad/<invocation>.json` (gradient norms per epoch).
+    Checkpoints the training in the artifact store every `train.checkpoint_every` epochs; a rerun of the same
+    training (after a kill) resumes from the last one to the same weights (steps/checkpoints.py).
     Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view and
     seed.
     """
@@ -40,7 +43,8 @@ def train(
         train_config.seed,
         split.train.features.shape[0],
     )
-    result = train_model(split.train, experiment.model, train_config)
+    checkpoint = training_checkpoint(step_name, view, split, experiment.model, train_config)
+    result = train_model(split.train, experiment.model, train_config, checkpoint=checkpoint)
     metrics = evaluate_model(result.model, split.test)
     logger.info("%s: test %s", step_name, {k: round(v, 4) for k, v in metrics.items()})
     grad_log = {f"logs/grad/{step_name}.json": json.dumps(result.gradient_log(), indent=1).encode()}

@@ -41,10 +41,7 @@ def test_validate_accepts_the_repository_configurations() -> None:
         ({"split": {"min_group_size": 500}}, "only 360 rows: a train/test split needs at least 1000"),
         ({"split": {"min_group_size": 150}}, "fewer than split.min_group_size=150 rows"),
         # Every cohort has over 60 rows, but a within-cohort split needs 2 x 60: found before any step runs.
-        (
-            {"split": {"min_group_size": 60}},
-            "(evaluation.subsets): only 119 rows: a train/test split needs at least 120",
-        ),
+        ({"split": {"min_group_size": 60}}, "cohort 'lung' (evaluation.subsets): only 119 rows"),
         ({"evaluation": {"subsets": ["liver"]}}, "liver"),
         ({"train": {"epochz": 1}}, "parameters.experiment.train.epochz: unknown key"),
     ],

@@ -144,4 +144,25 @@ def zenml_dag_command(pipeline_file: Path, out: Path) -> None:
     out.write_text(json.dumps(dag, indent=2, sort_keys=True) + "\n")
 
 
+@tools.command("hostile-inputs")
+@click.option("--markdown", type=click.Path(path_type=Path), help="Also write both tables to this file.")
+@click.option("--no-train", is_flag=True, help="Do not train a short model on each accepted input.")
+def hostile_inputs(markdown: Path | None, no_train: bool) -> None:
+    """Put every hostile input of tools/hostile through `causal-lattice validate` and count the outcomes.
+
+    Exit codes: 0 every input was refused with one clear line or accepted as expected; 1 one was not.
+    """
+    from tools.hostile import case_table, run_all, summary_table
+
+    outcomes = run_all(train=not no_train)
+    text = summary_table(outcomes)
+    click.echo(text)
+    for outcome in outcomes:
+        if not outcome.as_expected:
+            click.echo(f"UNEXPECTED {outcome.case.name}: {outcome.category}: {outcome.line}", err=True)
+    if markdown:
+        markdown.write_text(f"{text}\n\n{case_table(outcomes)}\n")
+    raise SystemExit(0 if all(o.as_expected for o in outcomes) else 1)
+
+
 tools()

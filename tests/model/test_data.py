@@ -13,10 +13,10 @@ from model.data import (
     Dataset,
     DataValidationError,
     load_breast_cancer_dataset,
-    load_dataset,
     split_dataset,
-    validate_dataset,
 )
+from model.sources import load_dataset
+from model.validation import validate_dataset
 
 # ---------------------------------------------------------------- validation errors
 

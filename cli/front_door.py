@@ -1,0 +1,45 @@
+"""The command line's front door: every input a command takes is checked here before anything runs, and every
+refusal is one line on stderr with exit code 2 (`fail`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from model.config import ConfigError, ExperimentConfig
+from model.data import Dataset, DataValidationError
+from model.files import check_results_dir
+from model.run_config import read_run_config
+from model.sources import load_dataset
+from model.validation import check_training_plan
+
+EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
+
+
+def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
+    """One line on stderr (a message with line breaks is joined), then exit with `code`."""
+    line = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    click.echo(f"error: {line}", err=True)
+    raise SystemExit(code)
+
+
+def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
+    """The front door: everything that can be checked before a step runs. The config's keys and values, the
+    data itself (read through `model.files`), every split the run will train, the memory a training needs and
+    the results folder. Any failure is one line and exit code 2."""
+    try:
+        experiment = read_run_config(config_path).require_experiment()
+        dataset = load_dataset(experiment.data, experiment.split.min_group_size)
+        check_training_plan(dataset, experiment)
+        check_results_dir(experiment.results_dir)
+    except (ConfigError, DataValidationError) as error:
+        fail(str(error))
+    except RecursionError:
+        fail(f"{config_path}: the configuration or data is nested too deeply to check")
+    except Exception as error:  # never a traceback at the front door; this names a bug to report
+        fail(
+            f"internal error while checking {config_path} ({type(error).__name__}: {error}); please report it"
+        )
+    return experiment, dataset

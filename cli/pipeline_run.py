@@ -1,0 +1,63 @@
+"""Running the pipeline from the command line: the MLflow server checked first, and a failed run reported in one
+line naming the first failed step and the cause that outlives it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cli.front_door import EXIT_FAILED, fail
+from model.config import ConfigError, ExperimentConfig
+from model.files import check_results_dir
+
+
+def tracking_server_problem() -> str | None:
+    """Why the active stack's MLflow server cannot be used (its URI named), or None when it answers."""
+    from registry.stack import TrackingServerError, active_mlflow_tracker, check_reachable, is_remote
+
+    try:
+        tracker = active_mlflow_tracker()
+        uri = tracker.get_tracking_uri() if tracker is not None else None
+        if uri is not None and is_remote(uri):
+            check_reachable(uri)
+    except TrackingServerError as error:
+        return str(error)
+    return None
+
+
+def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Exception) -> str:
+    """The first failed step of the pipeline's newest run and, where it is one, the cause that outlives the
+    run: a full or unwritable results folder, an MLflow server that does not answer."""
+    step = None
+    try:
+        from zenml.client import Client
+
+        run = Client().get_pipeline(pipeline_name).last_run
+        failed = sorted(
+            (s for s in run.steps.values() if s.status.value == "failed"),
+            key=lambda s: s.start_time or s.created,
+        )
+        step = failed[0].name if failed else None
+    except Exception:  # only a courtesy: ZenML has logged every failed step's traceback above
+        pass
+    try:
+        check_results_dir(experiment.results_dir)
+        diagnosis = tracking_server_problem()
+    except ConfigError as problem:
+        diagnosis = str(problem)
+    where = f"step {step} failed" if step else f"{type(error).__name__}: {error}"
+    return f"{where}: {diagnosis or 'its error is logged above'}"
+
+
+def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
+    """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
+    cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished."""
+    from pipelines.causal_experiment import causal_experiment_pipeline
+
+    problem = tracking_server_problem()
+    if problem:
+        fail(problem)
+    try:
+        causal_experiment_pipeline.with_options(config_path=str(config_path))()
+    except Exception as error:
+        cause = failure_cause(experiment, causal_experiment_pipeline.name, error)
+        fail(f"the run failed: {cause}; then rerun (finished steps are reused)", EXIT_FAILED)

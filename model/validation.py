@@ -1,0 +1,286 @@
+"""Checks that run before any training: names, values, the label, the edge list, every data view the
+configuration will train, and whether the training fits in memory. Each failure is a `DataValidationError`
+whose one line names the column, row, cohort or setting and the fix."""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from model.config import ExperimentConfig, ModelConfig, TrainConfig
+from model.data import Dataset, DataSplits, DataValidationError, check_splittable, make_splits
+from model.data_view import cohort_views
+
+# Beyond this magnitude float32 means and variances overflow (x^2 near 3e38); values must be rescaled.
+MAX_ABS_VALUE = 1e12
+# A class needs rows on both sides of a stratified split, and two to learn from.
+MIN_ROWS_PER_CLASS = 3
+# A cohort name becomes part of step names (`subset_<cohort>`) and file names (`subsets/drift_<cohort>.html`).
+COHORT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+_CONTROL = ("Cc", "Cf", "Zl", "Zp")
+
+
+def check_duplicate_names(names: list[str], what: str) -> None:
+    seen: set[str] = set()
+    duplicates = sorted({n for n in names if n in seen or seen.add(n)})  # type: ignore[func-returns-value]
+    if duplicates:
+        raise DataValidationError(
+            f"duplicate {what} name(s) {duplicates[:10]}: rename the columns so every feature name is unique"
+        )
+
+
+def check_names(names: list[str], what: str) -> None:
+    """Names are printed, logged and written into files: no control characters, no empty names."""
+    for index, name in enumerate(names):
+        bad = [c for c in name if unicodedata.category(c) in _CONTROL]
+        if bad:
+            raise DataValidationError(
+                f"{what} {index} name {name!r} holds the control character {bad[0]!r}: rename it"
+            )
+        if not name.strip():
+            raise DataValidationError(f"{what} {index} has an empty name: name it")
+
+
+def check_label_values(series: pd.Series, column: str) -> tuple[np.ndarray, list[str]]:
+    """Class indices and names of a label column; empty cells and continuous values are refused."""
+    if series.isna().any():
+        row = int(np.flatnonzero(series.isna().to_numpy())[0])
+        raise DataValidationError(
+            f"label column {column!r} is empty at row {row}: fill or drop unlabeled rows"
+        )
+    if series.dtype.kind == "f":
+        values = series.to_numpy(dtype=np.float64)
+        fractional = np.flatnonzero(values != np.round(values))
+        if len(fractional):
+            row = int(fractional[0])
+            raise DataValidationError(
+                f"label column {column!r} holds non-integer numbers ({values[row]!r} at row {row}; "
+                f"{len(np.unique(values))} distinct values): this model classifies, so bin the values into "
+                "classes or choose another label_column"
+            )
+    try:
+        codes, uniques = pd.factorize(series, sort=True)
+    except TypeError:  # mixed types (numbers and text) do not sort: compare them as text
+        codes, uniques = pd.factorize(series.astype(str), sort=True)
+    names = [str(u) for u in uniques]
+    check_duplicate_names(names, f"label {column!r} class (as text)")
+    check_names(names, f"label {column!r} class")
+    return codes.astype(np.int64), names
+
+
+def check_edges(edges: pd.DataFrame, feature_names: list[str], path: Path) -> list[tuple[str, str]]:
+    """A ground-truth edge list must name features, hold edges, and be a DAG without self loops or repeats."""
+    if not {"source", "target"} <= set(edges.columns):
+        raise DataValidationError(
+            f"edge list {path} needs columns 'source' and 'target' (it has {list(edges.columns)[:10]})"
+        )
+    known = set(feature_names)
+    pairs: dict[tuple[str, str], int] = {}
+    for row, (source, target) in enumerate(zip(edges["source"], edges["target"], strict=True)):
+        for end in (source, target):
+            if pd.isna(end):
+                raise DataValidationError(f"edge list {path} row {row} has an empty source or target")
+            if str(end) not in known:
+                raise DataValidationError(
+                    f"edge list {path} row {row} names {str(end)[:60]!r}, which is not a feature column"
+                )
+        edge = (str(source), str(target))
+        if edge[0] == edge[1]:
+            raise DataValidationError(
+                f"edge list {path} row {row} is a self loop {edge[0]!r} -> {edge[0]!r}: a DAG has none; delete it"
+            )
+        if edge in pairs:
+            raise DataValidationError(
+                f"edge list {path} row {row} repeats the edge {edge[0]!r} -> {edge[1]!r} of row {pairs[edge]}: "
+                "delete the repeat"
+            )
+        pairs[edge] = row
+    graph = nx.DiGraph(list(pairs))
+    try:
+        cycle = nx.find_cycle(graph)
+    except nx.NetworkXNoCycle:
+        return list(pairs)
+    shown = " -> ".join([str(cycle[0][0]), *(str(edge[1]) for edge in cycle)])
+    raise DataValidationError(
+        f"edge list {path} has a cycle ({shown}): a causal ground truth must be a DAG; delete one of its edges"
+    )
+
+
+def validate_dataset(dataset: Dataset, min_group_size: int) -> None:
+    """Reject data that cannot be trained on, naming the column/row and the fix."""
+    check_duplicate_names(dataset.feature_names, "feature")
+    check_names(dataset.feature_names, "feature")
+    features = dataset.features
+    finite = np.isfinite(features)
+    if not finite.all():
+        row, col = (int(v) for v in np.argwhere(~finite)[0])
+        raise DataValidationError(
+            f"feature {dataset.feature_names[col]!r} has a non-finite value ({features[row, col]}) at row {row} "
+            f"({int((~finite).sum())} such cells in all): impute or drop those rows before training"
+        )
+    huge = np.abs(features) > MAX_ABS_VALUE
+    if huge.any():
+        row, col = (int(v) for v in np.argwhere(huge)[0])
+        raise DataValidationError(
+            f"feature {dataset.feature_names[col]!r} has the value {features[row, col]:.3g} at row {row}, beyond "
+            f"+-{MAX_ABS_VALUE:.0e}: rescale the column (for example log1p)"
+        )
+    check_splittable(dataset, min_group_size)
+    constant: np.ndarray = np.flatnonzero(features.max(axis=0) == features.min(axis=0))
+    if len(constant):
+        names = [dataset.feature_names[i] for i in constant]
+        scope = (
+            "every feature is" if len(constant) == dataset.n_features else f"{len(constant)} feature(s) are"
+        )
+        raise DataValidationError(
+            f"{scope} constant, carrying no information ({names[:10]}): leave them out of data.feature_columns"
+        )
+    if dataset.labels is not None:
+        counts = np.bincount(dataset.labels, minlength=dataset.n_classes)
+        if counts.min() < MIN_ROWS_PER_CLASS:
+            rare = int(np.argmin(counts))
+            raise DataValidationError(
+                f"the label has {dataset.n_classes} classes on {len(dataset.labels)} rows and class "
+                f"{dataset.class_names[rare]!r} has {int(counts[rare])} row(s): every class needs at least "
+                f"{MIN_ROWS_PER_CLASS} (two to train on, one to test); merge rare classes, or is label_column "
+                "an identifier or a continuous value?"
+            )
+
+
+def check_subsets(dataset: Dataset, subsets: list[str]) -> None:
+    """The cohorts named for subset training must exist in the data's group column."""
+    present = set() if dataset.groups is None else set(dataset.groups)
+    missing = [g for g in subsets if g not in present]
+    if missing:
+        raise DataValidationError(
+            f"evaluation.subsets names group(s) {missing} that the data does not have (groups: {sorted(present)[:20]}); "
+            "set evaluation.subsets to groups of the group column, or [] for data without groups"
+        )
+    repeated = sorted({g for g in subsets if subsets.count(g) > 1})
+    if repeated:
+        raise DataValidationError(f"evaluation.subsets repeats {repeated}: name each cohort once")
+    for group in subsets:
+        if not COHORT_NAME.fullmatch(group):
+            raise DataValidationError(
+                f"cohort {group!r} of evaluation.subsets cannot name a step or a file: use cohort names of "
+                "letters, digits, '_', '.' and '-' (up to 64) in the group column"
+            )
+
+
+def _classes(dataset: Dataset) -> set[int]:
+    return set() if dataset.labels is None else {int(c) for c in np.unique(dataset.labels)}
+
+
+def check_views(dataset: Dataset, splits: DataSplits) -> None:
+    """Every view's split gives its training part two classes and every class its test part holds."""
+    if dataset.labels is None:
+        return
+    for view, split in splits.by_view.items():
+        train, test = _classes(split.train), _classes(split.test)
+        where = "the main split" if view.group is None else f"view {view} (evaluation.subsets)"
+        fix = (
+            f"remove {view.group!r} from evaluation.subsets"
+            if view.group is not None
+            else "add rows of the rare classes or merge them"
+        )
+        if len(train) < 2:
+            only = dataset.class_names[next(iter(train))] if train else "none"
+            raise DataValidationError(
+                f"{where}: the training rows hold a single class ({only!r}), a classifier needs two: {fix}"
+            )
+        unseen = sorted(dataset.class_names[c] for c in test - train)
+        if unseen:
+            raise DataValidationError(
+                f"{where}: test rows hold class(es) {unseen[:5]} that no training row has: {fix}"
+            )
+
+
+def estimate_training_bytes(
+    n_rows: int, n_features: int, n_classes: int, model: ModelConfig, train: TrainConfig
+) -> int:
+    """Peak memory of one training (float32), from its largest tensors; the two phases run one after the other.
+
+    Structure phase: `mask_samples` gated copies of the (6F+C) x N mechanism weights with their gradients,
+    and the sampled (S, N, N) masks. Predictor: the token states of a batch, about 50 floats per token, row,
+    width and block with autograd (fitted to the peak RSS of trainings at F = 100..1600, docs/reliability.md).
+    Beside both: the (N, N) lattice buffers and the data."""
+    nodes = n_features + (1 if n_classes else 0)
+    samples = train.structure.mask_samples
+    structure = 4 * samples * (6 * n_features + n_classes) * nodes + 5 * samples * nodes * nodes
+    batch = min(train.batch_size, n_rows)
+    predictor = 50 * model.n_blocks * batch * (n_features + 1) * model.d_model
+    floats = max(structure, predictor) + 10 * nodes * nodes + n_rows * n_features
+    return 4 * floats + (600 << 20)  # plus the interpreter, torch and ZenML
+
+
+def available_bytes() -> int | None:
+    """Memory this process may still use: MemAvailable, capped by the cgroup's limit (a Kubernetes limit)."""
+    candidates = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                candidates.append(int(line.split()[1]) * 1024)
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        if limit.isdigit():
+            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
+            candidates.append(int(limit) - used)
+    except (OSError, ValueError):
+        pass
+    return min(candidates) if candidates else None
+
+
+def check_memory(dataset: Dataset, experiment: ExperimentConfig) -> None:
+    """Refuse, up front, a training that would not fit: the estimate, what is available, what to change."""
+    needed = estimate_training_bytes(
+        dataset.features.shape[0], dataset.n_features, dataset.n_classes, experiment.model, experiment.train
+    )
+    limit = os.environ.get("CAUSAL_LATTICE_MEMORY_BYTES")
+    available = int(limit) if limit and limit.isdigit() else available_bytes()
+    if available is not None and needed > available:
+        raise DataValidationError(
+            f"training on {dataset.n_features} features needs about {needed / 2**30:.1f} GiB and "
+            f"{available / 2**30:.1f} GiB is available: select fewer features (data.feature_columns), or lower "
+            f"train.structure.mask_samples ({experiment.train.structure.mask_samples}) and train.batch_size "
+            f"({experiment.train.batch_size}), or run on a larger machine"
+        )
+
+
+def check_training_plan(dataset: Dataset, experiment: ExperimentConfig) -> DataSplits:
+    """Everything the run will train, checked before the first training: the cohorts, every split and the
+    memory. Returns the splits (made once)."""
+    rounds = experiment.train.structure
+    if rounds.min_rounds > rounds.max_rounds:
+        raise DataValidationError(
+            f"train.structure.min_rounds={rounds.min_rounds} exceeds max_rounds={rounds.max_rounds}: lower it"
+        )
+    subsets = experiment.evaluation.subsets
+    check_subsets(dataset, subsets)
+    groups = np.asarray(dataset.groups if dataset.groups is not None else [], dtype=str)
+    for group in subsets if dataset.groups is not None else []:
+        inside_rows: np.ndarray = groups == group
+        if inside_rows.all():
+            raise DataValidationError(
+                f"cohort {group!r} is the only cohort, so leaving it out leaves no training rows: remove it from "
+                "evaluation.subsets"
+            )
+        if dataset.labels is None:
+            continue
+        inside = _classes(dataset.subset(inside_rows))
+        outside = _classes(dataset.subset(~inside_rows))
+        for part, classes in (("its rows", inside), ("the other cohorts' rows", outside)):
+            if len(classes) < 2:
+                only = dataset.class_names[next(iter(classes))]
+                raise DataValidationError(
+                    f"cohort {group!r}: {part} hold a single class ({only!r}), so its per-cohort or "
+                    f"leave-one-out training has one class: remove {group!r} from evaluation.subsets"
+                )
+    splits = make_splits(dataset, experiment.split, cohort_views(subsets))
+    check_views(dataset, splits)
+    check_memory(dataset, experiment)
+    return splits

@@ -1,0 +1,116 @@
+"""Checkpoints: a training killed mid-way (a real SIGKILL of its process) resumes from its last checkpoint to
+bit-identical weights, history and metrics on CPU; a checkpoint of another training or a torn file is ignored."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+# Trains a small model with checkpoints in argv[1] (every 2 epochs of 10), printing each finished epoch, then
+# prints the weights digest, the per-epoch losses and the test metrics as JSON.
+SCRIPT = """
+import json, logging, sys
+logging.basicConfig(level=logging.INFO)
+from pathlib import Path
+from model.checkpoint import DirectoryStore, TrainingCheckpoint
+from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
+from model.data import split_dataset
+from model.protocol_trainings import weights_digest
+from model.scm import make_synthetic_pancancer
+from model.trainer import evaluate_model, train_model
+
+data = make_synthetic_pancancer(SyntheticDataConfig(n_samples=200, n_genes=6, n_causal_genes=2, n_biomarkers=1))
+split = split_dataset(data, SplitConfig())
+model_config = ModelConfig(d_model=16, n_heads=2, n_blocks=2, d_latent=8, dropout=0.1)
+train_config = TrainConfig(epochs=10, lr=3e-3, checkpoint_every=2, batch_size=32,
+                           structure=StructureConfig(steps_per_round=15, min_rounds=2, max_rounds=2))
+key = sys.argv[2] if len(sys.argv) > 2 else "training-a"
+checkpoint = TrainingCheckpoint(DirectoryStore(Path(sys.argv[1])), train_config.checkpoint_every, key)
+def progress(record, epochs):
+    print(f"epoch {record.epoch}", flush=True)
+fit = train_model(split.train, model_config, train_config, progress=progress, structure_progress=None,
+                  checkpoint=checkpoint)
+print(json.dumps({"digest": weights_digest(fit.model), "epochs": [r.epoch for r in fit.history],
+                  "loss": [r.loss for r in fit.history], "metrics": evaluate_model(fit.model, split.test),
+                  "rounds": fit.structure.rounds}))
+"""
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _train(directory: Path, *args: str) -> tuple[dict, str]:
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(directory), *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1]), result.stderr
+
+
+def _kill_after(directory: Path, epoch: int) -> None:
+    """Start the training and SIGKILL it once it printed `epoch` (0: once the structure phase's checkpoint is
+    on disk, before any epoch)."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(directory)], env=_env(), stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 600
+    checkpoint = directory / "checkpoint.safetensors"
+    while time.monotonic() < deadline:
+        if epoch == 0 and checkpoint.exists():
+            break
+        if epoch > 0 and process.stdout.readline().strip() == f"epoch {epoch}":
+            break
+        if epoch == 0:
+            time.sleep(0.01)
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=60)
+    assert process.returncode == -signal.SIGKILL
+    assert checkpoint.exists()
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    directory = tmp_path_factory.mktemp("uninterrupted")
+    result, _ = _train(directory)
+    assert not (directory / "checkpoint.safetensors").exists()  # a finished training drops its checkpoint
+    return result
+
+
+@pytest.mark.parametrize("killed_after", [0, 5])
+def test_killed_training_resumes_to_bit_identical_weights(
+    killed_after: int, uninterrupted: dict, tmp_path: Path
+) -> None:
+    _kill_after(tmp_path, killed_after)
+    resumed, log = _train(tmp_path)
+    # Killed after epoch 5, the last checkpoint is epoch 4's: epoch 5 is trained again.
+    assert f"resumed from the checkpoint taken after epoch {4 if killed_after else 0}" in log
+    assert resumed["digest"] == uninterrupted["digest"]
+    assert resumed["loss"] == uninterrupted["loss"] and resumed["epochs"] == list(range(1, 11))
+    assert resumed["metrics"] == uninterrupted["metrics"]
+    assert resumed["rounds"] == uninterrupted["rounds"]
+    assert not (tmp_path / "checkpoint.safetensors").exists()
+
+
+def test_a_checkpoint_of_another_training_or_a_torn_file_is_ignored(
+    uninterrupted: dict, tmp_path: Path
+) -> None:
+    _kill_after(tmp_path, 3)
+    other, log = _train(tmp_path, "training-b")  # another key: starts afresh, same result as from scratch
+    assert "ignoring a checkpoint of another training" in log and other["digest"] == uninterrupted["digest"]
+    (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00" * 100)
+    torn, log = _train(tmp_path)
+    assert "ignoring an unreadable checkpoint" in log and torn["digest"] == uninterrupted["digest"]
