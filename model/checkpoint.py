@@ -23,6 +23,7 @@ from typing import Any, Protocol, cast
 
 import numpy as np
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 
@@ -129,7 +130,7 @@ class TrainingCheckpoint:
         try:
             tensors = load_tensors(content)
             meta = json.loads(bytes(tensors.pop(_META).numpy()).decode())
-        except (ValueError, KeyError, RuntimeError) as error:  # a torn or foreign file: start afresh
+        except (SafetensorError, ValueError, KeyError, RuntimeError) as error:  # a torn or foreign file: start afresh
             logger.warning("ignoring an unreadable checkpoint (%s)", error)
             return None
         if meta.get("key") != self.key:
