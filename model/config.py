@@ -8,7 +8,7 @@ sub-models, never raw dicts or environment variables.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -120,6 +120,12 @@ class TrainConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # bf16 autocast for the forward pass on CUDA; fp32 is the reference (and what CPU runs use).
     precision: Literal["fp32", "bf16"] = "fp32"
+    # CPU intra-op threads of every step's numeric work, capped by the cgroup's CPU quota. Fixed, not taken from
+    # the machine: torch's CPU kernels give other bits on other thread counts (model/threads.py lists which), so
+    # a fixed count gives the same numbers on every machine shape. 1 was also the fastest for the quick profile
+    # on a shared 2-core machine (an epoch took 0.9 s on 1 thread, 1.8 s on 2 with OMP_WAIT_POLICY=PASSIVE and
+    # 17 s on 2 without). `auto`: every CPU the quota allows (the numbers are then those of that machine shape).
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     lr: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
@@ -244,6 +250,9 @@ class GateConfig(_Strict):
     max_subset_accuracy_gap: float = 0.05
     min_flops_reduction: float = 0.27
     max_gated_accuracy_drop: float = 0.01
+    # A held-out accuracy of 1.000 is promoted only when logistic regression on the same split reaches at least
+    # 1 - this margin; otherwise it is taken for leakage or a degenerate split (model/leakage.py).
+    perfect_accuracy_margin: float = Field(default=0.05, ge=0, le=1)
     # The seed's reference values (VII), reported beside the measured ones.
     reference_kl_causal: float = 0.021
     reference_silhouette: float = 0.71

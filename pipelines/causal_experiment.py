@@ -5,7 +5,8 @@ load_data -> train -> {extract_attention, embed_latent, analyze_lattice, measure
           -> subset_<g>, logo_<g> (fan-out) -> subset_generalization
           -> report -> promote (MLflow registry: `challenger`, and `champion` only when the gates allow)
 
-load_data makes every split once (`data_splits`); each training invocation picks its data view from it.
+The main seed's rerun (`repro_seed_<seed>`) runs as on another machine shape (another number of usable
+CPUs), so Exp-5 compares the same seed across two thread settings. load_data makes every split once (`data_splits`); each training invocation picks its data view from it.
 On a stack with an MLflow experiment tracker every step but load_data logs to MLflow: one parent run per
 pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
 """
@@ -69,7 +70,13 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     utility = measure_utility(main_model, data_splits, config)
 
     invocations, pairs = repro_invocations(config.evaluation.repro_seeds, config.train.seed)
-    repro_models = [train(data_splits, config, view=MAIN_VIEW, seed=s, id=name) for name, s in invocations]
+    # The main seed's rerun resolves its threads as on another machine shape: Exp-5 shows whether that changes
+    # the numbers (model/threads.py).
+    reruns = {second for _, second in pairs}
+    repro_models = [
+        train(data_splits, config, view=MAIN_VIEW, seed=s, other_machine_shape=name in reruns, id=name)
+        for name, s in invocations
+    ]
     reproducibility = repro_check(
         [main_model, *repro_models], [MAIN_TRAINING, *[name for name, _ in invocations]], pairs, config
     )
@@ -82,6 +89,6 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], data_splits, config)
 
     promotion_verdict, _, _ = report(
-        config, main_model, dataset, attention, latent, lattice, utility, reproducibility, subsets
+        config, main_model, data_splits, attention, latent, lattice, utility, reproducibility, subsets
     )
     promote(main_model, promotion_verdict, data_splits, config)

@@ -8,6 +8,7 @@ from zenml import step
 from model.config import ExperimentConfig
 from model.data import Dataset, DataSplits, check_subsets, load_dataset, make_splits
 from model.data_view import cohort_views
+from steps.runtime import begin_step
 from steps.tracking import open_pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,7 @@ def load_data(
     of `evaluation.subsets`, the within-cohort and leave-one-cohort-out splits, each standardised on its own
     training rows. No later step splits again.
     """
+    begin_step(experiment)
     dataset = load_dataset(experiment.data, experiment.split.min_group_size)
     check_subsets(dataset, experiment.evaluation.subsets)
     splits = make_splits(dataset, experiment.split, cohort_views(experiment.evaluation.subsets))
