@@ -19,6 +19,7 @@ from model.config import ConfigError, ExperimentConfig
 from model.data import Dataset, DataValidationError, check_subsets, load_dataset, make_splits
 from model.data_view import cohort_views
 from model.run_config import read_run_config
+from model.signals import EXIT_STOPPED, RunStopped, install_stop_handler, stop_requested
 from registry import MODEL_NAME
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
@@ -56,9 +57,17 @@ def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
 
 
 def run_pipeline(config_path: Path) -> None:
+    """Run the pipeline; on SIGTERM the running step finishes and the run stops (exit 143, model/signals.py)."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
-    causal_experiment_pipeline.with_options(config_path=str(config_path))()
+    if stop_requested():
+        fail(f"{stop_requested()} received before the pipeline started: nothing ran", EXIT_STOPPED)
+    try:
+        causal_experiment_pipeline.with_options(config_path=str(config_path))()
+    except RunStopped as stopped:
+        fail(str(stopped), EXIT_STOPPED)
+    if stop_requested():
+        click.echo(f"{stop_requested()} received during the last step; the run completed", err=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -70,6 +79,7 @@ def main() -> None:
       0  done
       1  the job ran and failed (a pipeline step, a failing gate, a benchmark)
       2  it did not start: bad configuration, data or option (one line on stderr says which and the fix)
+    143  run/retrain stopped by SIGTERM: the running step finished, no later step ran
     """
 
 
@@ -97,8 +107,10 @@ def run(config_path: Path) -> None:
     MLflow tracker every step logs there and the main model is registered.
 
     \b
-    Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran).
+    Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran);
+    143 SIGTERM stopped it after the step that was running.
     """
+    install_stop_handler()
     check_inputs(config_path)
     run_pipeline(config_path)
 
@@ -117,10 +129,11 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
 
     \b
     Exit codes: 0 decided (and, if needed, the run completed); 1 the retraining run failed;
-    2 bad configuration or data.
+    2 bad configuration or data; 143 SIGTERM stopped the run after the step that was running.
     """
     from cli.retrain import decide
 
+    install_stop_handler()
     experiment, dataset = check_inputs(config_path)
     if stack:
         from zenml.client import Client
