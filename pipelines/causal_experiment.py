@@ -6,7 +6,8 @@ load_data -> train -> {extract_attention, embed_latent, analyze_lattice, measure
           -> report -> promote (MLflow registry: `challenger`, and `champion` only when the gates allow)
 
 The main seed's rerun (`repro_seed_<seed>`) runs as on another machine shape (another number of usable
-CPUs), so Exp-5 compares the same seed across two thread settings. load_data makes every split once (`data_splits`); each training invocation picks its data view from it.
+CPUs), so Exp-5 compares the same seed across two thread settings. load_data makes every split once
+(`data_splits`); each training invocation picks its data view from it.
 On a stack with an MLflow experiment tracker every step but load_data logs to MLflow: one parent run per
 pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
 """
@@ -26,6 +27,7 @@ from steps.measure_utility import measure_utility as measure_utility_step
 from steps.promote import promote as promote_step
 from steps.report import report as report_step
 from steps.repro_check import repro_check as repro_check_step
+from steps.runtime import take_over_sigterm
 from steps.subset_generalization import subset_generalization as subset_generalization_step
 from steps.train import train as train_step
 
@@ -50,6 +52,7 @@ def repro_invocations(
 def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None:
     """`experiment` is the `parameters.experiment` block of zenml_config.yaml, validated before any step runs."""
     config = parse_experiment(experiment or {})
+    take_over_sigterm()  # SIGTERM stops the run after the running step (steps/runtime.py)
     # With an MLflow tracker on the active stack every step after load_data is tracked (nested MLflow runs);
     # without one the options are empty and the steps run untracked.
     tracked = tracked_step_options()

@@ -6,8 +6,12 @@ count comes from the configuration and not from the machine).
 SIGTERM (what Kubernetes sends on eviction and deletion, and `kill` by default): the step that is running
 finishes and stores its artifacts; the next step does not start its work. It marks itself and the pipeline run
 `stopped` in ZenML, ends the MLflow runs as KILLED and raises `RunStopped`, which the command line turns into
-one line and exit code 143 (model/signals.py). ZenML's own handler, which each step launcher installs, would instead interrupt the
-running step and let the orchestrator start the next one, so each step puts this handler back first.
+one line and exit code 143 (model/signals.py).
+
+ZenML 0.92's step launcher installs a SIGTERM/SIGINT handler of its own for every step, which interrupts the
+running step with an Exception; the local orchestrator then marks that step failed and starts the next one,
+so a run never stops on SIGTERM. `take_over_sigterm` (called when the pipeline is built, in the process that
+runs the steps, and again by every step) turns that installation off and keeps this handler in place.
 """
 
 from __future__ import annotations
@@ -46,11 +50,22 @@ def _stop_this_step() -> None:
     )
 
 
+def take_over_sigterm() -> None:
+    """Make SIGTERM stop the run after the running step, in this process, for every step launched from now on."""
+    from zenml.orchestrators.step_launcher import StepLauncher
+
+    def keep_the_run_handlers(launcher: StepLauncher) -> None:
+        launcher._prev_sigterm_handler = launcher._prev_sigint_handler = None
+
+    StepLauncher._setup_signal_handlers = keep_the_run_handlers  # type: ignore[method-assign]
+    install_stop_handler()
+
+
 def begin_step(experiment: ExperimentConfig, training: bool = False, cpus: int | None = None) -> RuntimeInfo:
     """The first call of every step: stop here if a signal asked for it, keep the stop handler in place and pin
     the threads (`cpus`: resolve them as on a machine with that many usable CPUs). Training runs on
     `train.device`; everything else runs on the CPU."""
-    install_stop_handler()
+    take_over_sigterm()
     if stop_requested():
         _stop_this_step()
     from model.trainer import resolve_device

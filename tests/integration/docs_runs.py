@@ -158,6 +158,21 @@ def cpu_cgroup(name: str, cpus: float) -> Path | None:
     return group
 
 
+def remove_cgroup(group: Path, timeout_s: float = 30) -> None:
+    """Remove a cgroup made by `cpu_cgroup` once the processes in it have ended."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            group.rmdir()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def in_cgroup(group: Path, argv: list[str]) -> list[str]:
     """`argv` started inside `group` (the shell moves itself there, then becomes the command)."""
     return ["sh", "-c", 'echo $$ > "$0/cgroup.procs" && exec "$@"', str(group), *argv]

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from model.threads import cgroup_cpu_limit, resolve_threads, usable_cpus
-from tests.integration.docs_runs import cpu_cgroup, in_cgroup
+from tests.integration.docs_runs import cpu_cgroup, in_cgroup, remove_cgroup
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -158,6 +158,6 @@ def test_auto_threads_follow_a_real_cgroup_quota(tmp_path: Path) -> None:
             check=False,
         )
     finally:
-        group.rmdir()
+        remove_cgroup(group)
     assert result.returncode == 0, result.stderr[-3000:]
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [0.5, 1, 1]
