@@ -120,12 +120,6 @@ class TrainConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # bf16 autocast for the forward pass on CUDA; fp32 is the reference (and what CPU runs use).
     precision: Literal["fp32", "bf16"] = "fp32"
-    # CPU intra-op threads of every step's numeric work, capped by the cgroup's CPU quota. Fixed, not taken from
-    # the machine: torch's CPU kernels give other bits on other thread counts (model/threads.py lists which), so
-    # a fixed count gives the same numbers on every machine shape. 1 was also the fastest for the quick profile
-    # on a shared 2-core machine (an epoch took 0.9 s on 1 thread, 1.8 s on 2 with OMP_WAIT_POLICY=PASSIVE and
-    # 17 s on 2 without). `auto`: every CPU the quota allows (the numbers are then those of that machine shape).
-    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     lr: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
@@ -139,6 +133,12 @@ class TrainConfig(_Strict):
     invariance_ramp_epochs: int = Field(default=5, ge=0)
     # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
     kl_rows: int = Field(default=64, ge=1)
+    # CPU intra-op threads of every step's numeric work, capped by the cgroup's CPU quota. Fixed, not taken from
+    # the machine: torch's CPU kernels give other bits on other thread counts (model/threads.py lists which), so
+    # a fixed count gives the same numbers on every machine shape. 1 was also the fastest for the quick profile
+    # on a shared 2-core machine (an epoch took 0.9 s on 1 thread, 1.8 s on 2 with OMP_WAIT_POLICY=PASSIVE and
+    # 17 s on 2 without). `auto`: every CPU the quota allows (the numbers are then those of that machine shape).
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     structure: StructureConfig = StructureConfig()
 
 
