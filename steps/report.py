@@ -37,6 +37,7 @@ def not_applicable_reasons(experiment: ExperimentConfig, data_splits: DataSplits
     if data_splits.dataset.labels is None:
         no_label = "the data has no label column: no accuracy"
         reasons |= {"seed_accuracy_std": no_label, "gated_accuracy_drop": no_label}
+        reasons.setdefault("subset_accuracy_gap", no_label)
     elif len(set(experiment.evaluation.repro_seeds) | {experiment.train.seed}) < 2:
         reasons["seed_accuracy_std"] = "one seed only (evaluation.repro_seeds): no spread to measure"
     return reasons
