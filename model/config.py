@@ -133,11 +133,7 @@ class TrainConfig(_Strict):
     invariance_ramp_epochs: int = Field(default=5, ge=0)
     # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
     kl_rows: int = Field(default=64, ge=1)
-    # CPU intra-op threads of every step's numeric work, capped by the cgroup's CPU quota. Fixed, not taken from
-    # the machine: torch's CPU kernels give other bits on other thread counts (model/threads.py lists which), so
-    # a fixed count gives the same numbers on every machine shape. 1 was also the fastest for the quick profile
-    # on a shared 2-core machine (an epoch took 0.9 s on 1 thread, 1.8 s on 2 with OMP_WAIT_POLICY=PASSIVE and
-    # 17 s on 2 without). `auto`: every CPU the quota allows (the numbers are then those of that machine shape).
+    # CPU threads of each step's numeric work, capped by the cgroup CPU quota (model/threads.py: why fixed, why 1).
     threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     structure: StructureConfig = StructureConfig()
 
@@ -250,8 +246,7 @@ class GateConfig(_Strict):
     max_subset_accuracy_gap: float = 0.05
     min_flops_reduction: float = 0.27
     max_gated_accuracy_drop: float = 0.01
-    # A held-out accuracy of 1.000 is promoted only when logistic regression on the same split reaches at least
-    # 1 - this margin; otherwise it is taken for leakage or a degenerate split (model/leakage.py).
+    # A test accuracy of 1.000 needs logistic regression within this margin of it (model/leakage.py).
     perfect_accuracy_margin: float = Field(default=0.05, ge=0, le=1)
     # The seed's reference values (VII), reported beside the measured ones.
     reference_kl_causal: float = 0.021
