@@ -53,7 +53,11 @@ def promote(
         decision = decide_promotion(gates, accuracy, None)
         table = promotion_table(gates, "this run's model (not registered)", accuracy, None, None, decision)
         markdown = f"{title}Not registered: {why}.\n\nWhat the gate would decide:\n\n{table}"
-        headline = "not registered (no MLflow registry on the stack)"
+        headline = (
+            "not registered ("
+            + ("no label column" if labels is None else "no MLflow registry on the stack")
+            + ")"
+        )
     else:
         from registry.promotion import HeldOut, register_and_decide, source_commit
 
