@@ -28,6 +28,9 @@ ARG DEBIAN_FRONTEND=noninteractive
 
 # Python 3.11, as pyproject.toml requires (>=3.11,<3.12). Ubuntu 22.04 only ships a 3.11.0 build,
 # so the interpreter comes from the deadsnakes PPA, which tracks the 3.11 patch releases.
+# hadolint (make lint) asks for apt version pins (DL3008); not here: the PPA keeps only its newest build, so a
+# pinned version stops building the day it is replaced. The base image tag and the Python lock pin the rest.
+# hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ca-certificates gpg-agent software-properties-common \
     && add-apt-repository -y ppa:deadsnakes/ppa \

@@ -4,7 +4,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= zenml_config.yaml
 
-STATE := $(CURDIR)/.state
+# Where make run keeps ZenML's and MLflow's state; tests point it at a folder of their own.
+STATE ?= $(CURDIR)/.state
 # make run keeps ZenML's and MLflow's state inside the project, not in the user's global config.
 ZENML_ENV := ZENML_CONFIG_PATH=$(STATE)/zenml ZENML_ANALYTICS_OPT_IN=false
 KFP_OUTPUT ?= build/kubeflow/causal_experiment_pipeline.yaml
@@ -29,6 +30,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy model
+	$(VENV)/bin/hadolint Dockerfile
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -36,7 +38,7 @@ format: install
 
 CLI := $(VENV)/bin/causal-lattice
 # Development tools beside the package (tools/, not in the wheel): the local ZenML + MLflow stack.
-LOCAL_STACK := $(ZENML_ENV) $(PY) -m tools local-stack -c $(CONFIG)
+LOCAL_STACK := $(ZENML_ENV) $(PY) -m tools local-stack --state-dir $(STATE) -c $(CONFIG)
 
 run: install
 	$(LOCAL_STACK)

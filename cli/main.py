@@ -18,6 +18,7 @@ from cli.front_door import EXIT_FAILED, check_inputs, fail
 from cli.pipeline_run import run_pipeline
 from model.config import ConfigError
 from model.run_config import read_run_config
+from model.signals import install_stop_handler
 from registry import MODEL_NAME
 
 DEFAULT_CONFIG = Path("zenml_config.yaml")
@@ -48,6 +49,7 @@ def main() -> None:
       0  done
       1  the job ran and failed (a pipeline step, a failing gate, a benchmark)
       2  it did not start: bad configuration, data or option (one line on stderr says which and the fix)
+    143  run/retrain stopped by SIGTERM: the running step finished, no later step ran
     """
 
 
@@ -75,8 +77,10 @@ def run(config_path: Path) -> None:
     MLflow tracker every step logs there and the main model is registered.
 
     \b
-    Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran).
+    Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran);
+    143 SIGTERM stopped it after the step that was running.
     """
+    install_stop_handler()
     experiment, _ = check_inputs(config_path)
     run_pipeline(config_path, experiment)
 
@@ -95,10 +99,11 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
 
     \b
     Exit codes: 0 decided (and, if needed, the run completed); 1 the retraining run failed;
-    2 bad configuration or data.
+    2 bad configuration or data; 143 SIGTERM stopped the run after the step that was running.
     """
     from cli.retrain import decide
 
+    install_stop_handler()
     experiment, dataset = check_inputs(config_path)
     if stack:
         from zenml.client import Client

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import click
+
 from cli.front_door import EXIT_FAILED, fail
 from model.config import ConfigError, ExperimentConfig
 from model.files import check_results_dir
+from model.signals import EXIT_STOPPED, RunStopped, stop_requested
 
 
 def tracking_server_problem() -> str | None:
@@ -50,14 +53,21 @@ def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Excep
 
 def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
     """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
-    cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished."""
+    cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished. On
+    SIGTERM the running step finishes and the run stops (exit 143, model/signals.py)."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
+    if stop_requested():
+        fail(f"{stop_requested()} received before the pipeline started: nothing ran", EXIT_STOPPED)
     problem = tracking_server_problem()
     if problem:
         fail(problem)
     try:
         causal_experiment_pipeline.with_options(config_path=str(config_path))()
+    except RunStopped as stopped:
+        fail(str(stopped), EXIT_STOPPED)
     except Exception as error:
         cause = failure_cause(experiment, causal_experiment_pipeline.name, error)
         fail(f"the run failed: {cause}; then rerun (finished steps are reused)", EXIT_FAILED)
+    if stop_requested():
+        click.echo(f"{stop_requested()} received during the last step; the run completed", err=True)

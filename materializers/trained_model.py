@@ -16,6 +16,7 @@ from model.data import Standardizer
 from model.data_view import DataView
 from model.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
 from model.structure import StructureFit
+from model.threads import RuntimeInfo
 from model.trainer import EpochRecord, TrainedModel
 
 RECORD_FILE = "training_record.json"
@@ -35,6 +36,7 @@ class TrainedModelMaterializer(BaseMaterializer):
             "n_train": data.n_train,
             "n_test": data.n_test,
             "structure": asdict(data.structure),
+            "runtime": None if data.runtime is None else data.runtime.as_dict(),
         }
         with tempfile.TemporaryDirectory() as staging:
             save_model(data.model, staging)
@@ -64,6 +66,7 @@ class TrainedModelMaterializer(BaseMaterializer):
                 **{k: v for k, v in record["structure"].items() if k != "removed_cycle_edges"},
                 removed_cycle_edges=[tuple(edge) for edge in record["structure"]["removed_cycle_edges"]],
             ),
+            runtime=RuntimeInfo.from_dict(record["runtime"]) if record.get("runtime") else None,
         )
 
     def save_visualizations(self, data: TrainedModel) -> dict[str, VisualizationType]:
@@ -73,6 +76,7 @@ class TrainedModelMaterializer(BaseMaterializer):
             f"- {len(data.model.feature_names)} features, {data.model.n_classes} classes, d_model {config.d_model}, "
             f"{config.n_blocks} blocks, {sum(p.numel() for p in data.model.parameters())} parameters",
             f"- trained on {data.n_train} rows for {len(data.history)} epochs, tested on {data.n_test} rows",
+            *([f"- runtime: {data.runtime.describe()}"] if data.runtime else []),
             "",
             "| metric | value |",
             "|---|---|",

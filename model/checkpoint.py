@@ -130,7 +130,12 @@ class TrainingCheckpoint:
         try:
             tensors = load_tensors(content)
             meta = json.loads(bytes(tensors.pop(_META).numpy()).decode())
-        except (SafetensorError, ValueError, KeyError, RuntimeError) as error:  # a torn or foreign file: start afresh
+        except (
+            SafetensorError,
+            ValueError,
+            KeyError,
+            RuntimeError,
+        ) as error:  # a torn or foreign file: start afresh
             logger.warning("ignoring an unreadable checkpoint (%s)", error)
             return None
         if meta.get("key") != self.key:

@@ -137,6 +137,8 @@ class TrainConfig(_Strict):
     # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
     kl_rows: int = Field(default=64, ge=1)
     checkpoint_every: int = Field(default=5, ge=0)  # after the structure phase and every N epochs; 0: off
+    # CPU threads of each step's numeric work, capped by the cgroup CPU quota (model/threads.py: why fixed, why 1).
+    threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     structure: StructureConfig = StructureConfig()
 
 
@@ -248,6 +250,8 @@ class GateConfig(_Strict):
     max_subset_accuracy_gap: float = 0.05
     min_flops_reduction: float = 0.27
     max_gated_accuracy_drop: float = 0.01
+    # A test accuracy of 1.000 needs logistic regression within this margin of it (model/leakage.py).
+    perfect_accuracy_margin: float = Field(default=0.05, ge=0, le=1)
     # The seed's reference values (VII), reported beside the measured ones.
     reference_kl_causal: float = 0.021
     reference_silhouette: float = 0.71

@@ -142,3 +142,12 @@ def bar_chart(values: dict[str, float], ylabel: str, title: str, reference: floa
     axis.set_title(title)
     axis.tick_params(axis="x", rotation=30)
     return _png(figure)
+
+
+def skipped_figure(title: str, reason: str) -> bytes:
+    """A figure that could not be drawn, in its place: its title and why, so the report shows the reason."""
+    figure, axis = plt.subplots(figsize=(8, 2.5))
+    axis.axis("off")
+    axis.text(0.5, 0.6, title, ha="center", va="center", fontsize=13, weight="bold")
+    axis.text(0.5, 0.3, f"skipped: {reason}", ha="center", va="center", fontsize=10, wrap=True)
+    return _png(figure)

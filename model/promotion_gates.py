@@ -21,72 +21,123 @@ def format_value(value: float, digits: int = 4) -> str:
 
 
 class PromotionGate(BaseModel):
-    """One gate: the measured value, its threshold as text (`< 0.015`) and whether it holds."""
+    """One gate: the measured value, its threshold as text (`< 0.015`) and whether it holds.
+
+    A gate that cannot be computed for this data (no cohorts: no cohort gap; no label: no accuracy) is not
+    applicable: `value` None, `passed` False, and `reason` says why. It does not block promotion, and every table
+    shows it as N/A with that reason, never as a pass. A failing gate's `reason` says what failed where the value
+    alone does not (the leaking features)."""
 
     name: str
-    value: float
+    value: float | None
     threshold: str
     passed: bool
+    applicable: bool = True
+    reason: str = ""
+
+    @property
+    def blocks(self) -> bool:
+        return self.applicable and not self.passed
+
+    @property
+    def verdict(self) -> str:
+        return "N/A" if not self.applicable else "PASS" if self.passed else "FAIL"
 
     def describe(self) -> str:
-        return f"{self.name}={format_value(self.value)} (needs {self.threshold})"
+        value = "n/a" if self.value is None else format_value(self.value)
+        why = f": {self.reason}" if self.reason else ""
+        return f"{self.name}={value} (needs {self.threshold}){why}"
 
 
 class PromotionVerdict(BaseModel):
-    """All promotion gates of one run plus the numbers they were computed from."""
+    """All promotion gates of one run plus the numbers they were computed from (None where there is none)."""
 
     gates: list[PromotionGate]
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
 
     @property
     def passed(self) -> bool:
-        return all(gate.passed for gate in self.gates)
+        return not any(gate.blocks for gate in self.gates)
 
 
 def _ok(value: float, condition: bool) -> bool:
     return math.isfinite(value) and condition
 
 
-def evaluate_promotion_gates(metrics: dict[str, float], gates: GateConfig) -> list[PromotionGate]:
-    """metrics needs accuracy_std, subset_accuracy_gap, flops_reduction, gated_accuracy, dense_accuracy."""
-    std = float(metrics["accuracy_std"])
-    gap = float(metrics["subset_accuracy_gap"])
-    reduction = float(metrics["flops_reduction"])
-    drop = float(metrics["dense_accuracy"]) - float(metrics["gated_accuracy"])
+def _number(value: object) -> float | None:
+    """A finite float, or None (JSON and the artifact store have no NaN)."""
+    if value is None:
+        return None
+    number = float(value)  # type: ignore[arg-type]
+    return number if math.isfinite(number) else None
+
+
+def not_applicable(name: str, threshold: str, reason: str) -> PromotionGate:
+    return PromotionGate(
+        name=name, value=None, threshold=threshold, passed=False, applicable=False, reason=reason
+    )
+
+
+def evaluate_promotion_gates(
+    metrics: dict[str, float | None], gates: GateConfig, not_applicable_reasons: dict[str, str] | None = None
+) -> list[PromotionGate]:
+    """metrics needs accuracy_std, subset_accuracy_gap, flops_reduction, gated_accuracy, dense_accuracy (None or
+    NaN where not measured). A gate named in `not_applicable_reasons` is reported as not applicable with that
+    reason; a missing measurement without a reason fails."""
+    reasons = not_applicable_reasons or {}
+    std, gap = _number(metrics.get("accuracy_std")), _number(metrics.get("subset_accuracy_gap"))
+    reduction = _number(metrics.get("flops_reduction"))
+    dense, gated = _number(metrics.get("dense_accuracy")), _number(metrics.get("gated_accuracy"))
+    drop = None if dense is None or gated is None else dense - gated
     checks = [
-        ("seed_accuracy_std", std, f"< {gates.max_seed_accuracy_std}", std < gates.max_seed_accuracy_std),
+        (
+            "seed_accuracy_std",
+            std,
+            f"< {gates.max_seed_accuracy_std}",
+            lambda v: v < gates.max_seed_accuracy_std,
+        ),
         (
             "subset_accuracy_gap",
             gap,
             f"< {gates.max_subset_accuracy_gap}",
-            gap < gates.max_subset_accuracy_gap,
+            lambda v: v < gates.max_subset_accuracy_gap,
         ),
         (
             "flops_reduction",
             reduction,
             f">= {gates.min_flops_reduction}",
-            reduction >= gates.min_flops_reduction,
+            lambda v: v >= gates.min_flops_reduction,
         ),
         (
             "gated_accuracy_drop",
             drop,
             f"<= {gates.max_gated_accuracy_drop}",
-            drop <= gates.max_gated_accuracy_drop,
+            lambda v: v <= gates.max_gated_accuracy_drop,
         ),
     ]
-    return [
-        PromotionGate(name=name, value=value, threshold=threshold, passed=_ok(value, condition))
-        for name, value, threshold, condition in checks
-    ]
+    results = []
+    for name, value, threshold, holds in checks:
+        if name in reasons:
+            results.append(not_applicable(name, threshold, reasons[name]))
+        elif value is None:
+            results.append(
+                PromotionGate(name=name, value=None, threshold=threshold, passed=False, reason="not measured")
+            )
+        else:
+            results.append(
+                PromotionGate(name=name, value=value, threshold=threshold, passed=_ok(value, holds(value)))
+            )
+    return results
 
 
 def gate_table(gates: Sequence[PromotionGate]) -> list[str]:
-    """The gates as Markdown table lines: gate, value, threshold, PASS/FAIL."""
+    """The gates as Markdown table lines: gate, value, threshold, PASS/FAIL/N/A and why."""
     return [
-        "| gate | value | threshold | verdict |",
-        "|---|---|---|---|",
+        "| gate | value | threshold | verdict | note |",
+        "|---|---|---|---|---|",
         *[
-            f"| {g.name} | {format_value(g.value)} | {g.threshold} | {'PASS' if g.passed else 'FAIL'} |"
+            f"| {g.name} | {'n/a' if g.value is None else format_value(g.value)} | {g.threshold} | {g.verdict} "
+            f"| {g.reason.replace('|', '/')} |"
             for g in gates
         ],
     ]

@@ -19,6 +19,7 @@ from model.baselines import baseline_accuracy, oracle_accuracy
 from model.data import DataSplits
 from model.data_view import DataView
 from model.protocol import ProtocolOutcome, json_bytes
+from model.threads import RuntimeInfo
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -38,20 +39,32 @@ class RunSummary:
     view: DataView
     metrics: dict[str, float]
     weights_digest: str
+    runtime: RuntimeInfo | None = None
+
+
+def _shape(run: RunSummary) -> dict[str, Any]:
+    """The machine shape a training ran as: usable CPUs and the intra-op threads it used."""
+    if run.runtime is None:
+        return {"usable_cpus": None, "threads": None}
+    return {"usable_cpus": run.runtime.usable_cpus, "threads": run.runtime.threads}
 
 
 def exp5_reproducibility(
     runs: list[RunSummary], max_std: float, rerun_pairs: list[tuple[str, str]]
 ) -> ProtocolOutcome:
-    """Exp-5: same seed twice must match bit for bit; std(accuracy) over distinct seeds below `max_std`."""
+    """Exp-5: same seed twice must match bit for bit, also when the second run is on another machine shape
+    (its `runtime`: usable CPUs and threads, recorded per run); std(accuracy) over distinct seeds below
+    `max_std`."""
     by_name = {run.name: run for run in runs}
+    pair_shapes = [[_shape(by_name[first]), _shape(by_name[second])] for first, second in rerun_pairs]
     identical = [
         {
             "runs": [first, second],
+            "machine_shapes": shapes,
             "weights_identical": by_name[first].weights_digest == by_name[second].weights_digest,
             "metrics_identical": by_name[first].metrics == by_name[second].metrics,
         }
-        for first, second in rerun_pairs
+        for (first, second), shapes in zip(rerun_pairs, pair_shapes, strict=True)
     ]
     seeds: dict[int, RunSummary] = {}
     for run in runs:
@@ -72,8 +85,14 @@ def exp5_reproducibility(
         "test accuracy",
         f"Accuracy over seeds (std = {std:.4f})",
     )
+    flat = [shape for shapes in pair_shapes for shape in shapes]
     return ProtocolOutcome(
-        metrics={"accuracy_std": std, "same_seed_identical": log["same_seed_identical"]},
+        metrics={
+            "accuracy_std": std,
+            "same_seed_identical": log["same_seed_identical"],
+            "same_seed_cpus": sorted({s["usable_cpus"] for s in flat if s["usable_cpus"] is not None}),
+            "threads": sorted({s["threads"] for s in flat if s["threads"] is not None}),
+        },
         files={"reproducibility_log.json": json_bytes(log), "visuals/repro_accuracy.png": figure},
     )
 

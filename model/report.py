@@ -19,6 +19,8 @@ PROMOTION_FILE = "promotion.md"  # written next to the summary by the promote st
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
@@ -55,10 +57,11 @@ def render_summary(
     gates: list[PromotionGate],
     figures: list[str],
     data_description: str,
+    runtime: str = "not recorded",
 ) -> str:
     """`metrics` is keyed by protocol step: attention, latent, lattice, utility, reproducibility, subsets, and
     main (the main model's held-out test metrics; the line shows those named in `evaluation.metrics`).
-    `figures` are paths relative to the run folder."""
+    `figures` are paths relative to the run folder; `runtime` describes what the main model trained on."""
     ref = config.gates
     att, lat, lattice = metrics["attention"], metrics["latent"], metrics["lattice"]
     util, repro, subsets, main = (
@@ -79,7 +82,8 @@ def render_summary(
         (
             "Exp-2",
             "Latent space z",
-            f"Silhouette={_fmt(lat['silhouette'])} (seed ref {ref.reference_silhouette})",
+            f"Silhouette={_fmt(lat['silhouette'])} (seed ref {ref.reference_silhouette})"
+            + (f"; t-SNE figure skipped: {lat['tsne_skipped']}" if lat.get("tsne_skipped") else ""),
         ),
         (
             "Exp-3",
@@ -105,7 +109,13 @@ def render_summary(
             "Exp-5",
             "Reproducibility",
             f"σ(accuracy, seeds {config.evaluation.repro_seeds})="
-            f"{_fmt(100 * repro['accuracy_std'], 2)}%; same seed bit-identical: {_fmt(repro['same_seed_identical'])}",
+            f"{_fmt(100 * repro['accuracy_std'], 2)}%; same seed bit-identical: {_fmt(repro['same_seed_identical'])}"
+            + (
+                f" (as on {' and '.join(map(str, repro['same_seed_cpus']))} usable CPUs, "
+                f"{'/'.join(map(str, repro.get('threads', [])))} thread(s))"
+                if repro.get("same_seed_cpus")
+                else ""
+            ),
         ),
         (
             "VI.3",
@@ -127,6 +137,7 @@ def render_summary(
         f"λ causal/geometric/reg {config.train.lambdas.causal}/{config.train.lambdas.geometric}/"
         f"{config.train.lambdas.reg}; d_model {config.model.d_model}, {config.model.n_blocks} blocks)",
         f"- data: {data_description}",
+        f"- runtime (main model): {runtime}",
         "- main model on the held-out test rows (evaluation.metrics): "
         + ", ".join(f"{name} {_fmt(main.get(name, float('nan')))}" for name in config.evaluation.metrics),
         "",
@@ -159,8 +170,11 @@ def render_summary(
         "",
         *gate_table(gates),
         "",
-        f"**All gates passed: {'yes' if all(g.passed for g in gates) else 'no'}**",
+        f"**All applicable gates passed: {'yes' if not any(g.blocks for g in gates) else 'no'}**"
+        + "".join(f"; {g.name} not applicable ({g.reason})" for g in gates if not g.applicable),
         "",
+        *[f"- {g.name} FAILED: {g.reason}" for g in gates if g.blocks and g.reason],
+        *([""] if any(g.blocks and g.reason for g in gates) else []),
         f"The promote step decides on the MLflow `champion` after this report: [{PROMOTION_FILE}]"
         f"({PROMOTION_FILE}).",
         "",

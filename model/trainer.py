@@ -22,6 +22,7 @@ from model.data_view import DataView
 from model.losses import predictor_loss
 from model.metrics import LaplacianEnergy, UtilityEntropy, kl_causal
 from model.structure import StructureFit, TrainingDivergedError, fit_structure
+from model.threads import RuntimeInfo
 from model.transformer import CausalLatticeTransformer
 
 logger = logging.getLogger("causal_lattice.train")
@@ -408,3 +409,4 @@ class TrainedModel:
     n_train: int
     n_test: int
     structure: StructureFit
+    runtime: RuntimeInfo | None = None  # device, threads and torch it was trained with (model/threads.py)

@@ -5,7 +5,9 @@ load_data -> train -> {extract_attention, embed_latent, analyze_lattice, measure
           -> subset_<g>, logo_<g> (fan-out) -> subset_generalization
           -> report -> promote (MLflow registry: `challenger`, and `champion` only when the gates allow)
 
-load_data makes every split once (`data_splits`); each training invocation picks its data view from it.
+The main seed's rerun (`repro_seed_<seed>`) runs as on another machine shape (another number of usable
+CPUs), so Exp-5 compares the same seed across two thread settings. load_data makes every split once
+(`data_splits`); each training invocation picks its data view from it.
 On a stack with an MLflow experiment tracker every step but load_data logs to MLflow: one parent run per
 pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
 """
@@ -26,6 +28,7 @@ from steps.measure_utility import measure_utility as measure_utility_step
 from steps.promote import promote as promote_step
 from steps.report import report as report_step
 from steps.repro_check import repro_check as repro_check_step
+from steps.runtime import take_over_sigterm
 from steps.subset_generalization import subset_generalization as subset_generalization_step
 from steps.train import train as train_step
 
@@ -55,6 +58,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     is an input of load_data, so a file changed in place is never a cache hit.
     """
     config = parse_experiment(experiment or {})
+    take_over_sigterm()  # SIGTERM stops the run after the running step (steps/runtime.py)
     # With an MLflow tracker on the active stack every step after load_data is tracked (nested MLflow runs);
     # without one the options are empty and the steps run untracked.
     tracked = tracked_step_options()
@@ -77,7 +81,13 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     utility = measure_utility(main_model, data_splits, config)
 
     invocations, pairs = repro_invocations(config.evaluation.repro_seeds, config.train.seed)
-    repro_models = [train(data_splits, config, view=MAIN_VIEW, seed=s, id=name) for name, s in invocations]
+    # The main seed's rerun resolves its threads as on another machine shape: Exp-5 shows whether that changes
+    # the numbers (model/threads.py).
+    reruns = {second for _, second in pairs}
+    repro_models = [
+        train(data_splits, config, view=MAIN_VIEW, seed=s, other_machine_shape=name in reruns, id=name)
+        for name, s in invocations
+    ]
     reproducibility = repro_check(
         [main_model, *repro_models], [MAIN_TRAINING, *[name for name, _ in invocations]], pairs, config
     )
@@ -90,6 +100,6 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], data_splits, config)
 
     promotion_verdict, _, _ = report(
-        config, main_model, dataset, attention, latent, lattice, utility, reproducibility, subsets
+        config, main_model, data_splits, attention, latent, lattice, utility, reproducibility, subsets
     )
     promote(main_model, promotion_verdict, data_splits, config)

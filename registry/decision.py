@@ -44,7 +44,10 @@ def decide_promotion(
     on this data (give NaN and say why in `champion_note`) blocks promotion: "at least as good" cannot be
     shown.
     """
-    reasons = [f"gate failed: {g.describe()}" for g in gates if not g.passed]
+    reasons = [f"gate failed: {g.describe()}" for g in gates if g.blocks]
+    notes = [f"gate not applicable: {g.name} ({g.reason})" for g in gates if not g.applicable]
+    if gates and not any(g.applicable for g in gates):
+        reasons.append("no gate applies to this data: nothing shows the model meets SPEC §5")
     if not gates:
         reasons.append("no gate results: nothing shows the model meets SPEC §5")
     if not math.isfinite(challenger_accuracy):
@@ -62,27 +65,29 @@ def decide_promotion(
             )
     if reasons:
         return PromotionDecision(
-            promote=False, reasons=reasons, failing_gates=[g.name for g in gates if not g.passed]
+            promote=False, reasons=reasons + notes, failing_gates=[g.name for g in gates if g.blocks]
         )
     if champion_accuracy is None:
-        why = (
-            f"every gate passed and there is no champion yet (challenger accuracy {challenger_accuracy:.4f})"
-        )
+        why = f"every applicable gate passed and there is no champion yet (challenger accuracy {challenger_accuracy:.4f})"
     else:
         why = (
-            f"every gate passed and challenger accuracy {challenger_accuracy:.4f} >= champion "
+            f"every applicable gate passed and challenger accuracy {challenger_accuracy:.4f} >= champion "
             f"{champion_accuracy:.4f}"
         )
-    return PromotionDecision(promote=True, reasons=[why])
+    return PromotionDecision(promote=True, reasons=[why, *notes])
 
 
 def gate_tags(gates: Sequence[PromotionGate]) -> dict[str, str]:
-    """`gate.<name>.value|threshold|passed` tags for a model version."""
+    """`gate.<name>.value|threshold|passed|applicable|reason` tags for a model version."""
     tags: dict[str, str] = {GATE_ORDER_TAG: ",".join(gate.name for gate in gates)}
     for gate in gates:
-        tags[f"{GATE_TAG_PREFIX}{gate.name}.value"] = repr(float(gate.value))
-        tags[f"{GATE_TAG_PREFIX}{gate.name}.threshold"] = gate.threshold
-        tags[f"{GATE_TAG_PREFIX}{gate.name}.passed"] = "true" if gate.passed else "false"
+        prefix = f"{GATE_TAG_PREFIX}{gate.name}"
+        tags[f"{prefix}.value"] = "none" if gate.value is None else repr(float(gate.value))
+        tags[f"{prefix}.threshold"] = gate.threshold
+        tags[f"{prefix}.passed"] = "true" if gate.passed else "false"
+        tags[f"{prefix}.applicable"] = "true" if gate.applicable else "false"
+        if gate.reason:
+            tags[f"{prefix}.reason"] = gate.reason[:4000]
     return tags
 
 
@@ -93,14 +98,35 @@ def gates_from_tags(tags: Mapping[str, str]) -> list[PromotionGate]:
     names = ordered + sorted(found - set(ordered))
     gates = []
     for name in names:
-        raw_value = tags.get(f"{GATE_TAG_PREFIX}{name}.value", "nan")
+        prefix = f"{GATE_TAG_PREFIX}{name}"
+        raw_value = tags.get(f"{prefix}.value", "nan")
+        value: float | None
         try:
-            value = float(raw_value)
+            value = None if raw_value == "none" else float(raw_value)
         except ValueError:
             value = float("nan")
-        passed = tags.get(f"{GATE_TAG_PREFIX}{name}.passed") == "true" and math.isfinite(value)
-        threshold = tags.get(f"{GATE_TAG_PREFIX}{name}.threshold", "?")
-        gates.append(PromotionGate(name=name, value=value, threshold=threshold, passed=passed))
+        # Only an explicit "false" makes a gate not applicable; a missing or malformed value fails it.
+        applicable = tags.get(f"{prefix}.applicable") != "false"
+        passed = (
+            applicable
+            and value is not None
+            and math.isfinite(value)
+            and tags.get(f"{prefix}.passed") == "true"
+        )
+        threshold = tags.get(f"{prefix}.threshold", "?")
+        reason = tags.get(f"{prefix}.reason", "")
+        if value is None and applicable:
+            reason = reason or "no value recorded"
+        gates.append(
+            PromotionGate(
+                name=name,
+                value=value,
+                threshold=threshold,
+                passed=passed,
+                applicable=applicable,
+                reason=reason,
+            )
+        )
     return gates
 
 

@@ -10,6 +10,7 @@ from model.config import ExperimentConfig
 from model.data import Dataset
 from model.protocol import ProtocolOutcome, exp3_lattice
 from model.trainer import TrainedModel
+from steps.runtime import begin_step
 from steps.tracking import publish_outcome
 
 
@@ -24,6 +25,7 @@ def analyze_lattice(
     `lattice/lattice_graph.png`, `degree_dist.png`, `edges.csv`, `lattice_stats.json`) and `lattice_graph`
     (the thresholded lattice as a graph).
     """
+    begin_step(experiment)
     outcome, graph = exp3_lattice(trained_model.model, dataset)
     if not experiment.visualization.graph_structure:
         outcome.files.pop("lattice/lattice_graph.png")

@@ -8,6 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.protocol import ProtocolOutcome, exp2_latent
 from model.trainer import TrainedModel
+from steps.runtime import begin_step
 from steps.tracking import publish_outcome
 
 
@@ -21,6 +22,7 @@ def embed_latent(
     `visualization.latent_tsne`. Writes and returns `latent_result`: the silhouette of z by label,
     `latent/z_tsne.png`, `z_pca.png`, `z_stat.json` and `z_stat.npz`.
     """
+    begin_step(experiment)
     outcome = exp2_latent(
         trained_model.model,
         data_splits.main.test,

@@ -8,6 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.protocol import ProtocolOutcome, exp1_attention
 from model.trainer import TrainedModel
+from steps.runtime import begin_step
 from steps.tracking import publish_outcome
 
 
@@ -21,6 +22,7 @@ def extract_attention(
     `attention_result`: KL to the causal prior, mean diagonal weight, `visuals/attention/heatmap.png` and
     `attention_weight.csv`.
     """
+    begin_step(experiment)
     outcome = exp1_attention(trained_model.model, data_splits.main.test)
     if not experiment.visualization.attention_heatmap:
         outcome.files.pop("visuals/attention/heatmap.png")

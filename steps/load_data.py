@@ -9,6 +9,7 @@ from model.config import ExperimentConfig
 from model.data import Dataset, DataSplits
 from model.sources import load_dataset
 from model.validation import check_training_plan
+from steps.runtime import begin_step
 from steps.tracking import open_pipeline_run
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ def load_data(
     per cohort of `evaluation.subsets`, the within-cohort and leave-one-cohort-out splits, each standardised
     on its own training rows. No later step splits again.
     """
+    begin_step(experiment)
     dataset = load_dataset(experiment.data, experiment.split.min_group_size)
     splits = check_training_plan(dataset, experiment)
     open_pipeline_run()  # the MLflow parent run exists before the parallel trainings start (no-op untracked)

@@ -8,6 +8,7 @@ from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.protocol import ProtocolOutcome, exp4_utility
 from model.trainer import TrainedModel
+from steps.runtime import begin_step
 from steps.tracking import publish_outcome
 
 
@@ -21,6 +22,7 @@ def measure_utility(
     `utility_result`: FLOPs and accuracy of gated vs dense inference, utility per block,
     `utility/utility_map.png`, `flops_log.csv` and `utility_per_epoch.csv`.
     """
+    begin_step(experiment)
     outcome = exp4_utility(trained_model.model, data_splits.main.test, trained_model.history)
     publish_outcome(experiment, outcome)
     return outcome

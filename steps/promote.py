@@ -15,6 +15,7 @@ from registry import CHALLENGER, CHAMPION, MODEL_NAME
 from registry.decision import decide_promotion, promotion_table
 from registry.tracking import active_run
 from steps.results import write_files
+from steps.runtime import begin_step
 from steps.tracking import step_identity, track
 
 logger = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ def promote(
     `reports/promotion.md` (the summary links it) and logs it to MLflow. Returns `promotion`, that decision
     table. On a stack without an MLflow tracker nothing is registered and the table says so.
     """
+    begin_step(experiment)
     identity = step_identity()
     gates = promotion_verdict.gates
     dataset, data_split = data_splits.dataset, data_splits.main
@@ -51,7 +53,11 @@ def promote(
         decision = decide_promotion(gates, accuracy, None)
         table = promotion_table(gates, "this run's model (not registered)", accuracy, None, None, decision)
         markdown = f"{title}Not registered: {why}.\n\nWhat the gate would decide:\n\n{table}"
-        headline = "not registered (no MLflow registry on the stack)"
+        headline = (
+            "not registered ("
+            + ("no label column" if labels is None else "no MLflow registry on the stack")
+            + ")"
+        )
     else:
         from registry.promotion import HeldOut, register_and_decide, source_commit
 

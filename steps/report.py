@@ -8,13 +8,16 @@ from typing import Annotated
 from zenml import step
 from zenml.types import HTMLString, MarkdownString
 
+from model.baselines import baseline_accuracy
 from model.config import ExperimentConfig
-from model.data import Dataset
+from model.data import DataSplits
+from model.leakage import integrity_gates
 from model.promotion_gates import PromotionVerdict, evaluate_promotion_gates
 from model.protocol import ProtocolOutcome
 from model.report import render_html, render_summary
 from model.trainer import TrainedModel
 from steps.results import run_directory, write_files
+from steps.runtime import begin_step
 from steps.tracking import track
 
 logger = logging.getLogger(__name__)
@@ -22,11 +25,62 @@ SUMMARY_FILE = "reports/summary.md"
 SUMMARY_HTML_FILE = "reports/summary.html"
 
 
+def not_applicable_reasons(experiment: ExperimentConfig, data_splits: DataSplits) -> dict[str, str]:
+    """The SPEC §5 gates this data cannot have, and why."""
+    reasons = {}
+    cohorts = experiment.evaluation.subsets
+    if len(cohorts) < 2:
+        reasons["subset_accuracy_gap"] = (
+            f"evaluation.subsets names {len(cohorts)} cohort(s), a gap needs two"
+            + ("; the data has no group column" if data_splits.dataset.groups is None else "")
+        )
+    if data_splits.dataset.labels is None:
+        no_label = "the data has no label column: no accuracy"
+        reasons |= {"seed_accuracy_std": no_label, "gated_accuracy_drop": no_label}
+        reasons.setdefault("subset_accuracy_gap", no_label)
+    elif len(set(experiment.evaluation.repro_seeds) | {experiment.train.seed}) < 2:
+        reasons["seed_accuracy_std"] = "one seed only (evaluation.repro_seeds): no spread to measure"
+    return reasons
+
+
+def promotion_verdict(
+    experiment: ExperimentConfig,
+    trained_model: TrainedModel,
+    data_splits: DataSplits,
+    reproducibility: ProtocolOutcome,
+    subsets: ProtocolOutcome,
+    utility: ProtocolOutcome,
+) -> PromotionVerdict:
+    """SPEC §5's gates (not applicable where the data cannot have them) and the leakage gates."""
+    gate_inputs = {
+        "accuracy_std": reproducibility.metrics["accuracy_std"],
+        "subset_accuracy_gap": subsets.metrics["subset_accuracy_gap"],
+        "flops_reduction": utility.metrics["flops_reduction"],
+        "gated_accuracy": utility.metrics["gated_accuracy"],
+        "dense_accuracy": utility.metrics["dense_accuracy"],
+    }
+    gates = evaluate_promotion_gates(
+        gate_inputs, experiment.gates, not_applicable_reasons(experiment, data_splits)
+    )
+    main = data_splits.main
+    accuracy = trained_model.test_metrics.get("accuracy")
+    baseline = (
+        baseline_accuracy("logistic_regression", main.train, main.test)
+        if main.train.labels is not None
+        else None
+    )
+    gates += integrity_gates(
+        data_splits.dataset, accuracy, baseline, experiment.gates.perfect_accuracy_margin
+    )
+    metrics = {k: None if v is None or v != v else float(v) for k, v in gate_inputs.items()}
+    return PromotionVerdict(gates=gates, metrics=metrics | {"logistic_regression_accuracy": baseline})
+
+
 @step
 def report(
     experiment: ExperimentConfig,
     trained_model: TrainedModel,
-    dataset: Dataset,
+    data_splits: DataSplits,
     attention_result: ProtocolOutcome,
     latent_result: ProtocolOutcome,
     lattice_result: ProtocolOutcome,
@@ -41,11 +95,13 @@ def report(
     """Evaluates the promotion gates and writes the run summary from the protocol's artifacts alone.
 
     Reads the six protocol outcomes (their numbers and the bytes of their figures, from the artifact store:
-    nothing from another step's folder), the main `trained_model`'s test metrics, `dataset` (name, size,
-    fingerprint) and `experiment` (profile, gates, evaluation.metrics). Writes `reports/summary.md` and
+    nothing from another step's folder), the main `trained_model`'s test metrics and runtime, `data_splits`
+    (the dataset's name, size and fingerprint, its columns for the leakage check, the main split for the
+    logistic-regression baseline) and `experiment` (profile, gates, evaluation.metrics). Writes `reports/summary.md` and
     `reports/summary.html` (every figure embedded) and logs both to MLflow. Returns `promotion_verdict` (the
     SPEC §5 gates), `summary` and `summary_html`.
     """
+    begin_step(experiment)
     outcomes = {
         "attention": attention_result,
         "latent": latent_result,
@@ -56,15 +112,8 @@ def report(
     }
     metrics = {name: outcome.metrics for name, outcome in outcomes.items()}
     metrics["main"] = trained_model.test_metrics
-    gate_inputs = {
-        "accuracy_std": reproducibility_result.metrics["accuracy_std"],
-        "subset_accuracy_gap": subset_result.metrics["subset_accuracy_gap"],
-        "flops_reduction": utility_result.metrics["flops_reduction"],
-        "gated_accuracy": utility_result.metrics["gated_accuracy"],
-        "dense_accuracy": utility_result.metrics["dense_accuracy"],
-    }
-    verdict = PromotionVerdict(
-        gates=evaluate_promotion_gates(gate_inputs, experiment.gates), metrics=gate_inputs
+    verdict = promotion_verdict(
+        experiment, trained_model, data_splits, reproducibility_result, subset_result, utility_result
     )
     figures = {
         path: content
@@ -72,13 +121,15 @@ def report(
         for path, content in outcome.files.items()
         if path.endswith(".png")
     }
+    dataset = data_splits.dataset
     description = (
         f"{dataset.name}: {dataset.features.shape[0]} rows, {dataset.n_features} features, fingerprint "
         f"{dataset.fingerprint()}"
     )
     directory = run_directory(experiment)
+    runtime = trained_model.runtime.describe() if trained_model.runtime else "not recorded"
     markdown = render_summary(
-        directory.name, experiment, metrics, verdict.gates, sorted(figures), description
+        directory.name, experiment, metrics, verdict.gates, sorted(figures), description, runtime
     )
     html = render_html(markdown, f"causal-lattice {directory.name}", figures)
     files = {SUMMARY_FILE: markdown.encode(), SUMMARY_HTML_FILE: html.encode()}
@@ -86,8 +137,8 @@ def report(
     track(
         experiment,
         metrics={
-            "gate": {g.name: g.value for g in verdict.gates},
-            "gate_passed": {g.name: g.passed for g in verdict.gates},
+            "gate": {g.name: g.value for g in verdict.gates if g.value is not None},
+            "gate_passed": {g.name: g.passed for g in verdict.gates if g.applicable},
             "all_gates_passed": verdict.passed,
             "main": trained_model.test_metrics,
         },

@@ -9,6 +9,7 @@ from model.data import DataValidationError
 from model.protocol import ProtocolOutcome
 from model.protocol_trainings import RunSummary, exp5_reproducibility, weights_digest
 from model.trainer import TrainedModel
+from steps.runtime import begin_step
 from steps.tracking import publish_outcome
 
 
@@ -23,6 +24,7 @@ def summarise(models: list[TrainedModel], names: list[str]) -> list[RunSummary]:
             view=m.view,
             metrics=m.test_metrics,
             weights_digest=weights_digest(m.model),
+            runtime=m.runtime,
         )
         for m, name in zip(models, names, strict=True)
     ]
@@ -41,6 +43,7 @@ def repro_check(
     `gates.max_seed_accuracy_std`. Writes and returns `reproducibility_result`: whether each pair is
     bit-identical, std(accuracy) over the seeds, `reproducibility_log.json` and `visuals/repro_accuracy.png`.
     """
+    begin_step(experiment)
     runs = summarise(trained_models, run_names)
     outcome = exp5_reproducibility(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
     publish_outcome(experiment, outcome)

@@ -10,6 +10,7 @@ from model.protocol import ProtocolOutcome
 from model.protocol_trainings import cohort_subsets
 from model.trainer import TrainedModel
 from steps.repro_check import summarise
+from steps.runtime import begin_step
 from steps.tracking import publish_outcome
 
 
@@ -28,6 +29,7 @@ def subset_generalization(
     cohorts, leave-one-cohort-out accuracy with its baselines, `subsets/subset_summary.json`,
     `subset_accuracy.png` and `drift_<cohort>.html`.
     """
+    begin_step(experiment)
     runs = summarise(trained_models, run_names)
     outcome = cohort_subsets(
         [r for r in runs if r.view.kind == "group"],

@@ -9,9 +9,11 @@ from zenml import get_step_context, step
 from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.data_view import MAIN_VIEW, DataView
+from model.threads import this_machine
 from model.trainer import TrainedModel, evaluate_model, train_model
 from steps.checkpoints import training_checkpoint
 from steps.results import write_files
+from steps.runtime import begin_step
 from steps.tracking import track
 
 logger = logging.getLogger(__name__)
@@ -23,16 +25,21 @@ def train(
     experiment: ExperimentConfig,
     view: DataView = MAIN_VIEW,
     seed: int | None = None,
+    other_machine_shape: bool = False,
 ) -> Annotated[TrainedModel, "trained_model"]:
     """Trains one model on the training rows of `view` and evaluates it on that view's test rows.
 
     Reads the `view` split of `data_splits` (made by load_data), `experiment.model` and `experiment.train` (its
-    seed replaced by `seed` when given). Writes `logs/grad/<invocation>.json` (gradient norms per epoch).
+    seed replaced by `seed` when given). With `other_machine_shape` it resolves `train.threads` as on a machine
+    with another number of usable CPUs (1, or 2 where this one has 1): Exp-5's same-seed rerun, which shows
+    whether the numbers depend on the machine. Writes `logs/grad/<invocation>.json` (gradient norms per epoch).
     Checkpoints the training in the artifact store every `train.checkpoint_every` epochs; a rerun of the same
     training (after a kill) resumes from the last one to the same weights (steps/checkpoints.py).
-    Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view and
-    seed.
+    Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view,
+    seed and runtime (device, threads, torch version).
     """
+    other_cpus = (2 if this_machine()[1] == 1 else 1) if other_machine_shape else None
+    runtime = begin_step(experiment, training=True, cpus=other_cpus)
     train_config = experiment.train if seed is None else experiment.train.model_copy(update={"seed": seed})
     split = data_splits[view]
     step_name = get_step_context().step_name
@@ -61,6 +68,10 @@ def train(
         tags={
             "view": str(view),
             "seed": str(train_config.seed),
+            "threads": str(runtime.threads),
+            "usable_cpus": str(runtime.usable_cpus),
+            "torch": runtime.torch_version,
+            "device": runtime.device,
             "data_fingerprint": data_splits.dataset.fingerprint(),
         },
     )
@@ -74,4 +85,5 @@ def train(
         n_train=int(split.train.features.shape[0]),
         n_test=int(split.test.features.shape[0]),
         structure=result.structure,
+        runtime=runtime,
     )
