@@ -9,6 +9,7 @@ from zenml import get_step_context, step
 from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.data_view import MAIN_VIEW, DataView
+from model.progress import TrainingProgress
 from model.trainer import TrainedModel, evaluate_model, train_model
 from steps.results import write_files
 from steps.tracking import track
@@ -40,7 +41,10 @@ def train(
         train_config.seed,
         split.train.features.shape[0],
     )
-    result = train_model(split.train, experiment.model, train_config)
+    bar = TrainingProgress(step_name, train_config.structure.max_rounds)
+    result = train_model(
+        split.train, experiment.model, train_config, bar.epoch, structure_progress=bar.structure_round
+    )
     metrics = evaluate_model(result.model, split.test)
     logger.info("%s: test %s", step_name, {k: round(v, 4) for k, v in metrics.items()})
     grad_log = {f"logs/grad/{step_name}.json": json.dumps(result.gradient_log(), indent=1).encode()}
