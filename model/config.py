@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from model.report_config import ReportConfig
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -266,6 +268,7 @@ class ExperimentConfig(_Strict):
     train: TrainConfig = TrainConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     visualization: VisualizationConfig = VisualizationConfig()
+    report: ReportConfig = ReportConfig()
     gates: GateConfig = GateConfig()
     retraining: RetrainingConfig = RetrainingConfig()
     results_dir: Path = Path("results")

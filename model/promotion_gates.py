@@ -80,13 +80,21 @@ def evaluate_promotion_gates(metrics: dict[str, float], gates: GateConfig) -> li
     ]
 
 
-def gate_table(gates: Sequence[PromotionGate]) -> list[str]:
-    """The gates as Markdown table lines: gate, value, threshold, PASS/FAIL."""
+# The table's header and verdict words per language (the Japanese report keeps PASS/FAIL beside its words).
+GATE_WORDS = {
+    "en": ("| gate | value | threshold | verdict |", "PASS", "FAIL"),
+    "ja": ("| ゲート | 値 | 閾値 | 判定 |", "PASS（合格）", "FAIL（不合格）"),
+}
+
+
+def gate_table(gates: Sequence[PromotionGate], language: str = "en") -> list[str]:
+    """The gates as Markdown table lines: gate, value, threshold, PASS/FAIL (in `language`: en or ja)."""
+    header, passed, failed = GATE_WORDS[language]
     return [
-        "| gate | value | threshold | verdict |",
+        header,
         "|---|---|---|---|",
         *[
-            f"| {g.name} | {format_value(g.value)} | {g.threshold} | {'PASS' if g.passed else 'FAIL'} |"
+            f"| {g.name} | {format_value(g.value)} | {g.threshold} | {passed if g.passed else failed} |"
             for g in gates
         ],
     ]
