@@ -1,5 +1,5 @@
 # Everything goes through a project-local virtualenv that `make install` creates from nothing, with the
-# interpreter PYTHON (3.11, 3.12 or 3.13): `make test PYTHON=python3.12 VENV=.venv-3.12`.
+# interpreter PYTHON (3.11, 3.12 or 3.13): `make test PYTHON=$(pyenv prefix 3.12)/bin/python3 VENV=build/venv-3.12`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
