@@ -20,6 +20,8 @@ Figure = tuple[str, str, go.Figure]
 # The heatmap shows at most this many features (those that receive the most attention) on wide data.
 MAX_HEATMAP_FEATURES = 150
 EDGE_COLOURS = {"true": "#2ca02c", "false": "#d62728", "missing": "#ff7f0e", "learned": "#7f7f7f"}
+# Where along an edge its hover point sits: never on a node (nodes sit on whole and half coordinates).
+EDGE_HOVER_AT = 0.42
 NODE_COLOURS = {"node_label": "#d62728", "node_read": "#2ca02c", "node_down": "#bdbdbd"}
 
 
@@ -108,16 +110,11 @@ def lattice(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
         name = t[f"edge_{status}"]
         line = {"color": EDGE_COLOURS[status], "width": 2, "dash": "dash" if status == "missing" else "solid"}
         figure.add_trace(go.Scatter(x=xs, y=ys, mode="lines", line=line, name=name, hoverinfo="skip"))
-        figure.add_trace(  # hover points at the edges' midpoints
+        pairs = list(zip(rows["source"], rows["target"], strict=True))
+        figure.add_trace(  # a hover point on each edge
             go.Scatter(
-                x=[
-                    (layout.x[s] + layout.x[e]) / 2
-                    for s, e in zip(rows["source"], rows["target"], strict=True)
-                ],
-                y=[
-                    (layout.y[s] + layout.y[e]) / 2
-                    for s, e in zip(rows["source"], rows["target"], strict=True)
-                ],
+                x=[layout.x[s] + EDGE_HOVER_AT * (layout.x[e] - layout.x[s]) for s, e in pairs],
+                y=[layout.y[s] + EDGE_HOVER_AT * (layout.y[e] - layout.y[s]) for s, e in pairs],
                 mode="markers",
                 marker={"size": 7, "color": EDGE_COLOURS[status], "symbol": "diamond"},
                 showlegend=False,

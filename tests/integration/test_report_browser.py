@@ -10,7 +10,6 @@ without it these tests fail, they are never skipped.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -71,15 +70,21 @@ def _open(browser: Browser, path: Path) -> Opened:
     return Opened(page, problems, requests)
 
 
-def _hover_text(page: Page, figure: str, x_share: float, y_share: float, target: str = ".nsewdrag") -> str:
-    """Move the mouse to a point of `figure` (shares of `target`'s box) and read plotly's hover label."""
+def _hover_lines(
+    page: Page, figure: str, x_share: float, y_share: float, target: str = ".nsewdrag"
+) -> list[str]:
+    """Move the mouse to a point of `figure` (shares of `target`'s box) and read plotly's hover label, line by
+    line (an SVG text of tspans)."""
     page.locator(f"#plot-{figure}").scroll_into_view_if_needed()
     box = page.locator(f"#plot-{figure} {target}").first.bounding_box()
     assert box is not None, (figure, target)
     page.mouse.move(box["x"] + box["width"] * x_share, box["y"] + box["height"] * y_share)
     label = page.locator(f"#plot-{figure} .hoverlayer .hovertext").first
     label.wait_for(timeout=5000)
-    return label.inner_text()
+    return label.evaluate(
+        "el => { const lines = [...el.querySelectorAll('text.nums tspan.line')].map(t => t.textContent);"
+        " return lines.length ? lines : [el.querySelector('text.nums').textContent]; }"
+    )
 
 
 @pytest.mark.parametrize("language", sorted(PAGES))
@@ -119,11 +124,12 @@ def test_report_renders_every_figure_offline_and_hover_names_features(two_runs, 
         str(c) for c in pd.read_csv(run / "visuals/attention/attention_weight.csv", index_col=0).columns
     ]
     n = len(features)
-    text = _hover_text(page, "attention", 0.3, 0.6)  # rows run top to bottom, columns left to right
-    assert features[int(0.6 * n)] in text and features[int(0.3 * n)] in text, text
-    node = "#plot-lattice .scatterlayer .trace:last-of-type path.point"
-    text = _hover_text(page, "lattice", 0.5, 0.5, target=node.removeprefix("#plot-lattice "))
-    assert any(re.search(rf"(^|\s){re.escape(name)}(\s|$)", text) for name in [*features, "[label]"]), text
+    lines = _hover_lines(page, "attention", 0.3, 0.6)  # rows run top to bottom, columns left to right
+    assert lines[0].endswith(f": {features[int(0.6 * n)]}") and lines[1].endswith(
+        f": {features[int(0.3 * n)]}"
+    )
+    lines = _hover_lines(page, "lattice", 0.5, 0.5, target=".scatterlayer .trace:last-of-type path.point")
+    assert lines[0] in [*features, "[label]"], lines
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / f"summary.{language}.png"
     page.screenshot(path=str(shot), full_page=True)
