@@ -1,8 +1,6 @@
-"""The one configuration model of the project.
-
-`ExperimentConfig` mirrors the `parameters.experiment` block of `zenml_config.yaml`: every key is validated
-here (unknown keys are rejected) before any step runs. Model, data and training code take the typed
-sub-models, never raw dicts or environment variables.
+"""The one configuration model of the project: `ExperimentConfig` mirrors the `parameters.experiment` block of
+`zenml_config.yaml`; every key is validated here (unknown keys are rejected) before any step runs. Model, data
+and training code take the typed sub-models, never raw dicts or environment variables.
 """
 
 from __future__ import annotations
