@@ -124,10 +124,9 @@ def test_report_renders_every_figure_offline_and_hover_names_features(two_runs, 
         str(c) for c in pd.read_csv(run / "visuals/attention/attention_weight.csv", index_col=0).columns
     ]
     n = len(features)
-    lines = _hover_lines(page, "attention", 0.3, 0.6)  # rows run top to bottom, columns left to right
-    assert lines[0].endswith(f": {features[int(0.6 * n)]}") and lines[1].endswith(
-        f": {features[int(0.3 * n)]}"
-    )
+    row, column = 2 * n // 3, n // 3  # the middle of a cell; rows run top to bottom, columns left to right
+    lines = _hover_lines(page, "attention", (column + 0.5) / n, (row + 0.5) / n)
+    assert lines[0].endswith(f": {features[row]}") and lines[1].endswith(f": {features[column]}"), lines
     lines = _hover_lines(page, "lattice", 0.5, 0.5, target=".scatterlayer .trace:last-of-type path.point")
     assert lines[0] in [*features, "[label]"], lines
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
