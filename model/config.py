@@ -1,8 +1,6 @@
-"""The one configuration model of the project.
-
-`ExperimentConfig` mirrors the `parameters.experiment` block of `zenml_config.yaml`: every key is validated
-here (unknown keys are rejected) before any step runs. Model, data and training code take the typed
-sub-models, never raw dicts or environment variables.
+"""The one configuration model of the project: `ExperimentConfig` mirrors the `parameters.experiment` block of
+`zenml_config.yaml`; every key is validated here (unknown keys are rejected) before any step runs. Model, data
+and training code take the typed sub-models, never raw dicts or environment variables.
 """
 
 from __future__ import annotations
@@ -11,6 +9,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from model.report_config import ReportConfig
 
 
 class _Strict(BaseModel):
@@ -274,6 +274,7 @@ class ExperimentConfig(_Strict):
     train: TrainConfig = TrainConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
     visualization: VisualizationConfig = VisualizationConfig()
+    report: ReportConfig = ReportConfig()
     gates: GateConfig = GateConfig()
     retraining: RetrainingConfig = RetrainingConfig()
     results_dir: Path = Path("results")

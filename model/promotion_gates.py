@@ -130,14 +130,26 @@ def evaluate_promotion_gates(
     return results
 
 
-def gate_table(gates: Sequence[PromotionGate]) -> list[str]:
-    """The gates as Markdown table lines: gate, value, threshold, PASS/FAIL/N/A and why."""
+# The table's header and verdict words per language (the Japanese report keeps PASS/FAIL/N/A beside its words).
+GATE_WORDS = {
+    "en": ("| gate | value | threshold | verdict | note |", {"PASS": "PASS", "FAIL": "FAIL", "N/A": "N/A"}),
+    "ja": (
+        "| ゲート | 値 | 閾値 | 判定 | 備考 |",
+        {"PASS": "PASS（合格）", "FAIL": "FAIL（不合格）", "N/A": "N/A（適用外）"},
+    ),
+}
+
+
+def gate_table(gates: Sequence[PromotionGate], language: str = "en") -> list[str]:
+    """The gates as Markdown table lines: gate, value, threshold, PASS/FAIL/N/A and why (in `language`: en or
+    ja)."""
+    header, verdicts = GATE_WORDS[language]
     return [
-        "| gate | value | threshold | verdict | note |",
+        header,
         "|---|---|---|---|---|",
         *[
-            f"| {g.name} | {'n/a' if g.value is None else format_value(g.value)} | {g.threshold} | {g.verdict} "
-            f"| {g.reason.replace('|', '/')} |"
+            f"| {g.name} | {'n/a' if g.value is None else format_value(g.value)} | {g.threshold} "
+            f"| {verdicts[g.verdict]} | {g.reason.replace('|', '/')} |"
             for g in gates
         ],
     ]

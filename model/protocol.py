@@ -25,7 +25,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
 
-from model import plots
+from model import figure_data, plots
 from model.data import Dataset
 from model.metrics import (
     forward_flops,
@@ -73,6 +73,7 @@ def exp1_attention(model: CausalLatticeTransformer, data: Dataset) -> ProtocolOu
             "kl_causal": kl,
             "kl_of_averaged_attention": float(averaged_rows.mean()),
             "attention_diagonal_mean": diagonal_share,
+            "n_features": int(matrix.shape[0]),
         },
         files={
             "visuals/attention/heatmap.png": plots.attention_heatmap(matrix, model.feature_names, kl),
@@ -141,6 +142,7 @@ def exp2_latent(
             "latent/z_pca.png": plots.latent_scatter(z_pca, labels, data.groups, "PCA", silhouette),
             "latent/z_stat.json": json_bytes(stats),
             "latent/z_stat.npz": buffer.getvalue(),
+            figure_data.LATENT_POINTS: figure_data.latent_points(z_tsne, z_pca, labels, data.groups),
         },
     )
 
@@ -168,6 +170,7 @@ def exp3_lattice(model: CausalLatticeTransformer, data: Dataset) -> tuple[Protoc
         "threshold": encoder.threshold,
         "readable_features": readable,
         "n_readable": len(readable),
+        "nodes": [str(node) for node in with_label.nodes],
     }
     if LABEL_NODE in with_label:
         metrics.update(
@@ -197,9 +200,18 @@ def exp3_lattice(model: CausalLatticeTransformer, data: Dataset) -> tuple[Protoc
         [(s, t, d["weight"]) for s, t, d in with_label.edges(data=True)],
         columns=["source", "target", "weight"],
     )
+    probability = encoder.sem.adjacency().detach().numpy()
+    index = {name: i for i, name in enumerate(with_label.nodes)}  # the features, then the label node
+    true_edges = data.true_edges
+    if true_edges is not None and LABEL_NODE in with_label and data.label_parents is not None:
+        true_edges = [*true_edges, *((p, LABEL_NODE) for p in data.label_parents)]
+        true_edges += [(LABEL_NODE, c) for c in data.label_children or []]
     outcome = ProtocolOutcome(
         metrics=metrics,
         files={
+            figure_data.EDGE_TRUTH: figure_data.edge_truth(
+                with_label, lambda s, t: float(probability[index[s], index[t]]), true_edges
+            ),
             "lattice/lattice_graph.png": plots.lattice_drawing(with_label, encoder.threshold, set(readable)),
             "lattice/degree_dist.png": plots.degree_distribution(graph),
             "lattice/edges.csv": edges.to_csv(index=False).encode(),

@@ -151,6 +151,7 @@ def cohort_subsets(
         )
     return ProtocolOutcome(
         metrics={
+            "group_accuracy": per_group,
             "subset_accuracy_gap": gap,
             "logo_accuracy_mean": summary["logo_accuracy_mean"],
             "logo_accuracy": per_logo,

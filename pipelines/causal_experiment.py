@@ -28,6 +28,7 @@ from steps.measure_utility import measure_utility as measure_utility_step
 from steps.promote import promote as promote_step
 from steps.report import report as report_step
 from steps.repro_check import repro_check as repro_check_step
+from steps.run_progress import step_failed, step_finished
 from steps.runtime import take_over_sigterm
 from steps.subset_generalization import subset_generalization as subset_generalization_step
 from steps.train import train as train_step
@@ -49,7 +50,8 @@ def repro_invocations(
     return invocations, [(MAIN_TRAINING, f"repro_seed_{main_seed}")]
 
 
-@pipeline(enable_cache=True)
+# Every step ends with a line of the run's progress: steps done and left (steps/run_progress.py).
+@pipeline(enable_cache=True, on_success=step_finished, on_failure=step_failed)
 def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None:
     """`experiment` is the `parameters.experiment` block of zenml_config.yaml, validated before any step runs.
 
@@ -99,7 +101,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     subset_models = [train(data_splits, config, view=view, id=name) for name, view in subset_runs]
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], data_splits, config)
 
-    promotion_verdict, _, _ = report(
+    promotion_verdict, _, _, model_card = report(
         config, main_model, data_splits, attention, latent, lattice, utility, reproducibility, subsets
     )
-    promote(main_model, promotion_verdict, data_splits, config)
+    promote(main_model, promotion_verdict, data_splits, config, model_card)

@@ -25,6 +25,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from model.model_card import DESCRIPTION_CHARS
 from model.promotion_gates import PromotionGate
 from model.trainer import TrainedModel
 from registry import CHALLENGER, CHAMPION, MODEL_NAME
@@ -148,8 +149,10 @@ def register_and_decide(
     gates: Sequence[PromotionGate],
     held_out: HeldOut,
     tags: Mapping[str, str],
+    model_card: str = "",
 ) -> PromotionOutcome:
-    """Log, register, tag, alias `challenger`, compare with `champion`, move `champion` if the gate allows."""
+    """Log, register, tag, alias `challenger`, compare with `champion`, move `champion` if the gate allows.
+    The version's description is `model_card` followed by the decision and its reasons."""
     client = MlflowClient()
     info = log_model(trained, held_out)
     registered = mlflow.register_model(info.model_uri, MODEL_NAME, tags={**tags, **gate_tags(gates)})
@@ -177,6 +180,7 @@ def register_and_decide(
     }
     for key, value in outcome_tags.items():
         client.set_model_version_tag(MODEL_NAME, version, key, value)
+    client.update_model_version(MODEL_NAME, version, description=describe(model_card, decision))
     if decision.promote:
         client.set_registered_model_alias(MODEL_NAME, CHAMPION, version)
         logger.info("%s version %s is the new %s", MODEL_NAME, version, CHAMPION)
@@ -197,6 +201,13 @@ def register_and_decide(
         champion_note=champion_note,
         decision=decision,
     )
+
+
+def describe(model_card: str, decision: PromotionDecision) -> str:
+    """The model version's description: the card, then the promotion decision, within MLflow's column."""
+    verdict = "promoted to `champion`" if decision.promote else "not promoted"
+    text = f"{model_card.rstrip()}\n\n## Promotion\n\n**{verdict}**: {'; '.join(decision.reasons)}\n"
+    return text if len(text) <= DESCRIPTION_CHARS else text[: DESCRIPTION_CHARS - 1] + "…"
 
 
 def source_commit() -> dict[str, str]:

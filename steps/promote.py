@@ -27,12 +27,14 @@ def promote(
     promotion_verdict: PromotionVerdict,
     data_splits: DataSplits,
     experiment: ExperimentConfig,
+    model_card: MarkdownString,
 ) -> Annotated[MarkdownString, "promotion"]:
     """Registers the main model as the `challenger` and moves `champion` only when every gate passes and it is
     at least as accurate as the champion on this run's held-out rows.
 
     Reads `trained_model` (network and Standardizer, for the pyfunc), `promotion_verdict` (from the report),
-    the main split's raw test rows of `data_splits` and the data fingerprint. Writes only its own
+    the main split's raw test rows of `data_splits`, the data fingerprint and `model_card` (from the report: the
+    registered version's description, to which the decision is added). Writes only its own
     `reports/promotion.md` (the summary links it) and logs it to MLflow. Returns `promotion`, that decision
     table. On a stack without an MLflow tracker nothing is registered and the table says so.
     """
@@ -75,7 +77,7 @@ def promote(
             "model.seed": str(trained_model.seed),
             **source_commit(),
         }
-        outcome = register_and_decide(trained_model, gates, held_out, tags)
+        outcome = register_and_decide(trained_model, gates, held_out, tags, str(model_card))
         champion = f"version {outcome.champion_version}" if outcome.champion_version else None
         table = promotion_table(
             gates,

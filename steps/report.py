@@ -1,5 +1,5 @@
 """report: the seed's section VII table with this run's measured values and the promotion gates, as Markdown and
-as one self-contained HTML page."""
+as one self-contained interactive HTML page, in English, Japanese or both; and the model card."""
 
 import logging
 import os
@@ -12,17 +12,20 @@ from model.baselines import baseline_accuracy
 from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.leakage import integrity_gates
+from model.model_card import render_model_card
 from model.promotion_gates import PromotionVerdict, evaluate_promotion_gates
 from model.protocol import ProtocolOutcome
-from model.report import render_html, render_summary
+from model.report import DataFacts, render_summary, summary_files
+from model.report_figures import interactive_figures
+from model.report_html import render_html
 from model.trainer import TrainedModel
 from steps.results import run_directory, write_files
 from steps.runtime import begin_step
 from steps.tracking import track
 
 logger = logging.getLogger(__name__)
-SUMMARY_FILE = "reports/summary.md"
 SUMMARY_HTML_FILE = "reports/summary.html"
+MODEL_CARD_FILE = "reports/model_card.md"
 
 
 def not_applicable_reasons(experiment: ExperimentConfig, data_splits: DataSplits) -> dict[str, str]:
@@ -91,15 +94,19 @@ def report(
     Annotated[PromotionVerdict, "promotion_verdict"],
     Annotated[MarkdownString, "summary"],
     Annotated[HTMLString, "summary_html"],
+    Annotated[MarkdownString, "model_card"],
 ]:
     """Evaluates the promotion gates and writes the run summary from the protocol's artifacts alone.
 
     Reads the six protocol outcomes (their numbers and the bytes of their figures, from the artifact store:
     nothing from another step's folder), the main `trained_model`'s test metrics and runtime, `data_splits`
     (the dataset's name, size and fingerprint, its columns for the leakage check, the main split for the
-    logistic-regression baseline) and `experiment` (profile, gates, evaluation.metrics). Writes `reports/summary.md` and
-    `reports/summary.html` (every figure embedded) and logs both to MLflow. Returns `promotion_verdict` (the
-    SPEC §5 gates), `summary` and `summary_html`.
+    logistic-regression baseline) and `experiment` (profile, gates, evaluation.metrics, report.language).
+    Writes `reports/summary.md` and `reports/summary.html` (every figure interactive, plotly.js inlined), and
+    with `report.language: both` also `summary.ja.md` and `summary.ja.html`, and logs them to MLflow. Returns
+    `promotion_verdict` (the SPEC §5 gates and the leakage gates), `summary` and `summary_html` (the first
+    language's) and `model_card` (the registered model version's description, also in
+    `reports/model_card.md`).
     """
     begin_step(experiment)
     outcomes = {
@@ -122,17 +129,31 @@ def report(
         if path.endswith(".png")
     }
     dataset = data_splits.dataset
-    description = (
-        f"{dataset.name}: {dataset.features.shape[0]} rows, {dataset.n_features} features, fingerprint "
-        f"{dataset.fingerprint()}"
+    data = DataFacts(
+        name=dataset.name,
+        rows=int(dataset.features.shape[0]),
+        features=dataset.n_features,
+        fingerprint=dataset.fingerprint(),
     )
     directory = run_directory(experiment)
     runtime = trained_model.runtime.describe() if trained_model.runtime else "not recorded"
-    markdown = render_summary(
-        directory.name, experiment, metrics, verdict.gates, sorted(figures), description, runtime
-    )
-    html = render_html(markdown, f"causal-lattice {directory.name}", figures)
-    files = {SUMMARY_FILE: markdown.encode(), SUMMARY_HTML_FILE: html.encode()}
+    files: dict[str, bytes] = {}
+    pages: list[tuple[str, str]] = []
+    for language, (md_name, html_name) in summary_files(experiment.report.language).items():
+
+        def summary(figure_paths: list[str], language: str = language) -> str:
+            return render_summary(
+                directory.name, experiment, metrics, verdict.gates, figure_paths, data, language, runtime
+            )
+
+        markdown = summary(sorted(figures))
+        page = render_html(
+            summary([]), f"causal-lattice {directory.name}", interactive_figures(outcomes, language), language
+        )
+        files[f"reports/{md_name}"], files[f"reports/{html_name}"] = markdown.encode(), page.encode()
+        pages.append((markdown, page))
+    card = render_model_card(directory.name, experiment, data, metrics, verdict.gates)
+    files[MODEL_CARD_FILE] = card.encode()
     write_files(experiment, files)
     track(
         experiment,
@@ -153,4 +174,5 @@ def report(
     except OSError as error:  # only a convenience link: the report itself is written
         logger.warning("could not point %s at %s (%s)", latest, directory.name, error.strerror)
     logger.info("report: %s (all gates passed: %s)", directory / SUMMARY_HTML_FILE, verdict.passed)
-    return verdict, MarkdownString(markdown), HTMLString(html)
+    markdown, page = pages[0]
+    return verdict, MarkdownString(markdown), HTMLString(page), MarkdownString(card)

@@ -9,6 +9,7 @@ from zenml import get_step_context, step
 from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.data_view import MAIN_VIEW, DataView
+from model.progress import TrainingProgress
 from model.threads import this_machine
 from model.trainer import TrainedModel, evaluate_model, train_model
 from steps.checkpoints import training_checkpoint
@@ -51,7 +52,15 @@ def train(
         split.train.features.shape[0],
     )
     checkpoint = training_checkpoint(step_name, view, split, experiment.model, train_config)
-    result = train_model(split.train, experiment.model, train_config, checkpoint=checkpoint)
+    bar = TrainingProgress(step_name, train_config.structure.max_rounds)
+    result = train_model(
+        split.train,
+        experiment.model,
+        train_config,
+        bar.epoch,
+        structure_progress=bar.structure_round,
+        checkpoint=checkpoint,
+    )
     metrics = evaluate_model(result.model, split.test)
     logger.info("%s: test %s", step_name, {k: round(v, 4) for k, v in metrics.items()})
     grad_log = {f"logs/grad/{step_name}.json": json.dumps(result.gradient_log(), indent=1).encode()}

@@ -22,7 +22,21 @@ from tests.integration.mlflow_scenario import (
     run,
     write_config,
 )
-from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK
+from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK, run_pipeline
+
+
+@pytest.fixture(scope="session")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], str]:
+    """Two runs of the tiny config in one working directory (the pipeline and report tests share them):
+    the working directory, the two run folders and the first run's output."""
+    workdir = tmp_path_factory.mktemp("pipeline")
+    outputs = []
+    for _ in range(2):
+        result = run_pipeline(workdir)
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+        outputs.append(result.stdout + result.stderr)
+    runs = sorted(p for p in (workdir / "results").iterdir() if p.is_dir() and not p.is_symlink())
+    return workdir, runs, outputs[0]
 
 
 @pytest.fixture(scope="module")

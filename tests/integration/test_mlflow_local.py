@@ -117,7 +117,15 @@ def test_pipeline_logs_and_registers_into_the_state_folder(embedded) -> None:
     experiment = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
     assert experiment is not None
     assert experiment.artifact_location == (workdir / ".state" / "mlartifacts").resolve().as_uri()
-    assert str(client.get_model_version_by_alias(MODEL_NAME, CHALLENGER).version) == "1"
+    version = client.get_model_version_by_alias(MODEL_NAME, CHALLENGER)
+    assert str(version.version) == "1"
+    # The version explains itself: its description is the run's model card, then the decision.
+    card = (workdir / "results" / "latest" / "reports" / "model_card.md").read_text()
+    assert version.description.startswith(card.rstrip())
+    for text in ("# Model card", "fingerprint `", "configuration profile: **tiny-test**", "seed reference",
+                 "| seed_accuracy_std |", "## What the prediction reads", "edges between features",
+                 "against the true DAG: SHD", "## Promotion", "**not promoted**"):  # fmt: skip
+        assert text in version.description, text
     assert any((workdir / ".state" / "mlartifacts").rglob("heatmap.png"))
     assert any((workdir / ".state" / "mlartifacts").rglob("model.safetensors"))
     assert not (workdir / "mlruns").exists()

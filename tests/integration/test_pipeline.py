@@ -14,6 +14,8 @@ from PIL import Image
 
 from tests.integration.zenml_env import RUN_OUTPUTS, SPEC_FILES, TINY_CONFIG, run_pipeline, zenml_query
 
+# `two_runs` (tests/integration/conftest.py): two runs of the tiny config in one working directory.
+
 pytestmark = pytest.mark.integration
 
 TRAININGS = [
@@ -27,18 +29,6 @@ TRAININGS = [
     "logo_colon",
     "logo_breast",
 ]
-
-
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], str]:
-    workdir = tmp_path_factory.mktemp("pipeline")
-    outputs = []
-    for _ in range(2):
-        result = run_pipeline(workdir)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-        outputs.append(result.stdout + result.stderr)
-    runs = sorted(p for p in (workdir / "results").iterdir() if p.is_dir() and not p.is_symlink())
-    return workdir, runs, outputs[0]
 
 
 def _digest(directory: Path) -> dict[str, str]:

@@ -1,18 +1,20 @@
-"""The run summary: measured values, the one gate table, and a self-contained HTML page with every figure."""
+"""The run summary: measured values, the one gate table, the same numbers and verdicts in English and Japanese."""
 
 from __future__ import annotations
 
-import base64
 import re
 
-from model.config import ExperimentConfig, GateConfig
-from model.plots import bar_chart
+import pytest
+
+from model.config import ExperimentConfig
 from model.promotion_gates import evaluate_promotion_gates, gate_table
-from model.report import PROMOTION_FILE, render_html, render_summary
+from model.report import PROMOTION_FILE, DataFacts, render_summary, summary_files
 from registry.decision import decide_promotion, promotion_table
 
+DATA = DataFacts(name="synthetic", rows=10, features=3, fingerprint="abc")
+
 METRICS = {
-    "attention": {"kl_causal": 0.4, "attention_diagonal_mean": 0.1},
+    "attention": {"kl_causal": 0.4, "attention_diagonal_mean": 0.1, "n_features": 3},
     "latent": {"silhouette": 0.6},
     "lattice": {
         "degree_variance": 0.2,
@@ -36,6 +38,7 @@ METRICS = {
     },
     "reproducibility": {"accuracy_std": 0.01, "same_seed_identical": True},
     "subsets": {
+        "group_accuracy": {"lung": 0.9, "colon": 0.88},
         "subset_accuracy_gap": 0.02,
         "logo_accuracy_mean": 0.8,
         "logo_accuracy": {"lung": 0.8},
@@ -56,7 +59,7 @@ def test_summary_shows_configured_metrics_the_gate_table_and_links_promotion() -
     config = ExperimentConfig()
     gates = evaluate_promotion_gates(GATE_INPUTS, config.gates)
     figures = ["latent/z_pca.png", "visuals/attention/heatmap.png"]
-    markdown = render_summary("run-1", config, METRICS, gates, figures, "synthetic: 10 rows")
+    markdown = render_summary("run-1", config, METRICS, gates, figures, DATA)
     headline = next(line for line in markdown.splitlines() if "evaluation.metrics" in line)
     assert [name for name in config.evaluation.metrics if name in headline] == config.evaluation.metrics
     assert "auroc" not in headline  # not in evaluation.metrics
@@ -75,18 +78,74 @@ def test_summary_shows_configured_metrics_the_gate_table_and_links_promotion() -
     assert "| lung | 0.800 | 0.400 | 0.850 |" in markdown
 
 
-def test_html_is_self_contained_with_every_figure_embedded() -> None:
-    figures = {
-        "visuals/repro_accuracy.png": bar_chart({"seed 42": 0.9}, "accuracy", "repro"),
-        "subsets/subset_accuracy.png": bar_chart({"lung": 0.8}, "accuracy", "cohorts"),
+def _cells(markdown: str, first: str) -> list[list[str]]:
+    return [
+        [cell.strip() for cell in line.strip("|").split("|")]
+        for line in markdown.splitlines()
+        if line.startswith(f"| {first}")
+    ]
+
+
+def test_japanese_summary_has_the_seeds_headings_and_the_same_numbers_and_verdicts() -> None:
+    config = ExperimentConfig()
+    gates = evaluate_promotion_gates({**GATE_INPUTS, "accuracy_std": 0.02}, config.gates)  # one gate fails
+    metrics = {**METRICS, "reproducibility": {"accuracy_std": 0.02, "same_seed_identical": True}}
+    english = render_summary("run-1", config, metrics, gates, [], DATA, "en")
+    japanese = render_summary("run-1", config, metrics, gates, [], DATA, "ja")
+    assert "| 実験名 | 主観的観察 | 定量結果 | 考察 |" in japanese
+    assert "| experiment | observation | measured | interpretation |" in english
+    for term in (
+        "結果整理テンプレート",
+        "KL=0.400",
+        "Silhouette=0.600",
+        "DegreeVar=0.200",
+        "FLOPS削減=30.0%",
+    ):
+        assert term in japanese, term
+    assert "FLOPs reduction=30.0%" in english
+    # The same rows, the same numbers in every cell, in the same order.
+    rows = {language: _cells(text, "Exp-") + _cells(text, "VI.3") for language, text in
+            (("en", english), ("ja", japanese))}  # fmt: skip
+    assert [r[0] for r in rows["en"]] == [r[0] for r in rows["ja"]] == [
+        "Exp-1", "Exp-2", "Exp-3", "Exp-4", "Exp-5", "VI.3"
+    ]  # fmt: skip
+    for en_row, ja_row in zip(rows["en"], rows["ja"], strict=True):
+        assert re.findall(r"\d+\.\d+", en_row[2]) == re.findall(r"\d+\.\d+", ja_row[2])
+    # The same gate verdicts: 3 PASS and 1 FAIL in both, gate by gate.
+    verdicts = {
+        language: [(cells[0], "PASS" in cells[3]) for cells in _cells(text, "seed_") + _cells(text, "subset_")
+                   + _cells(text, "flops_") + _cells(text, "gated_")]
+        for language, text in (("en", english), ("ja", japanese))
+    }  # fmt: skip
+    assert verdicts["en"] == verdicts["ja"] == [(g.name, g.passed) for g in gates]
+    assert [g.passed for g in gates].count(False) == 1
+    assert "FAIL（不合格）" in japanese and "**全ゲート合格: いいえ**" in japanese
+    assert "**All gates passed: no**" in english
+    # Exp-5 fails its σ < 1.5 % criterion: both say so in their own words.
+    assert "モデル安定性は未保証" in japanese and "model stability not assured" in english
+
+
+def test_interpretation_follows_the_numbers() -> None:
+    config = ExperimentConfig()
+    gates = evaluate_promotion_gates(GATE_INPUTS, config.gates)
+    good = {
+        **METRICS,
+        "attention": {**METRICS["attention"], "kl_causal": 0.01, "attention_diagonal_mean": 0.9},
     }
-    gates = evaluate_promotion_gates(GATE_INPUTS, GateConfig())
-    markdown = render_summary("run-1", ExperimentConfig(), METRICS, gates, sorted(figures), "d")
-    page = render_html(markdown, "causal-lattice <run-1>", figures)
-    sources = re.findall(r'<img [^>]*src="([^"]+)"', page)
-    assert len(sources) == len(figures)
-    assert all(source.startswith("data:image/png;base64,") for source in sources)
-    embedded = {base64.b64decode(source.split(",", 1)[1]) for source in sources}
-    assert embedded == set(figures.values())
-    assert "<title>causal-lattice &lt;run-1&gt;</title>" in page
-    assert "<table>" in page and "seed_accuracy_std" in page
+    text = render_summary("run-1", config, good, gates, [], DATA, "ja")
+    assert "Attentionが局所集中" in text and "因果距離反映が成功" in text
+    text = render_summary("run-1", config, METRICS, gates, [], DATA, "ja")
+    assert "Attentionが分散" in text and "因果距離の反映は seed より弱い" in text
+    assert "自律最適化成立" in text and "因果構造の汎化性良好" in text and "再現性良好" in text
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("en", {"en": ("summary.md", "summary.html")}),
+        ("ja", {"ja": ("summary.md", "summary.html")}),
+        ("both", {"en": ("summary.md", "summary.html"), "ja": ("summary.ja.md", "summary.ja.html")}),
+    ],
+)
+def test_summary_files_per_language_setting(setting: str, expected: dict) -> None:
+    assert summary_files(setting) == expected
