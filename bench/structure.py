@@ -35,7 +35,7 @@ import multiprocessing
 import os
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -384,6 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     baselines = not args.no_baselines and args.ablation is None
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
     started = time.perf_counter()
+    stem = f"structure-{args.ablation}" if args.ablation else "structure"
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
             pool.submit(
@@ -399,6 +400,12 @@ def main(argv: list[str] | None = None) -> int:
             for name in names
         ]
         bc_future = pool.submit(breast_cancer, args.ablation, args.epochs, baselines, threads)
+        # Each case's record is kept as soon as it is done: a suite cut short keeps what it finished.
+        for future in as_completed(futures):
+            done = finite_or_none(future.result())
+            logger.info(
+                "kept %s", write_new(done, ROOT / "bench" / "out" / f"{stem}-case-{done['case']}.json")
+            )
         cases = [future.result() for future in futures]
         breast = bc_future.result()
     model_config, train_config = configure(args.ablation, args.epochs)
@@ -419,7 +426,6 @@ def main(argv: list[str] | None = None) -> int:
         "wall_s": time.perf_counter() - started,
     }
     record = finite_or_none(record)
-    stem = f"structure-{args.ablation}" if args.ablation else "structure"
     logger.info("wrote %s", write_new(record, ROOT / "bench" / "out" / f"{stem}.json"))
     if args.record:
         logger.info("recorded %s", write_new(record, ROOT / "bench" / "results" / f"{stem}_cpu2.json"))
