@@ -24,8 +24,7 @@ def test_every_input_is_refused_in_one_line_or_accepted_and_trains() -> None:
     outcomes = run_all(CASES, train=True)
     unexpected = [(o.case.family, o.case.name, o.category, o.line) for o in outcomes if not o.as_expected]
     assert not unexpected, summary_table(outcomes) + "\n" + "\n".join(map(str, unexpected))
-    assert not [o for o in outcomes if o.category == "other"]
-    assert max(o.seconds for o in outcomes) < 60
+    assert not [o for o in outcomes if o.category == "other"]  # a hang (the per-input limit) counts as other
 
 
 @pytest.mark.parametrize(
