@@ -361,6 +361,55 @@ def summarise(cases: list[dict[str, Any]]) -> dict[str, Any]:
     return summary
 
 
+def _cell(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(cases: list[dict[str, Any]]) -> str:
+    """The per-SCM table of docs/science.md: this model beside the structure and prediction baselines."""
+    lines = [
+        "| SCM | F | true edges | edge AUROC (unlabeled) | SHD | SHD PC / GES / DAGMA | DAG | i.i.d. acc "
+        "| best baseline i.i.d. (non-descendant LR) | flip-cohort acc | oracle | best all-feature on flip |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in cases:
+        structure = c.get("structure_baselines", {})
+        shds = " / ".join(_cell(structure.get(m, {}).get("shd", "timeout")) for m in ("pc", "ges", "dagma"))
+        flip = c.get("baselines_flip", {})
+        lines.append(
+            f"| {c['case']} | {c['n_features']} | {c['n_true_edges']} | {_cell(c['edge_auroc'])} "
+            f"({_cell(c['edge_auroc_unlabeled'])}) | {c['shd']} | {shds} | {'yes' if c['is_dag'] else 'no'} "
+            f"| {_cell(c['iid_accuracy'])} | {_cell(c.get('best_baseline_iid'))} "
+            f"({_cell(c.get('iid_non_descendant_ceiling'))}) | {_cell(c['flip_accuracy'])} "
+            f"| {_cell(flip.get('oracle'))} "
+            f"| {_cell(max((v for k, v in flip.items() if k != 'oracle' and v is not None), default=None))} |"
+        )
+    return "\n".join(lines)
+
+
+def from_cases(paths: list[Path], record_it: bool) -> int:
+    """A record made of case records kept by earlier (possibly cut-short) runs of this script."""
+    loaded = [json.loads(path.read_text()) for path in paths]
+    breast = [r for r in loaded if "case" not in r]
+    cases = [r for r in loaded if "case" in r]
+    record = {
+        "suite": cases,
+        "breast_cancer": breast[0] if breast else None,
+        **summarise(cases),
+        "from_cases": [str(path) for path in paths],
+        "cases_missing": sorted(set(SUITE) - {c["case"] for c in cases}),
+    }
+    record = finite_or_none(record)
+    print(markdown_table(cases), file=sys.stderr)
+    logger.info("wrote %s", write_new(record, ROOT / "bench" / "out" / "structure-from-cases.json"))
+    if record_it:
+        logger.info("recorded %s", write_new(record, ROOT / "bench" / "results" / "structure_cpu2.json"))
+    print(json.dumps(record, separators=(",", ":")), flush=True)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", help=f"comma-separated subset of {', '.join(SUITE)}")
@@ -373,8 +422,18 @@ def main(argv: list[str] | None = None) -> int:
         "--baseline-timeout", type=float, default=1800.0, help="seconds a structure baseline may run per SCM"
     )
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
+    parser.add_argument(
+        "--from-cases",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="summarise kept case records (bench/out/structure-case-*.json) instead of running; prints the "
+        "Markdown table on stderr",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.from_cases:
+        return from_cases(args.from_cases, args.record)
     names = args.cases.split(",") if args.cases else list(SUITE)
     unknown = sorted(set(names) - set(SUITE))
     if unknown:
@@ -408,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         cases = [future.result() for future in futures]
         breast = bc_future.result()
+        logger.info("kept %s", write_new(breast, ROOT / "bench" / "out" / f"{stem}-case-breast_cancer.json"))
     model_config, train_config = configure(args.ablation, args.epochs)
     record = {
         "suite": cases,
