@@ -271,6 +271,9 @@ def run_case(
     logger.info("%s: training without the flip cohort %s", name, data_config.flip_group)
     flipped = train_model(flip.train, model_config, train_config, None, None)
     record["flip_accuracy"] = evaluate_model(flipped.model, flip.test)["accuracy"]
+    record["flip_readable_true_label_children"] = sorted(
+        set(flipped.model.readable_features()) & set(data.label_children or [])
+    )
     if baselines:
         record["baselines_iid"] = prediction_baselines(iid)
         record["baselines_flip"] = prediction_baselines(flip)
