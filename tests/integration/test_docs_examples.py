@@ -116,7 +116,10 @@ def docs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         "seed",
         REPO / "configs" / "seed.yaml",
         merge(
-            TINY, {"data": {"n_samples": 400}, "train": {"epochs": 1}, "evaluation": {"subsets": ["lung"]}}
+            # The default's data: whichever of the two the registry makes champion, the retrain check and the
+            # serving call below use data of its columns.
+            TINY,
+            {"data": TINY_SYNTHETIC, "train": {"epochs": 1}, "evaluation": {"subsets": ["lung"]}},
         ),
     )
     _run(scenario, "seed_profile", make("run", workdir, seed), workdir)
@@ -252,8 +255,10 @@ def test_make_retrain_sees_no_drift_against_the_champion(docs) -> None:
 
 def test_make_compile_writes_the_kubeflow_yaml(docs) -> None:
     _ok(docs["compile"])
-    compiled = yaml.safe_load((docs["workdir"] / "kubeflow" / "pipeline.yaml").read_text())
+    # The pipeline spec, then kfp-kubernetes' platform spec as a second YAML document.
+    compiled, *platform = yaml.safe_load_all((docs["workdir"] / "kubeflow" / "pipeline.yaml").read_text())
     assert compiled["pipelineInfo"]["name"]
+    assert all("platforms" in document for document in platform)
 
 
 def test_the_readme_serving_call_predicts_with_the_champion(docs) -> None:
