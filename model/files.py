@@ -7,6 +7,7 @@ on a pipe or fail with its own traceback."""
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
 import os
@@ -270,10 +271,14 @@ def check_results_dir(path: Path, min_free: int = MIN_FREE_RESULTS_BYTES) -> Non
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as problem:
-        raise ConfigError(
-            f"results_dir {path} is not writable ({existing}: {problem.strerror}): make it writable or set "
-            "results_dir to another folder"
-        ) from None
+        if problem.errno not in (
+            errno.ENOSPC,
+            errno.EDQUOT,
+        ):  # a full disk is reported by its free space below
+            raise ConfigError(
+                f"results_dir {path} is not writable ({existing}: {problem.strerror}): make it writable or set "
+                "results_dir to another folder"
+            ) from None
     free = shutil.disk_usage(existing).free
     if free < min_free:
         raise ConfigError(
