@@ -34,59 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.plain_baseline import matmul_peak, peak_memory, reset_peak, sync, time_plain  # noqa: E402
 from bench.record import finite_or_none, write_new  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data import DataSplit, split_dataset  # noqa: E402
 from model.scm import make_synthetic_pancancer  # noqa: E402
-from model.tokenizer import FeatureTokenizer  # noqa: E402
 from model.trainer import EpochRecord, evaluate_model, train_model  # noqa: E402
 
 logger = logging.getLogger("causal_lattice.bench.gpu")
 N_BIOMARKERS = 4
-
-
-class PlainEncoder(nn.Module):
-    """The baseline: feature tokens + [CLS] through PyTorch's pre-LN TransformerEncoder, a linear head."""
-
-    def __init__(self, n_features: int, d_model: int, heads: int, blocks: int, mlp_ratio: float) -> None:
-        super().__init__()
-        self.tokenizer = FeatureTokenizer(n_features, d_model)
-        layer = nn.TransformerEncoderLayer(
-            d_model, heads, int(d_model * mlp_ratio), dropout=0.0, batch_first=True, norm_first=True
-        )
-        self.encoder = nn.TransformerEncoder(layer, blocks, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(d_model)
-        self.head = nn.Linear(d_model, 2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.norm(self.encoder(self.tokenizer(x)))[:, 0])
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def matmul_peak(device: torch.device) -> float:
-    """FLOP/s of a large matrix product (bf16 on CUDA, fp32 on the CPU), the mean of ten after warm-ups."""
-    size, dtype = (8192, torch.bfloat16) if device.type == "cuda" else (1024, torch.float32)
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    for _ in range(3):
-        a @ b
-    sync(device)
-    started = time.perf_counter()
-    for _ in range(10):
-        a @ b
-    sync(device)
-    return 10 * 2 * size**3 / (time.perf_counter() - started)
 
 
 def synthetic_split(n_features: int, rows: int) -> DataSplit:
@@ -99,57 +59,6 @@ def synthetic_split(n_features: int, rows: int) -> DataSplit:
         seed=11,
     )
     return split_dataset(make_synthetic_pancancer(config), SplitConfig(test_fraction=0.2))
-
-
-def peak_memory(device: torch.device) -> float | None:
-    return torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None
-
-
-def reset_peak(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats(device)
-
-
-def plain_flops_per_sample(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
-    counter = FlopCounterMode(display=False)
-    with counter:
-        F.cross_entropy(model(x), y).backward()
-    model.zero_grad(set_to_none=True)
-    return counter.get_total_flops() / x.shape[0]
-
-
-def time_plain(
-    split: DataSplit, args: argparse.Namespace, device: torch.device, compiled: bool, batch: int
-) -> dict[str, Any]:
-    torch.manual_seed(0)
-    model = PlainEncoder(split.train.n_features, args.d_model, args.heads, args.blocks, 2.0).to(device)
-    step_model: Callable[[torch.Tensor], torch.Tensor] = torch.compile(model) if compiled else model
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    x = torch.from_numpy(split.train.features).to(device)
-    y = torch.from_numpy(split.train.labels).to(device)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    flops = plain_flops_per_sample(model, x[:batch], y[:batch]) if not compiled else None
-    reset_peak(device)
-    seconds = []
-    for _ in range(2):  # a warm-up epoch (compilation), then the timed one
-        sync(device)
-        started = time.perf_counter()
-        for index in torch.randperm(x.shape[0], device=device).split(batch):
-            with autocast:
-                loss = F.cross_entropy(step_model(x[index]).float(), y[index])
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        sync(device)
-        seconds.append(time.perf_counter() - started)
-    return {
-        "samples_per_s": x.shape[0] / seconds[1],
-        "warmup_epoch_s": seconds[0],
-        "epoch_s": seconds[1],
-        "peak_memory_gib": peak_memory(device),
-        "flops_per_sample": flops,
-    }
 
 
 def bench_structure(args: argparse.Namespace) -> StructureConfig:

@@ -67,7 +67,7 @@ class ModelConfig(_Strict):
 
 
 class StructureConfig(_Strict):
-    """The structure phase (model/structure.py): fitting the structural equations and the lattice.
+    """The structure phase (model/structure_fit.py): fitting the structural equations and the lattice.
 
     It runs before the predictor's epochs with its own optimiser: the lattice is the output of a structure
     learner, the predictor only reads it. Defaults were chosen on generated SCMs (docs/science.md) and are the
@@ -103,10 +103,8 @@ class StructureConfig(_Strict):
     # rho grows when a round did not bring h below this share of the previous round's h.
     rho_progress: float = Field(default=0.9, gt=0, le=1)
     grad_clip: float = Field(default=10.0, gt=0)
-    # Ablations only: let the task loss write into the lattice during the predictor phase; drop the
-    # acyclicity schedule (and the final cycle breaking).
-    task_gradient: bool = False
-    acyclicity: bool = True
+    task_gradient: bool = False  # ablation: the task loss writes into the lattice in the predictor phase
+    acyclicity: bool = True  # False (ablation): no acyclicity schedule and no final cycle breaking
 
 
 class TrainConfig(_Strict):
@@ -127,8 +125,7 @@ class TrainConfig(_Strict):
     weight_decay: float = Field(default=0.01, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
     lambdas: LambdaConfig = LambdaConfig()
-    # Weight of the router compute cost inside the lambda_reg term.
-    utility_cost: float = Field(default=1.0, ge=0)
+    utility_cost: float = Field(default=1.0, ge=0)  # weight of the router compute cost inside lambda_reg
     # Weight of the cross-cohort V-REx penalty inside the lambda_causal term (used when groups exist). It is
     # 0 for the first `invariance_warmup_epochs` and reaches its weight linearly over `invariance_ramp_epochs`.
     invariance: float = Field(default=1.0, ge=0)
@@ -159,8 +156,7 @@ class SyntheticDataConfig(_Strict):
     edge_probability: float = Field(default=0.2, gt=0, lt=1)
     mechanism: Literal["nonlinear", "linear"] = "nonlinear"
     groups: list[str] = Field(default_factory=lambda: ["lung", "colon", "breast"], min_length=2)
-    # Standard deviation of each root gene's mean shift between cohorts.
-    root_shift: float = Field(default=0.8, ge=0)
+    root_shift: float = Field(default=0.8, ge=0)  # std of each root gene's mean shift between cohorts
     # Genes (with parents) whose mechanism strength differs between cohorts.
     n_changed_mechanisms: int = Field(default=2, ge=0)
     n_causal_genes: int = Field(default=3, ge=1)
@@ -219,8 +215,7 @@ DataSource = SyntheticDataConfig | TableDataConfig | BreastCancerDataConfig
 class SplitConfig(_Strict):
     test_fraction: float = Field(default=0.25, gt=0, lt=0.9)
     seed: int = Field(default=0, ge=0, lt=2**32)
-    # A group needs at least this many rows to be split into train and test.
-    min_group_size: int = Field(default=20, ge=4)
+    min_group_size: int = Field(default=20, ge=4)  # rows a group needs to be split into train and test
 
 
 class EvaluationConfig(_Strict):

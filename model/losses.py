@@ -95,3 +95,9 @@ def predictor_loss(
         + lam.reg * config.utility_cost * terms["compute_cost"]
     )
     return LossTerms(total=total, terms=terms)
+
+
+def invariance_weight(config: TrainConfig, epoch: int) -> float:
+    """The V-REx weight at `epoch` (1-based): 0 during the warm-up, then a linear ramp up to `invariance`."""
+    progress = (epoch - config.invariance_warmup_epochs) / max(config.invariance_ramp_epochs, 1)
+    return config.invariance * min(max(progress, 0.0), 1.0)

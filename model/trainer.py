@@ -5,23 +5,23 @@ from __future__ import annotations
 
 import logging
 import math
-import random
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torchmetrics.classification import MulticlassAccuracy, MulticlassAUROC, MulticlassF1Score
 
+from model.batching import _tensors, balanced_batches, group_codes, kl_query_rows, shuffled_batches
 from model.checkpoint import TrainingCheckpoint
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset, Standardizer
 from model.data_view import DataView
-from model.losses import predictor_loss
+from model.losses import invariance_weight, predictor_loss
 from model.metrics import LaplacianEnergy, UtilityEntropy, kl_causal
-from model.structure import StructureFit, TrainingDivergedError, fit_structure
+from model.numerics import clip_and_measure, numerics_for, resolve_device, seed_everything
+from model.structure import StructureFit, TrainingDivergedError
+from model.structure_fit import fit_structure, log_structure_round
 from model.threads import RuntimeInfo
 from model.transformer import CausalLatticeTransformer
 
@@ -56,101 +56,6 @@ class FitResult:
         return predictor | {f"structure.{name}": values for name, values in self.structure.grad_norms.items()}
 
 
-def resolve_device(requested: str) -> torch.device:
-    """`auto` picks CUDA when available; asking for `cuda` without a GPU is an error, not a silent fallback."""
-    if requested == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is available: use 'auto' or 'cpu'")
-    return torch.device(requested)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python, NumPy and torch."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-@contextmanager
-def numerics_for(device: torch.device) -> Iterator[None]:
-    """torch's global numeric settings for one training, restored afterwards. On the CPU, the reference,
-    deterministic kernels only (bit-identical reruns). On CUDA, TF32 for the float32 products (the structure
-    phase) and the fast kernels: the memory-efficient attention's backward, for one, has no deterministic
-    version, and forcing deterministic scatters costs throughput at width."""
-    deterministic = torch.are_deterministic_algorithms_enabled()
-    precision = torch.get_float32_matmul_precision()
-    torch.use_deterministic_algorithms(device.type == "cpu")
-    if device.type == "cuda":
-        torch.set_float32_matmul_precision("high")
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(deterministic)
-        torch.set_float32_matmul_precision(precision)
-
-
-def group_codes(dataset: Dataset) -> tuple[np.ndarray, list[str]]:
-    """Integer cohort codes (0 everywhere without a group column) and the cohort names, sorted."""
-    if dataset.groups is None:
-        return np.zeros(dataset.features.shape[0], dtype=np.int64), []
-    names, codes = np.unique(dataset.groups, return_inverse=True)
-    return codes.astype(np.int64), [str(name) for name in names]
-
-
-def _tensors(dataset: Dataset) -> tuple[torch.Tensor, torch.Tensor | None]:
-    x = torch.from_numpy(np.ascontiguousarray(dataset.features, dtype=np.float32))
-    y = torch.from_numpy(dataset.labels) if dataset.labels is not None else None
-    return x, y
-
-
-def balanced_batches(codes: np.ndarray, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """One epoch of batches with (nearly) equal rows from every cohort: V-REx compares cohort risks, so each
-    batch must hold every cohort. Smaller cohorts are revisited in a fresh order when they run out."""
-    cohorts = [torch.from_numpy(np.flatnonzero(codes == c)) for c in np.unique(codes)]
-    n_batches = max(1, math.ceil(len(codes) / batch_size))
-    share = [batch_size // len(cohorts) + (k < batch_size % len(cohorts)) for k in range(len(cohorts))]
-    streams = []
-    for rows, take in zip(cohorts, share, strict=True):
-        needed = n_batches * take
-        repeats = math.ceil(needed / len(rows))
-        order = torch.cat([rows[torch.randperm(len(rows), generator=generator)] for _ in range(repeats)])
-        streams.append(order[:needed].view(n_batches, take))
-    return list(torch.cat(streams, dim=1).unbind(0))
-
-
-def shuffled_batches(n: int, batch_size: int, generator: torch.Generator) -> list[torch.Tensor]:
-    """One epoch of shuffled batches; a trailing batch of one row is folded into the previous one (batch
-    statistics need two rows)."""
-    batches = list(torch.randperm(n, generator=generator).split(batch_size))
-    if len(batches) > 1 and batches[-1].numel() < 2:
-        tail = batches.pop()
-        batches[-1] = torch.cat([batches[-1], tail])
-    return batches
-
-
-def clip_and_measure(parameters: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
-    """Clip the gradients to a total norm of `max_norm` and return each parameter's norm before clipping (zero
-    where a parameter got no gradient), all on the device: one fused norm kernel, no host sync."""
-    grads = [p.grad for p in parameters]
-    present = [g for g in grads if g is not None]
-    norms = iter(torch._foreach_norm(present))  # the fused per-tensor norm clip_grad_norm_ uses itself
-    per_parameter = torch.stack(
-        [
-            next(norms).float() if g is not None else present[0].new_zeros((), dtype=torch.float32)
-            for g in grads
-        ]
-    )
-    torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, per_parameter.norm())
-    return per_parameter
-
-
-def invariance_weight(config: TrainConfig, epoch: int) -> float:
-    """The V-REx weight at `epoch` (1-based): 0 during the warm-up, then a linear ramp up to `invariance`."""
-    progress = (epoch - config.invariance_warmup_epochs) / max(config.invariance_ramp_epochs, 1)
-    return config.invariance * min(max(progress, 0.0), 1.0)
-
-
 def log_epoch(record: EpochRecord, epochs: int) -> None:
     accuracy = "" if record.train_accuracy is None else f" acc={record.train_accuracy:.3f}"
     logger.info(
@@ -164,18 +69,6 @@ def log_epoch(record: EpochRecord, epochs: int) -> None:
     )
 
 
-def log_structure_round(record: dict[str, float]) -> None:
-    logger.info(
-        "structure round %d: nll=%.3f h=%.2e edges=%d dag=%s rho=%.0e",
-        record["round"],
-        record["nll"],
-        record["acyclicity"],
-        record["edges"],
-        bool(record["is_dag"]),
-        record["rho"],
-    )
-
-
 def train_model(
     dataset: Dataset,
     model_config: ModelConfig,
@@ -186,7 +79,7 @@ def train_model(
 ) -> FitResult:
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
-    Two phases. The structure phase fits the structural equations and the lattice (model/structure.py) on
+    Two phases. The structure phase fits the structural equations and the lattice (model/structure_fit.py) on
     the rows, the label and the cohorts. The predictor phase then trains everything else for
     `train_config.epochs` on the lattice, read detached: the task never writes into the lattice (unless
     `train_config.structure.task_gradient`, an ablation).
@@ -277,12 +170,7 @@ def _fit(
         # One host-to-device copy per epoch for every step's rows and KL query rows: a copy from pageable host
         # memory waits for the GPU, so a copy per step would serialise the host and the device.
         step_rows = torch.cat(batches).to(device).split([len(b) for b in batches])
-        kl_rows: list[torch.Tensor] = []
-        if kl_on:
-            draws = [
-                torch.randperm(n_features, generator=generator)[:kl_count].sort().values for _ in batches
-            ]
-            kl_rows = list((torch.stack(draws) + 1).to(device).unbind(0))  # token indices; [CLS] is token 0
+        kl_rows = kl_query_rows(len(batches), n_features, kl_count, device, generator) if kl_on else []
         # Sums stay on the device and are read once per epoch: no host sync per step.
         loss_sums: dict[str, torch.Tensor] = {}
         grad_sums = torch.zeros(len(parameters), device=device)

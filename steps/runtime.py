@@ -68,7 +68,7 @@ def begin_step(experiment: ExperimentConfig, training: bool = False, cpus: int |
     take_over_sigterm()
     if stop_requested():
         _stop_this_step()
-    from model.trainer import resolve_device
+    from model.numerics import resolve_device
 
     device = resolve_device(experiment.train.device).type if training else "cpu"
     runtime = machine_threads(experiment.train.threads, device, cpus)

@@ -8,10 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from model.batching import group_codes
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
 from model.data import Dataset, split_dataset
 from model.scm import make_synthetic_pancancer
-from model.trainer import group_codes, train_model
+from model.trainer import train_model
 from model.transformer import CausalLatticeTransformer
 
 MODEL = ModelConfig(d_model=16, n_heads=2, n_blocks=2, d_latent=8)

@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from model.config import TrainConfig
-from model.losses import dirichlet_energy, group_risk_variance
-from model.trainer import invariance_weight
+from model.losses import dirichlet_energy, group_risk_variance, invariance_weight
 
 
 def test_dirichlet_energy_over_edges() -> None:

@@ -7,16 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from model.batching import balanced_batches, shuffled_batches
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset
-from model.trainer import (
-    EpochRecord,
-    TrainingDivergedError,
-    balanced_batches,
-    evaluate_model,
-    shuffled_batches,
-    train_model,
-)
+from model.trainer import EpochRecord, TrainingDivergedError, evaluate_model, train_model
 from tests.model.conftest import TINY_STRUCTURE
 
 
