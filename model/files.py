@@ -1,8 +1,6 @@
-"""The front door for a user's files: every table, edge list and run configuration is read here. Whatever goes
-wrong in the OS, pandas, pyarrow or PyYAML becomes one line naming the file, the line or column and the fix
-(`DataValidationError` for data, `ConfigError` for the configuration). Bytes are checked before any parser sees
-them (a regular file, not empty, not compressed or binary, UTF-8 text, Parquet magic), so no reader can block
-on a pipe or fail with its own traceback."""
+"""The front door for a user's files (tables, edge lists, run configurations): any OS, pandas, pyarrow or PyYAML
+failure becomes one line naming the file, line or column and the fix (`DataValidationError`, `ConfigError`).
+Bytes are checked before any parser sees them (regular, non-empty, not binary or compressed, UTF-8, Parquet magic)."""
 
 from __future__ import annotations
 
@@ -271,10 +269,7 @@ def check_results_dir(path: Path, min_free: int = MIN_FREE_RESULTS_BYTES) -> Non
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as problem:
-        if problem.errno not in (
-            errno.ENOSPC,
-            errno.EDQUOT,
-        ):  # a full disk is reported by its free space below
+        if problem.errno not in (errno.ENOSPC, errno.EDQUOT):  # a full disk: reported by its free space below
             raise ConfigError(
                 f"results_dir {path} is not writable ({existing}: {problem.strerror}): make it writable or set "
                 "results_dir to another folder"
