@@ -38,8 +38,7 @@ class ModelConfig(_Strict):
     lattice_temperature: float = Field(default=1.0, gt=0)
     # An edge is in the thresholded lattice when its probability reaches this value.
     lattice_threshold: float = Field(default=0.5, gt=0, lt=1)
-    # The label joins the lattice as a node while training, and the prediction reads only its non-descendants.
-    # False (an ablation) leaves it out: the prediction then reads every feature.
+    # The label is a lattice node; the prediction reads only its non-descendants (False, an ablation: every feature).
     label_node: bool = True
     # Message passing reads each feature's k most probable parents (sparse, shared by the batch).
     top_k_parents: int = Field(default=8, ge=1)
@@ -85,13 +84,11 @@ class StructureConfig(_Strict):
     warmup_rounds: int = Field(default=0, ge=0)
     min_rounds: int = Field(default=8, ge=1)
     max_rounds: int = Field(default=60, ge=1)
-    # Stop once, for this many rounds in a row, the thresholded graph stayed the same DAG and no edge
-    # probability moved by more than settle_tolerance.
+    # Stop once the thresholded graph stayed the same DAG this many rounds, no edge moving over settle_tolerance.
     patience: int = Field(default=2, ge=1)
     settle_tolerance: float = Field(default=0.05, gt=0)
-    # Edge-inclusion probability at the start. Sparse: starting dense, every mechanism first learns a regression
-    # on its whole Markov blanket, and colliders' parents then look dependent (a -> c <- b came out as the
-    # order a, c, b on three seeds, docs/science.md).
+    # Edge probability at the start. Sparse: starting dense, mechanisms first regress on whole Markov blankets
+    # and colliders come out wrong (a -> c <- b as the order a, c, b on three seeds, docs/science.md).
     init_probability: float = Field(default=0.2, gt=0, lt=1)
     # L1 weight on the edge probabilities, in nats per sample per edge: an edge stays when it explains more.
     sparsity: float = Field(default=0.03, ge=0)
@@ -118,8 +115,7 @@ class TrainConfig(_Strict):
     device: Literal["auto", "cpu", "cuda"] = "auto"
     # auto: bf16 autocast on CUDA, fp32 on the CPU (the bit-exact reference). fp32 / bf16 force one.
     precision: Literal["auto", "fp32", "bf16"] = "auto"
-    # auto: the transformer blocks run under torch.compile on CUDA (eager on the CPU, where compiling costs
-    # more than a short run saves).
+    # auto: the blocks run under torch.compile on CUDA (eager on the CPU: compiling costs more than it saves).
     compile: Literal["auto", "on", "off"] = "auto"
     lr: float = Field(default=1e-4, gt=0)
     weight_decay: float = Field(default=0.01, ge=0)
@@ -139,6 +135,9 @@ class TrainConfig(_Strict):
     structure: StructureConfig = StructureConfig()
 
 
+MAX_CELLS = 50_000_000  # 200 MB of float32: a large omics table, generated in seconds
+
+
 class SyntheticDataConfig(_Strict):
     """The embedded synthetic pan-cancer structural causal model (SPEC §3, model/scm.py).
 
@@ -148,11 +147,10 @@ class SyntheticDataConfig(_Strict):
     """
 
     kind: Literal["synthetic"] = "synthetic"
-    n_samples: int = Field(default=1500, ge=60)
-    n_genes: int = Field(default=16, ge=4)
+    n_samples: int = Field(default=1500, ge=60, le=1_000_000)
+    n_genes: int = Field(default=16, ge=4, le=10_000)
     graph: Literal["erdos_renyi", "scale_free"] = "erdos_renyi"
-    # Erdős–Rényi edge probability; a scale-free graph attaches each gene to about p * (n_genes - 1) / 2 others,
-    # which gives the same expected edge count.
+    # Erdős–Rényi edge probability; scale-free: about p * (n_genes - 1) / 2 links per gene (same edge count).
     edge_probability: float = Field(default=0.2, gt=0, lt=1)
     mechanism: Literal["nonlinear", "linear"] = "nonlinear"
     groups: list[str] = Field(default_factory=lambda: ["lung", "colon", "breast"], min_length=2)
@@ -160,11 +158,10 @@ class SyntheticDataConfig(_Strict):
     # Genes (with parents) whose mechanism strength differs between cohorts.
     n_changed_mechanisms: int = Field(default=2, ge=0)
     n_causal_genes: int = Field(default=3, ge=1)
-    # Weight of each standardised causal gene in the label's logit. At 3.0 logistic regression on the label's
-    # three parents reaches about 0.88 (2.0: 0.86): the label is mostly decided by its causes, so the
-    # leave-one-cohort-out test measures reliance on causes rather than label noise.
+    # Weight of each standardised causal gene in the label's logit. At 3.0 logistic regression on the three
+    # parents reaches about 0.88 (2.0: 0.86): leave-one-cohort-out then measures reliance on causes, not noise.
     label_strength: float = Field(default=3.0, gt=0)
-    n_biomarkers: int = Field(default=4, ge=0)
+    n_biomarkers: int = Field(default=4, ge=0, le=1_000)
     # The cohort in which biomarkers' link to the label changes sign (the hard leave-one-cohort-out case).
     flip_group: str | None = "breast"
     # How many biomarkers flip there; None: all but one (one biomarker keeps its sign everywhere).
@@ -175,6 +172,8 @@ class SyntheticDataConfig(_Strict):
     def _check_counts(self) -> SyntheticDataConfig:
         if self.n_causal_genes > self.n_genes:
             raise ValueError(f"n_causal_genes={self.n_causal_genes} exceeds n_genes={self.n_genes}")
+        if (cells := self.n_samples * (self.n_genes + self.n_biomarkers)) > MAX_CELLS:  # before generating
+            raise ValueError(f"{cells:,} cells (rows x columns) over {MAX_CELLS:,}: lower n_samples/n_genes")
         if self.n_flipped_biomarkers is not None and self.n_flipped_biomarkers > self.n_biomarkers:
             raise ValueError(
                 f"n_flipped_biomarkers={self.n_flipped_biomarkers} exceeds n_biomarkers={self.n_biomarkers}"

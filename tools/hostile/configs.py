@@ -277,6 +277,20 @@ def value_cases() -> list[Case]:
             ACCEPT,
             "the main seed is rerun for Exp-5",
         ),  # fmt: skip
+        Case(
+            "2^33 synthetic rows",
+            "config values",
+            config_text("parameters: {experiment: {data: {kind: synthetic, n_samples: 8589934592}}}\n"),
+            "n_samples: Input should be less than or equal to 1000000",
+        ),  # fmt: skip
+        Case(
+            "synthetic table too large to generate",
+            "config values",
+            config_text(
+                "parameters: {experiment: {data: {kind: synthetic, n_samples: 900000, n_genes: 200}}}\n"
+            ),
+            "cells (rows x columns) over 50,000,000: lower n_samples/n_genes",
+        ),  # fmt: skip
     ]
 
 
