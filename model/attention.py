@@ -91,13 +91,15 @@ class CausalSelfAttention(nn.Module):
         bias: torch.Tensor,
         weight_rows: torch.Tensor | None = None,
         prior_rows: torch.Tensor | None = None,
+        kl_stride: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """h (B, T, d) -> (output (B, T, d), extra).
 
         The output always comes from the fused `scaled_dot_product_attention` kernel. With `weight_rows`
         (token indices) `extra` is the explicit attention of those query rows (B, heads, R, T), for Exp-1; with
-        `prior_rows` too, it is their `kl_causal` instead, computed under activation checkpointing so that no
-        B x heads x R x T tensor is kept for the backward pass (the training path).
+        `prior_rows` too, it is their `kl_causal` instead, estimated on every `kl_stride`-th sample and computed
+        under activation checkpointing so that no samples x heads x R x T tensor is kept for the backward pass
+        (the training path).
         """
         batch, tokens, d = h.shape
         q, k, v = self.qkv(h).view(batch, tokens, 3, self.n_heads, self.head_dim).permute(2, 0, 3, 1, 4)
@@ -107,11 +109,12 @@ class CausalSelfAttention(nn.Module):
         mixed = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
         extra = None
         if weight_rows is not None:
-            q_rows, bias_rows, scale = q[:, :, weight_rows], bias[weight_rows, :tokens], self.head_dim**-0.5
+            bias_rows, scale = bias[weight_rows, :tokens], self.head_dim**-0.5
             if prior_rows is None:
-                extra = row_attention(q_rows, k, bias_rows, scale)
+                extra = row_attention(q[:, :, weight_rows], k, bias_rows, scale)
             else:
-                extra = checkpoint(row_kl, q_rows, k, bias_rows, prior_rows, scale, use_reentrant=False)
+                q_rows, k_rows = q[::kl_stride, :, weight_rows], k[::kl_stride]
+                extra = checkpoint(row_kl, q_rows, k_rows, bias_rows, prior_rows, scale, use_reentrant=False)
         return self.out(mixed.transpose(1, 2).reshape(batch, tokens, d)), extra
 
 
@@ -145,8 +148,27 @@ class CausalBlock(nn.Module):
         bias: torch.Tensor,
         weight_rows: torch.Tensor | None = None,
         prior_rows: torch.Tensor | None = None,
+        kl_stride: int = 1,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        attended, extra = self.attention(self.attn_norm(h), cos, sin, bias, weight_rows, prior_rows)
+        attended, extra = self.attention(
+            self.attn_norm(h), cos, sin, bias, weight_rows, prior_rows, kl_stride
+        )
         attended = self.dropout(attended)
         mlp_update = self.dropout(self.mlp(self.mlp_norm(h + attended)))
         return attended + mlp_update, extra
+
+    def gated_update(
+        self,
+        h: torch.Tensor,
+        gate: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        bias: torch.Tensor,
+        weight_rows: torch.Tensor | None = None,
+        prior_rows: torch.Tensor | None = None,
+        kl_stride: int = 1,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """`h + gate * delta` for a full batch (gate (B,)): one function, so a compiled block fuses the residual
+        update into its own kernels instead of three more passes over the (B, T, d) stream."""
+        delta, extra = self(h, cos, sin, bias, weight_rows, prior_rows, kl_stride)
+        return h + gate[:, None, None] * delta, extra

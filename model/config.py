@@ -127,8 +127,9 @@ class TrainConfig(_Strict):
     invariance: float = Field(default=1.0, ge=0)
     invariance_warmup_epochs: int = Field(default=2, ge=0)
     invariance_ramp_epochs: int = Field(default=5, ge=0)
-    # Query rows per step whose explicit attention enters the KL term (all rows when there are fewer).
+    # KL and Dirichlet terms per step: `kl_rows` query rows of at most `kl_samples` (strided) rows of the batch.
     kl_rows: int = Field(default=64, ge=1)
+    kl_samples: int = Field(default=64, ge=1)
     checkpoint_every: int = Field(default=5, ge=0)  # after the structure phase and every N epochs; 0: off
     # CPU threads of each step's numeric work, capped by the cgroup CPU quota (model/threads.py: why fixed, why 1).
     threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1

@@ -55,9 +55,8 @@ class MetaUtilityLayer(nn.Module):
         self.register_buffer("utility_count", torch.zeros(()), persistent=False)
         # Full-batch passes (training, dense) may run through compiled blocks; a plain list, so the compiled
         # wrappers (which share the blocks' parameters) are not registered twice in the state dict.
-        self.full_batch_blocks: list[Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = list(
-            self.blocks
-        )
+        self.full_batch_blocks: list[Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = []
+        self.use_eager_blocks()
         self.reset_parameters()
 
     def compile_blocks(self) -> None:
@@ -65,10 +64,12 @@ class MetaUtilityLayer(nn.Module):
         sub-batches change size from block to block, which would recompile."""
         # Static shapes: a training run has one batch shape (and at most a smaller last batch); dynamic-shape
         # graphs hit an inductor backward bug (torch 2.11, "shape ... is invalid") when sizes change.
-        self.full_batch_blocks = [torch.compile(block, dynamic=False) for block in self.blocks]
+        self.full_batch_blocks = [
+            torch.compile(cast(CausalBlock, block).gated_update, dynamic=False) for block in self.blocks
+        ]
 
     def use_eager_blocks(self) -> None:
-        self.full_batch_blocks = list(self.blocks)
+        self.full_batch_blocks = [cast(CausalBlock, block).gated_update for block in self.blocks]
 
     def reset_parameters(self) -> None:
         for router in self.routers:
@@ -102,10 +103,12 @@ class MetaUtilityLayer(nn.Module):
         dense: bool = False,
         weight_rows: torch.Tensor | None = None,
         prior_rows: torch.Tensor | None = None,
+        kl_stride: int = 1,
     ) -> GatedPass:
         """Run the stack. Training: straight-through gates over the full batch. Inference: real skipping unless
         `dense`. `weight_rows` asks every block for the explicit attention of those query rows, or with
-        `prior_rows` for their kl_causal (not while skipping: a skipped sample has no attention to report)."""
+        `prior_rows` for their kl_causal on every `kl_stride`-th sample (not while skipping: a skipped sample
+        has no attention to report)."""
         skipping = not dense and not self.training
         if skipping and weight_rows is not None:
             raise ValueError("attention weights come from the dense pass: call with dense=True")
@@ -127,8 +130,7 @@ class MetaUtilityLayer(nn.Module):
             else:
                 # Dense: every block on. Training: straight-through gate, forward 0/1, gradient of u.
                 gate = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + (u - u.detach())
-                delta, extra = full_batch_block(h, cos, sin, bias, weight_rows, prior_rows)
-                h = h + gate[:, None, None] * delta
+                h, extra = full_batch_block(h, gate, cos, sin, bias, weight_rows, prior_rows, kl_stride)
                 if extra is not None:
                     (kl_terms if prior_rows is not None else attentions).append(extra)
             gates.append(gate.detach())

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 from torchmetrics import Metric
-from torchmetrics.classification import BinaryAUROC
+from torchmetrics.classification import BinaryAUROC, MulticlassAccuracy
 
 from model.attention import attention_kl
 from model.losses import dirichlet_energy
@@ -168,3 +168,13 @@ def forward_flops(model: torch.nn.Module, x: torch.Tensor, dense: bool) -> int:
         model(x, dense=dense)
     model.train(was_training)
     return int(counter.get_total_flops())
+
+
+def epoch_accuracy(
+    predictions: list[torch.Tensor], y: torch.Tensor | None, step_rows: list[torch.Tensor], n_classes: int
+) -> float | None:
+    """Training accuracy over an epoch's steps, from each step's predicted classes (None without labels)."""
+    if y is None or not predictions:
+        return None
+    metric = MulticlassAccuracy(num_classes=max(n_classes, 2), validate_args=False).to(y.device)
+    return float(metric(torch.cat(predictions), y[torch.cat(step_rows)]))

@@ -111,12 +111,14 @@ class CausalLatticeTransformer(nn.Module):
         weight_rows: torch.Tensor | None = None,
         edge_weight: torch.Tensor | None = None,
         kl: bool = False,
+        kl_stride: int = 1,
     ) -> ModelOutput:
         """x (B, F) standardised features. In eval mode the utility gates really skip blocks unless `dense`.
 
         `weight_rows` (token indices) asks for the explicit attention of those query rows, or with `kl` for
-        their kl_causal against the prior (the training path); `edge_weight` replaces the detached lattice
-        weights of the message-passing edges (only the task-gradient ablation passes them).
+        their kl_causal against the prior on every `kl_stride`-th sample (the training path); `edge_weight`
+        replaces the detached lattice weights of the message-passing edges (only the task-gradient ablation
+        passes them).
         """
         tokens = self.tokenizer(x)
         weights = self.edge_weight if edge_weight is None else edge_weight
@@ -131,6 +133,7 @@ class CausalLatticeTransformer(nn.Module):
             dense=dense,
             weight_rows=weight_rows,
             prior_rows=prior_rows,
+            kl_stride=kl_stride,
         )
         hidden = self.final_norm(gated.hidden)
         z = self.latent(hidden[:, 0])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from model.config import TrainConfig
-from model.losses import dirichlet_energy, group_risk_variance, invariance_weight
+from model.losses import dirichlet_energy, group_risk_variance, invariance_weight, regulariser_stride
 
 
 def test_dirichlet_energy_over_edges() -> None:
@@ -46,3 +46,14 @@ def test_dirichlet_energy_matches_the_edge_by_edge_sum() -> None:
     (grad,) = torch.autograd.grad(value, states)
     (expected_grad,) = torch.autograd.grad(expected, states)
     torch.testing.assert_close(grad, expected_grad)
+
+
+@pytest.mark.parametrize(
+    ("batch", "samples", "stride"), [(256, 64, 4), (64, 64, 1), (100, 64, 2), (10, 64, 1)]
+)
+def test_regulariser_stride_leaves_at_most_the_requested_samples(
+    batch: int, samples: int, stride: int
+) -> None:
+    assert regulariser_stride(batch, samples) == stride
+    kept = len(range(0, batch, stride))
+    assert kept <= samples and (stride == 1 or kept > samples // 2)

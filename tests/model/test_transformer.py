@@ -236,3 +236,18 @@ def test_reset_parameters_reinitialises(tiny_model: CausalLatticeTransformer) ->
     assert torch.equal(
         after["meta_utility_layer.routers.0.3.bias"], torch.full((1,), tiny_model.config.router_init_bias)
     )
+
+
+def test_strided_kl_is_the_kl_of_every_strided_sample(
+    tiny_model: CausalLatticeTransformer, x_batch: torch.Tensor
+) -> None:
+    """At width the KL is estimated on every k-th sample of the batch: the same value as the explicit
+    attention of exactly those samples, and a different one from the full batch's (so the stride is used)."""
+    set_lattice(tiny_model, CHAIN)
+    rows = torch.tensor([1, 3, 5])
+    strided = tiny_model(x_batch, dense=True, weight_rows=rows, kl=True, kl_stride=2).kl_terms
+    explicit = tiny_model(x_batch[::2], dense=True, weight_rows=rows).attentions
+    expected = [attention_kl(weights, tiny_model.prior[rows - 1]) for weights in explicit]
+    torch.testing.assert_close(torch.stack(strided), torch.stack(expected))
+    full = tiny_model(x_batch, dense=True, weight_rows=rows, kl=True).kl_terms
+    assert not torch.allclose(torch.stack(full), torch.stack(strided))
