@@ -256,6 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         "device": args.device,
         "device_name": torch.cuda.get_device_name(device) if gpu else "cpu",
         "torch": torch.__version__,
+        "command": " ".join(["python bench/gpu_scaling.py", *(sys.argv[1:] if argv is None else argv)]),
         "d_model": args.d_model,
         "heads": args.heads,
         "blocks": args.blocks,
