@@ -59,13 +59,20 @@ class MetaUtilityLayer(nn.Module):
         self.use_eager_blocks()
         self.reset_parameters()
 
-    def compile_blocks(self) -> None:
-        """Run full-batch passes through `torch.compile`d blocks. Gated inference keeps the eager blocks: its
-        sub-batches change size from block to block, which would recompile."""
+    def compile_blocks(self, cuda_graphs: bool = False) -> None:
+        """Run full-batch passes through `torch.compile`d blocks, with `cuda_graphs` replayed as CUDA graphs
+        (one launch per block instead of dozens: at small F a step is bound by launches, not by the GPU).
+        Gated inference keeps the eager blocks: its sub-batches change size from block to block, which would
+        recompile."""
         # Static shapes: a training run has one batch shape (and at most a smaller last batch); dynamic-shape
         # graphs hit an inductor backward bug (torch 2.11, "shape ... is invalid") when sizes change.
         self.full_batch_blocks = [
-            torch.compile(cast(CausalBlock, block).gated_update, dynamic=False) for block in self.blocks
+            torch.compile(
+                cast(CausalBlock, block).gated_update,
+                dynamic=False,
+                mode="reduce-overhead" if cuda_graphs else None,
+            )
+            for block in self.blocks
         ]
 
     def use_eager_blocks(self) -> None:

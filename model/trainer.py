@@ -137,10 +137,9 @@ def _fit(
             checkpoint.save(0, model, None, generator, fit, [])
 
     task_gradient = structure.task_gradient
-    sem_prefix = "lattice_encoder.sem."
-    named = [(n, p) for n, p in model.named_parameters() if not n.startswith(sem_prefix)]
+    named = [(n, p) for n, p in model.named_parameters() if not n.startswith("lattice_encoder.sem.")]
     if task_gradient:
-        named.append(("lattice_encoder.sem.edge_logits", model.lattice_encoder.sem.edge_logits))
+        named.append(("lattice_encoder.sem.edge_logits", sem.edge_logits))
     names = [n for n, _ in named]
     parameters = [p for _, p in named]
     optimizer = torch.optim.AdamW(  # fused on CUDA: one kernel per step, not one per parameter group op
@@ -153,8 +152,10 @@ def _fit(
     balanced = len(cohort_names) > 1 and train_config.invariance > 0 and y is not None
     bf16 = train_config.precision == "bf16" or (train_config.precision == "auto" and device.type == "cuda")
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16)
-    if train_config.compile == "on" or (train_config.compile == "auto" and device.type == "cuda"):
-        model.meta_utility_layer.compile_blocks()
+    compiled = train_config.compile == "on" or (train_config.compile == "auto" and device.type == "cuda")
+    cuda_graphs = compiled and device.type == "cuda"
+    if compiled:
+        model.meta_utility_layer.compile_blocks(cuda_graphs)
     result = FitResult(model=model, structure=fit)
     first_epoch = 1
     if resumed is not None:
@@ -179,13 +180,11 @@ def _fit(
         predictions: list[torch.Tensor] = []  # scored once per epoch: torchmetrics' update syncs on CUDA
         entropy = UtilityEntropy(model_config.n_blocks).to(device)
         for step, index in enumerate(step_rows):
-            xb = x[index]
-            yb = y[index] if y is not None else None
+            xb, yb = x[index], (y[index] if y is not None else None)
             rows = kl_rows[step] if kl_on else None
-            edge_weight = None
-            if task_gradient:
-                adjacency = model.lattice_encoder.adjacency()
-                edge_weight = adjacency[model.edge_index[0], model.edge_index[1]]
+            if cuda_graphs:  # replays may reuse the last step's graph memory: its backward is done
+                torch.compiler.cudagraph_mark_step_begin()
+            edge_weight = sem.adjacency()[tuple(model.edge_index)] if task_gradient else None
             stride = regulariser_stride(len(index), train_config.kl_samples)
             with autocast:
                 output = model(xb, weight_rows=rows, edge_weight=edge_weight, kl=True, kl_stride=stride)
