@@ -16,9 +16,9 @@ benchmark is about the per-epoch cost at width. Batch 256 unless memory forces l
 least 32; the record says so). At F = 1,024 a longer training (`--inference-epochs` at lr 1e-3, so the routers
 learn to skip) compares gated with dense inference: samples/s, accuracy and the share of block passes run.
 
-Writes the record to bench/results/gpu_scaling_<device>.json (an existing file is never overwritten: a
-timestamped name is used) and a PNG of samples/s and memory against F beside it; prints the record as one JSON
-line.
+Writes the record to bench/out/gpu_scaling_<device>.json (`--record`: also bench/results/; an existing file is
+never overwritten, a timestamped name is used) and a PNG of samples/s and memory against F beside each; prints
+the record as one JSON line.
 """
 
 from __future__ import annotations
@@ -236,9 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip torch.compile everywhere (a quick smoke run on the CPU)",
     )
-    parser.add_argument(
-        "--out", type=Path, help="record path (default bench/results/gpu_scaling_<device>.json)"
-    )
+    parser.add_argument("--out", type=Path, help="record path (default bench/out/gpu_scaling_<device>.json)")
+    parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
     if args.device == "cuda" and not torch.cuda.is_available():
@@ -270,10 +269,13 @@ def main(argv: list[str] | None = None) -> int:
             measure(n_features, args, device, peak, inference=n_features == inference_size)
         )
     record = finite_or_none(record)
-    out = args.out or ROOT / "bench" / "results" / f"gpu_scaling_{args.device}.json"
-    written = write_new(record, out)
-    plot(record, written.with_suffix(".png"))
-    logger.info("wrote %s and its .png", written)
+    name = f"gpu_scaling_{args.device}.json"
+    for out in [args.out or ROOT / "bench" / "out" / name] + (
+        [ROOT / "bench" / "results" / name] if args.record else []
+    ):
+        written = write_new(record, out)
+        plot(record, written.with_suffix(".png"))
+        logger.info("wrote %s and its .png", written)
     print(json.dumps(record, separators=(",", ":")), flush=True)
     return 0
 
