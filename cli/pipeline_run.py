@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from cli.front_door import EXIT_FAILED, fail
+from cli.stacks import store_lock
 from model.config import ConfigError, ExperimentConfig
 from model.files import check_results_dir
 from model.signals import EXIT_STOPPED, RunStopped, stop_requested
@@ -59,6 +60,8 @@ def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
 
     if stop_requested():
         fail(f"{stop_requested()} received before the pipeline started: nothing ran", EXIT_STOPPED)
+    with store_lock():  # a run started at the same moment may be creating the store
+        pass
     problem = tracking_server_problem()
     if problem:
         fail(problem)

@@ -8,9 +8,30 @@ earlier set-up (credentials of another server) do not linger; a secret loses the
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import fcntl
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+
+@contextmanager
+def store_lock() -> Iterator[None]:
+    """Hold an exclusive lock on ZenML's config folder, with its store created or migrated inside.
+
+    Two commands started at once in one checkout would otherwise both create the fresh local store, and the
+    second one fails on the store settings' UNIQUE constraint; or both would register the same stack component.
+    Once the store exists, concurrent runs share it; only creating and registering is serialised."""
+    from zenml.client import Client
+    from zenml.utils.io_utils import get_global_config_directory
+
+    folder = Path(get_global_config_directory())
+    folder.mkdir(parents=True, exist_ok=True)
+    with (folder / "causal-lattice.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        Client().zen_store  # noqa: B018 - creates or migrates the store under the lock
+        yield
 
 
 class StackSetupError(RuntimeError):
@@ -108,17 +129,18 @@ def upsert_stack(
     from zenml.client import Client
     from zenml.enums import StackComponentType
 
-    client = Client()
-    for secret_name, values in (secrets or {}).items():
-        _upsert_secret(client, secret_name, values)
-    for component in components:
-        _upsert_component(client, component)
-    members = {StackComponentType(c.type): c.name for c in components}
-    try:
-        client.get_stack(name, allow_name_prefix_match=False)
-    except KeyError:
-        client.create_stack(name, members)
-    else:
-        client.update_stack(name, component_updates={kind: [member] for kind, member in members.items()})
-    if activate:
-        client.activate_stack(name)
+    with store_lock():
+        client = Client()
+        for secret_name, values in (secrets or {}).items():
+            _upsert_secret(client, secret_name, values)
+        for component in components:
+            _upsert_component(client, component)
+        members = {StackComponentType(c.type): c.name for c in components}
+        try:
+            client.get_stack(name, allow_name_prefix_match=False)
+        except KeyError:
+            client.create_stack(name, members)
+        else:
+            client.update_stack(name, component_updates={kind: [member] for kind, member in members.items()})
+        if activate:
+            client.activate_stack(name)

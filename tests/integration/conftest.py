@@ -22,19 +22,22 @@ from tests.integration.mlflow_scenario import (
     run,
     write_config,
 )
-from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK, run_pipeline
+from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK, start_pipeline
 
 
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], str]:
-    """Two runs of the tiny config in one working directory (the pipeline and report tests share them):
-    the working directory, the two run folders and the first run's output."""
+    """Two runs of the tiny config started at the same moment in one working directory, on a fresh ZenML
+    store: both must finish, each in its own results folder (the pipeline and report tests share them). The
+    working directory, the two run folders and the first run's output."""
     workdir = tmp_path_factory.mktemp("pipeline")
+    logs = [workdir / f"run-{index}.log" for index in range(2)]
+    processes = [start_pipeline(workdir, log) for log in logs]
     outputs = []
-    for _ in range(2):
-        result = run_pipeline(workdir)
-        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
-        outputs.append(result.stdout + result.stderr)
+    for process, log in zip(processes, logs, strict=True):
+        returncode = process.wait(timeout=1800)
+        outputs.append(log.read_text())
+        assert returncode == 0, outputs[-1][-8000:]
     runs = sorted(p for p in (workdir / "results").iterdir() if p.is_dir() and not p.is_symlink())
     return workdir, runs, outputs[0]
 

@@ -56,6 +56,20 @@ def run_pipeline(workdir: Path, config: Path = TINY_CONFIG, timeout: int = 900, 
     )
 
 
+def start_pipeline(workdir: Path, log: Path, config: Path = TINY_CONFIG) -> subprocess.Popen[str]:
+    """`causal-lattice run -c config` in `workdir`, started and not waited for; its output goes to `log` (a
+    file, not a pipe: two runs waited for one after the other would block on a full pipe)."""
+    with log.open("w") as handle:
+        return subprocess.Popen(
+            [CAUSAL_LATTICE, "run", "-c", str(config)],
+            cwd=workdir,
+            env=isolated_env(workdir),
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+
+
 def zenml_query(workdir: Path, code: str) -> object:
     """Run `code` (which must print one JSON document) against the isolated ZenML store of `workdir`.
 
