@@ -80,13 +80,12 @@ def train_model(
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
     Two phases. The structure phase fits the structural equations and the lattice (model/structure_fit.py) on
-    the rows, the label and the cohorts. The predictor phase then trains everything else for
-    `train_config.epochs` on the lattice, read detached: the task never writes into the lattice (unless
-    `train_config.structure.task_gradient`, an ablation).
+    the rows, the label and the cohorts. The predictor phase starts the linear readout at a logistic regression
+    on the readable features, then trains everything else for `train_config.epochs` on the lattice, read
+    detached: the task never writes into the lattice (unless `train_config.structure.task_gradient`).
 
     Seeds everything from `train_config.seed`, so the same seed and config give bit-identical weights and
     metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss (checked once per epoch).
-
     With a `checkpoint`, the training state is saved after the structure phase and every
     `train_config.checkpoint_every` epochs, and a training that finds one resumes from it (model/checkpoint.py).
     """
@@ -133,6 +132,8 @@ def _fit(
             structure_progress,
         )
         model.refresh_lattice()
+        if y is not None:
+            model.initialise_readout(x, y)
         if checkpoint is not None:
             checkpoint.save(0, model, None, generator, fit, [])
 

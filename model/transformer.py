@@ -17,6 +17,7 @@ from model.attention import CausalBlock, attention_bias, causal_prior
 from model.config import ModelConfig
 from model.lattice import LatticeEncoder
 from model.meta_utility import MetaUtilityLayer
+from model.readout import fit_linear_readout
 from model.rope import CausalRoPE, lattice_positions
 from model.structure import StructuralEquationModel
 from model.tokenizer import FeatureTokenizer
@@ -70,6 +71,9 @@ class CausalLatticeTransformer(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         self.latent = nn.Linear(d, config.d_latent)
         self.head = nn.Linear(config.d_latent, n_classes) if n_classes > 0 else None
+        # A linear readout of the readable features beside the head (model/readout.py says why). Zeros until
+        # `initialise_readout`, and no random draws here: the structure phase's random stream is unchanged.
+        self.readable_readout = nn.Parameter(torch.zeros(n_classes, len(feature_names)))
         self.lattice_is_dag = True
         for name in ("edge_index", "edge_weight", "readable", "prior", "bias", "rope_cos", "rope_sin"):
             self.register_buffer(name, torch.empty(0), persistent=False)
@@ -82,6 +86,7 @@ class CausalLatticeTransformer(nn.Module):
         self.latent.reset_parameters()
         if self.head is not None:
             self.head.reset_parameters()
+        nn.init.zeros_(self.readable_readout)
         self.refresh_lattice()
 
     @torch.no_grad()
@@ -99,6 +104,16 @@ class CausalLatticeTransformer(nn.Module):
         self.bias = attention_bias(view, prior, self.config.prior_bias_weight)
         self.rope_cos, self.rope_sin = cos, sin
         self.lattice_is_dag = view.is_dag
+
+    @torch.no_grad()
+    def initialise_readout(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """Start the readout, and the head's bias, at the logistic regression of `y` on the readable features
+        of the standardised training rows `x` (after the lattice is fitted: it decides what is readable)."""
+        if self.head is None:
+            return
+        weight, intercept = fit_linear_readout(x, y, self.readable, self.n_classes)
+        self.readable_readout.copy_(weight)
+        self.head.bias.copy_(intercept)
 
     def readable_features(self) -> list[str]:
         """The features the prediction may read: the label's non-descendants in the thresholded lattice."""
@@ -137,8 +152,13 @@ class CausalLatticeTransformer(nn.Module):
         )
         hidden = self.final_norm(gated.hidden)
         z = self.latent(hidden[:, 0])
+        logits = None
+        if (
+            self.head is not None
+        ):  # the unreadable features are multiplied by zero: moving them changes nothing
+            logits = self.head(z) + (x * self.readable) @ self.readable_readout.T
         return ModelOutput(
-            logits=self.head(z) if self.head is not None else None,
+            logits=logits,
             z=z,
             feature_states=hidden[:, 1:],
             utilities=gated.utilities,

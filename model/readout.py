@@ -1,0 +1,38 @@
+"""The predictor's linear readout of the features it may read, fitted before the transformer trains.
+
+The transformer's feature tokens go through LayerNorm, so its response to a value saturates a few standard
+deviations out: in a held-out cohort whose causes are shifted (SPEC §3), it cannot extrapolate where a linear
+term does. The readout starts as an L2-regularised logistic regression on the readable features (their values
+times the readable mask, so a descendant's value never enters), and the transformer then trains on top of it.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional
+
+
+def fit_linear_readout(
+    x: torch.Tensor, y: torch.Tensor, readable: torch.Tensor, n_classes: int, max_iter: int = 100
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Multinomial logistic regression of `y` (N,) on `x * readable` (N, F): weights (C, F) and intercept (C,).
+
+    The L2 penalty is scikit-learn's default (C = 1): ½‖W‖² over the summed loss. Full-batch L-BFGS in float64
+    on `x`'s device: one (N, F) matrix product per iteration, no per-feature loop.
+    """
+    inputs = x.detach().double() * readable
+    weight = x.new_zeros(n_classes, inputs.shape[1], dtype=torch.float64, requires_grad=True)
+    intercept = x.new_zeros(n_classes, dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.LBFGS([weight, intercept], max_iter=max_iter, line_search_fn="strong_wolfe")
+    penalty = 0.5 / inputs.shape[0]
+
+    def closure() -> torch.Tensor:
+        optimizer.zero_grad()
+        loss = functional.cross_entropy(inputs @ weight.T + intercept, y)
+        loss = loss + penalty * weight.square().sum()
+        loss.backward()
+        return loss
+
+    with torch.enable_grad():  # callers may hold no_grad: the fit needs its own gradients
+        optimizer.step(closure)
+    return weight.detach().to(x.dtype), intercept.detach().to(x.dtype)
