@@ -65,6 +65,15 @@ def _model_lattice(result_model: Any, truth: Any) -> dict[str, Any]:
     return {"edge_auroc": recovery.edge_auroc, "shd": recovery.shd, "is_dag": result_model.lattice_is_dag}
 
 
+def _label_parent_recall(model: Any, data: Any) -> float | None:
+    """The share of the label's true parents that the lattice has as the label's parents."""
+    label_graph = model.lattice_encoder.get_graph(label_name="[label]")
+    if "[label]" not in label_graph:
+        return None
+    found = set(label_graph.predecessors("[label]"))
+    return len(found & set(data.label_parents or [])) / max(len(data.label_parents or []), 1)
+
+
 def run_case(
     name: str,
     data_config: SyntheticDataConfig,
@@ -100,12 +109,7 @@ def run_case(
             set(trained.model.readable_features()) & set(data.label_children or [])
         ),
     }
-    label_graph = trained.model.lattice_encoder.get_graph(label_name="[label]")
-    if "[label]" in label_graph:
-        found = set(label_graph.predecessors("[label]"))
-        record["label_parent_recall"] = len(found & set(data.label_parents or [])) / max(
-            len(data.label_parents or []), 1
-        )
+    record["label_parent_recall"] = _label_parent_recall(trained.model, data)
 
     unlabeled = dataclasses.replace(iid.train, labels=None, class_names=[])
     # The predictor phase plays no part in the structure: one epoch is enough for the unlabeled lattice.
@@ -119,6 +123,7 @@ def run_case(
     logger.info("%s: training without the flip cohort %s", name, data_config.flip_group)
     flipped = train_model(flip.train, model_config, train_config, None, None)
     record["flip_accuracy"] = evaluate_model(flipped.model, flip.test)["accuracy"]
+    record["flip_label_parent_recall"] = _label_parent_recall(flipped.model, data)
     record["flip_readable_true_label_children"] = sorted(
         set(flipped.model.readable_features()) & set(data.label_children or [])
     )
