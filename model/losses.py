@@ -9,12 +9,15 @@ phase writes into the lattice; `w_t` is the invariance weight, annealed up after
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from model.config import TrainConfig
-from model.transformer import ModelOutput
+
+if TYPE_CHECKING:  # the model's readout uses this module's V-REx term: a runtime import would be a cycle
+    from model.transformer import ModelOutput
 
 
 def dirichlet_energy(

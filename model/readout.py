@@ -11,14 +11,24 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
+from model.losses import group_risk_variance
+
 
 def fit_linear_readout(
-    x: torch.Tensor, y: torch.Tensor, readable: torch.Tensor, n_classes: int, max_iter: int = 100
+    x: torch.Tensor,
+    y: torch.Tensor,
+    readable: torch.Tensor,
+    n_classes: int,
+    groups: torch.Tensor | None = None,
+    invariance: float = 0.0,
+    max_iter: int = 100,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Multinomial logistic regression of `y` (N,) on `x * readable` (N, F): weights (C, F) and intercept (C,).
 
-    The L2 penalty is scikit-learn's default (C = 1): ½‖W‖² over the summed loss. Full-batch L-BFGS in float64
-    on `x`'s device: one (N, F) matrix product per iteration, no per-feature loop.
+    The L2 penalty is scikit-learn's default (C = 1): ½‖W‖² over the summed loss. With `groups` (N,) cohort
+    codes, the mean risk also carries `invariance` times the V-REx variance of the cohorts' risks, as the
+    predictor's loss does: the readout starts where that loss would take it, not at the pooled fit. Full-batch
+    L-BFGS in float64 on `x`'s device: one (N, F) matrix product per iteration, no per-feature loop.
     """
     inputs = x.detach().double() * readable
     weight = x.new_zeros(n_classes, inputs.shape[1], dtype=torch.float64, requires_grad=True)
@@ -28,8 +38,10 @@ def fit_linear_readout(
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = functional.cross_entropy(inputs @ weight.T + intercept, y)
-        loss = loss + penalty * weight.square().sum()
+        per_sample = functional.cross_entropy(inputs @ weight.T + intercept, y, reduction="none")
+        loss = per_sample.mean() + penalty * weight.square().sum()
+        if groups is not None and invariance > 0:
+            loss = loss + invariance * group_risk_variance(per_sample, groups, int(groups.max()) + 1)
         loss.backward()
         return loss
 

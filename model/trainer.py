@@ -132,8 +132,8 @@ def _fit(
             structure_progress,
         )
         model.refresh_lattice()
-        if y is not None:
-            model.initialise_readout(x, y)
+        if y is not None:  # at the linear fit the predictor's loss (with its full V-REx weight) would choose
+            model.initialise_readout(x, y, groups, train_config.lambdas.causal * train_config.invariance)
         if checkpoint is not None:
             checkpoint.save(0, model, None, generator, fit, [])
 

@@ -106,12 +106,15 @@ class CausalLatticeTransformer(nn.Module):
         self.lattice_is_dag = view.is_dag
 
     @torch.no_grad()
-    def initialise_readout(self, x: torch.Tensor, y: torch.Tensor) -> None:
+    def initialise_readout(
+        self, x: torch.Tensor, y: torch.Tensor, groups: torch.Tensor | None = None, invariance: float = 0.0
+    ) -> None:
         """Start the readout, and the head's bias, at the logistic regression of `y` on the readable features
-        of the standardised training rows `x` (after the lattice is fitted: it decides what is readable)."""
+        of the standardised training rows `x` (after the lattice is fitted: it decides what is readable), with
+        the V-REx term over the cohorts `groups` at weight `invariance` (model/readout.py)."""
         if self.head is None:
             return
-        weight, intercept = fit_linear_readout(x, y, self.readable, self.n_classes)
+        weight, intercept = fit_linear_readout(x, y, self.readable, self.n_classes, groups, invariance)
         self.readable_readout.copy_(weight)
         self.head.bias.copy_(intercept)
 
