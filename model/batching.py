@@ -29,6 +29,7 @@ def balanced_batches(codes: np.ndarray, batch_size: int, generator: torch.Genera
     """One epoch of batches with (nearly) equal rows from every cohort: V-REx compares cohort risks, so each
     batch must hold every cohort. Smaller cohorts are revisited in a fresh order when they run out."""
     cohorts = [torch.from_numpy(np.flatnonzero(codes == c)) for c in np.unique(codes)]
+    batch_size = min(batch_size, len(codes))  # a batch beyond the rows is the whole table, not rows repeated
     n_batches = max(1, math.ceil(len(codes) / batch_size))
     share = [batch_size // len(cohorts) + (k < batch_size % len(cohorts)) for k in range(len(cohorts))]
     streams = []

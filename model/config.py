@@ -117,7 +117,7 @@ class TrainConfig(_Strict):
     precision: Literal["auto", "fp32", "bf16"] = "auto"
     # auto: the blocks run under torch.compile on CUDA (eager on the CPU: compiling costs more than it saves).
     compile: Literal["auto", "on", "off"] = "auto"
-    lr: float = Field(default=1e-4, gt=0)
+    lr: float = Field(default=1e-4, gt=0, le=1.0)  # AdamW above 1 only diverges: refused up front
     weight_decay: float = Field(default=0.01, ge=0)
     grad_clip: float = Field(default=1.0, gt=0)
     lambdas: LambdaConfig = LambdaConfig()

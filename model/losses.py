@@ -9,15 +9,13 @@ phase writes into the lattice; `w_t` is the invariance weight, annealed up after
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
 from model.config import TrainConfig
-
-if TYPE_CHECKING:  # the model's readout uses this module's V-REx term: a runtime import would be a cycle
-    from model.transformer import ModelOutput
+from model.invariance import group_risk_variance
+from model.transformer import ModelOutput
 
 
 def dirichlet_energy(
@@ -46,18 +44,6 @@ def dirichlet_energy(
     cross = (flat * aggregated).reshape(nodes, batch, width).sum(dim=(0, 2))  # (B,)
     energy = squared @ degree - 2 * cross
     return (energy / (edge_weight.sum().clamp_min(1e-8) * width)).mean()
-
-
-def group_risk_variance(per_sample_loss: torch.Tensor, groups: torch.Tensor, n_groups: int) -> torch.Tensor:
-    """V-REx: the variance of the mean task risk across the groups present in the batch (vectorised)."""
-    # index_add, not bincount: bincount reads the largest code back to the host on CUDA (a sync per step).
-    zeros = torch.zeros(n_groups, dtype=per_sample_loss.dtype, device=per_sample_loss.device)
-    counts = zeros.index_add(0, groups, torch.ones_like(per_sample_loss))
-    sums = zeros.index_add(0, groups, per_sample_loss)
-    present = counts > 0
-    risks = sums / counts.clamp_min(1)
-    mean = (risks * present).sum() / present.sum().clamp_min(1)
-    return ((risks - mean).pow(2) * present).sum() / present.sum().clamp_min(1)
 
 
 @dataclass
@@ -107,9 +93,3 @@ def regulariser_stride(batch: int, samples: int) -> int:
     """The stride that leaves at most `samples` of a batch's rows for the KL and Dirichlet estimates: at width
     they cost B x heads x rows x T per block, and a strided subset of a shuffled batch estimates the same mean."""
     return -(-batch // samples)
-
-
-def invariance_weight(config: TrainConfig, epoch: int) -> float:
-    """The V-REx weight at `epoch` (1-based): 0 during the warm-up, then a linear ramp up to `invariance`."""
-    progress = (epoch - config.invariance_warmup_epochs) / max(config.invariance_ramp_epochs, 1)
-    return config.invariance * min(max(progress, 0.0), 1.0)

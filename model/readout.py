@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional
 
-from model.losses import group_risk_variance
+from model.invariance import group_risk_variance
 
 
 def fit_linear_readout(

@@ -17,7 +17,8 @@ from model.checkpoint import TrainingCheckpoint
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset, Standardizer
 from model.data_view import DataView
-from model.losses import invariance_weight, predictor_loss, regulariser_stride
+from model.invariance import invariance_weight
+from model.losses import predictor_loss, regulariser_stride
 from model.metrics import LaplacianEnergy, UtilityEntropy, epoch_accuracy, kl_causal
 from model.numerics import clip_and_measure, numerics_for, resolve_device, seed_everything
 from model.structure import StructureFit, TrainingDivergedError
@@ -171,8 +172,7 @@ def _fit(
             if balanced
             else shuffled_batches(n, train_config.batch_size, generator)
         )
-        # One host-to-device copy per epoch for every step's rows and KL query rows: a copy from pageable host
-        # memory waits for the GPU, so a copy per step would serialise the host and the device.
+        # One host-to-device copy per epoch for all steps' rows (a pageable copy per step would serialise them).
         step_rows = torch.cat(batches).to(device).split([len(b) for b in batches])
         kl_rows = kl_query_rows(len(batches), n_features, kl_count, device, generator) if kl_on else []
         # Sums stay on the device and are read once per epoch: no host sync per step.

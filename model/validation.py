@@ -259,6 +259,18 @@ def check_training_plan(dataset: Dataset, experiment: ExperimentConfig) -> DataS
         raise DataValidationError(
             f"train.structure.min_rounds={rounds.min_rounds} exceeds max_rounds={rounds.max_rounds}: lower it"
         )
+    cohorts = len(set(dataset.groups.tolist())) if dataset.groups is not None else 0
+    train = experiment.train
+    if train.lr * train.weight_decay >= 1:
+        raise DataValidationError(
+            f"train.lr x train.weight_decay = {train.lr * train.weight_decay:g} is at least 1, so AdamW's decoupled "
+            f"decay flips and grows every weight each step: lower train.weight_decay below {1 / train.lr:g}"
+        )
+    if dataset.labels is not None and train.invariance > 0 and train.batch_size < cohorts:
+        raise DataValidationError(
+            f"train.batch_size={train.batch_size} is below the {cohorts} cohorts, and a V-REx batch holds rows of "
+            f"every cohort: raise train.batch_size to at least {cohorts} or set train.invariance: 0"
+        )
     subsets = experiment.evaluation.subsets
     check_subsets(dataset, subsets)
     groups = np.asarray(dataset.groups if dataset.groups is not None else [], dtype=str)

@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from model.config import TrainConfig
-from model.losses import dirichlet_energy, group_risk_variance, invariance_weight, regulariser_stride
+from model.invariance import group_risk_variance, invariance_weight
+from model.losses import dirichlet_energy, regulariser_stride
 
 
 def test_dirichlet_energy_over_edges() -> None:

@@ -142,6 +142,12 @@ def test_balanced_batches_hold_every_cohort_equally() -> None:
     assert len(set(first.tolist())) == len(first)
 
 
+def test_a_balanced_batch_larger_than_the_table_is_one_batch_of_the_tables_size() -> None:
+    codes = np.array([0] * 9 + [1] * 6 + [2] * 3)
+    (batch,) = balanced_batches(codes, 2**33, torch.Generator().manual_seed(0))
+    assert len(batch) == len(codes) and np.bincount(codes[batch.numpy()]).tolist() == [6, 6, 6]
+
+
 def test_nan_features_raise_diverged_error_naming_the_phase(
     tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig
 ) -> None:

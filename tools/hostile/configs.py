@@ -224,6 +224,19 @@ def value_cases() -> list[Case]:
             "min_rounds=9 exceeds",
         ),  # fmt: skip
         Case(
+            "batch_size below the cohorts",
+            "config values",
+            c({"train": {"batch_size": 2}}),
+            "train.batch_size=2 is below the 3 cohorts",
+        ),  # fmt: skip
+        Case("lr of a billion", "config values", c({"train": {"lr": 1e9}}), "train.lr"),
+        Case(
+            "weight_decay of a billion",
+            "config values",
+            c({"train": {"weight_decay": 1e9}}),
+            "lower train.weight_decay below",
+        ),  # fmt: skip
+        Case(
             "checkpoint_every negative",
             "config values",
             c({"train": {"checkpoint_every": -1}}),
