@@ -35,13 +35,14 @@ def fit_linear_readout(
     intercept = x.new_zeros(n_classes, dtype=torch.float64, requires_grad=True)
     optimizer = torch.optim.LBFGS([weight, intercept], max_iter=max_iter, line_search_fn="strong_wolfe")
     penalty = 0.5 / inputs.shape[0]
+    n_groups = int(groups.max()) + 1 if groups is not None else 1  # read once, not once per evaluation
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
         per_sample = functional.cross_entropy(inputs @ weight.T + intercept, y, reduction="none")
         loss = per_sample.mean() + penalty * weight.square().sum()
         if groups is not None and invariance > 0:
-            loss = loss + invariance * group_risk_variance(per_sample, groups, int(groups.max()) + 1)
+            loss = loss + invariance * group_risk_variance(per_sample, groups, n_groups)
         loss.backward()
         return loss
 

@@ -133,7 +133,7 @@ def _fit(
             structure_progress,
         )
         model.refresh_lattice()
-        if y is not None:  # at the linear fit the predictor's loss (with its full V-REx weight) would choose
+        if y is not None:  # where the predictor's loss (at its full V-REx weight) would put a linear model
             model.initialise_readout(x, y, groups, train_config.lambdas.causal * train_config.invariance)
         if checkpoint is not None:
             checkpoint.save(0, model, None, generator, fit, [])
