@@ -8,6 +8,7 @@ rejects bad input with a `DataValidationError` that names the column or row and 
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field, replace
 
 import networkx as nx
@@ -201,6 +202,15 @@ def _split_rows(dataset: Dataset, config: SplitConfig) -> tuple[np.ndarray, np.n
         strata = np.where(rare, np.char.add(labels, "|*"), strata)
         _, stratum_counts = np.unique(strata, return_counts=True)
     stratify = strata if stratum_counts.min() >= 2 else None
+    n_test = math.ceil(config.test_fraction * len(indices))  # as train_test_split counts it
+    if stratify is not None and min(n_test, len(indices) - n_test) < len(stratum_counts):
+        needed = len(stratum_counts) / len(indices)
+        fix = f"at least {needed:.3g}" if n_test < len(stratum_counts) else f"at most {1 - needed:.3g}"
+        raise DataValidationError(
+            f"split.test_fraction={config.test_fraction:g} leaves {n_test} test and {len(indices) - n_test} "
+            f"training rows, fewer than the {len(stratum_counts)} label x cohort strata a stratified split needs "
+            f"on each side: set split.test_fraction to {fix}"
+        )
     train_idx, test_idx = train_test_split(
         indices, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
     )

@@ -145,3 +145,18 @@ def _grouped_dataset(n: int, labels: np.ndarray, groups: np.ndarray) -> Dataset:
         class_names=["no", "yes"],
         groups=groups,
     )
+
+
+@pytest.mark.parametrize(("fraction", "fix"), [(1e-9, "to at least 0.05"), (0.89, None)])
+def test_a_test_fraction_that_leaves_a_side_without_every_stratum_is_refused(
+    tiny_dataset: Dataset, fraction: float, fix: str | None
+) -> None:
+    """120 rows in 6 label x cohort strata: one test row cannot hold them all (the split used to fail inside
+    scikit-learn); 0.89 leaves 13 training rows, enough."""
+    config = SplitConfig(test_fraction=fraction, min_group_size=10)
+    if fix is None:
+        split = split_dataset(tiny_dataset, config)
+        assert len(split.train.features) == 13
+        return
+    with pytest.raises(DataValidationError, match=rf"split\.test_fraction=1e-09 leaves 1 test .* {fix}"):
+        split_dataset(tiny_dataset, config)
