@@ -17,8 +17,13 @@ from hypothesis import strategies as st
 from tools.hostile import Case, run_case
 from tools.hostile.common import base_experiment, base_frame, merge, write_config
 
+# Derandomized: every run (CI's included) tries the same examples, so a red run is reproducible and not luck.
+# Random runs found the holes fixed so far; set derandomize=False here (and raise max_examples) to hunt for more.
 SETTINGS = settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 TINY_CONFIG = Path(__file__).resolve().parent / "data" / "tiny_config.yaml"
 
