@@ -7,7 +7,8 @@ the same size over the same feature tokens, in one process, for growing feature 
 For each F, on synthetic pan-cancer data with F features (model/scm.py): the plain encoder (PyTorch's
 TransformerEncoder, pre-LN, the same d_model / heads / blocks / MLP width, the same tokenizer and [CLS] head),
 eager and under torch.compile, and `train_model` with the seed's λ (bf16 autocast and compiled blocks on CUDA,
-its defaults). Each is timed over a full epoch after a warm-up epoch: samples/s, the ratio to the plain compiled
+its defaults). Each runs a warm-up epoch, then `--timed-epochs` full epochs (3), and is credited the median
+timed epoch (every epoch's time is in the record): samples/s, the ratio to the plain compiled
 encoder, peak device memory, and MFU: the plain encoder's FLOPs per sample (forward + backward, counted by
 torch.utils.flop_counter) times samples/s over a bf16 matrix-product peak measured in the same run (both models
 are credited the same useful FLOPs, so train_model's overheads lower its MFU). The structure phase before
@@ -38,7 +39,14 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.plain_baseline import matmul_peak, peak_memory, reset_peak, sync, time_plain  # noqa: E402
+from bench.plain_baseline import (  # noqa: E402
+    epoch_timing,
+    matmul_peak,
+    peak_memory,
+    reset_peak,
+    sync,
+    time_plain,
+)
 from bench.record import finite_or_none, write_new  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data import DataSplit, split_dataset  # noqa: E402
@@ -75,7 +83,7 @@ def time_train_model(
     model_config = ModelConfig(d_model=args.d_model, n_heads=args.heads, n_blocks=args.blocks, d_latent=32)
     structure = bench_structure(args)
     train_config = TrainConfig(
-        epochs=2,
+        epochs=1 + args.timed_epochs,
         batch_size=batch,
         device=device.type,
         structure=structure,
@@ -92,10 +100,7 @@ def time_train_model(
     sync(device)
     started = time.perf_counter()
     result = train_model(split.train, model_config, train_config, lambda r, n: epochs.append(r), on_round)
-    return {
-        "samples_per_s": split.train.features.shape[0] / epochs[1].seconds,
-        "warmup_epoch_s": epochs[0].seconds,
-        "epoch_s": epochs[1].seconds,
+    return epoch_timing(split.train.features.shape[0], [epoch.seconds for epoch in epochs]) | {
         "structure_phase_s": marks["structure_end"] - started,
         "structure_steps": result.structure.steps,
         "message_passing_edges": int(result.model.edge_index.shape[1]),
@@ -229,6 +234,9 @@ def main(argv: list[str] | None = None) -> int:
         "--structure-steps", type=int, default=25, help="structure steps per round (2 rounds)"
     )
     parser.add_argument(
+        "--timed-epochs", type=int, default=3, help="timed epochs after the warm-up (the median counts)"
+    )
+    parser.add_argument(
         "--inference-epochs", type=int, default=12, help="training for the gated inference test"
     )
     parser.add_argument(
@@ -240,6 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.timed_epochs < 1:
+        parser.error(f"--timed-epochs {args.timed_epochs}: time at least 1 epoch")
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda needs a CUDA GPU; use --device cpu --sizes 64,256 elsewhere")
     gpu = args.device == "cuda"
@@ -262,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "requested_batch": args.batch,
         "matmul_peak_flops": peak,
         "structure_steps": 2 * args.structure_steps,
+        "timed_epochs": args.timed_epochs,
         "sizes": [],
     }
     for n_features in sizes:

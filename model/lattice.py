@@ -3,7 +3,7 @@
 The lattice is the output of the structure learner (`model.structure`): edge-inclusion probabilities over the
 features, plus the label as one more node when the data has a label. The predictor reads it detached, through a
 `LatticeView` computed once per lattice: a sparse parent -> child edge list (each node's top-k parents) for
-torch-geometric message passing with edges shared across the batch, the ancestral relation, hop distances and
+message passing with edges shared across the batch, the ancestral relation, hop distances and
 the features the prediction may read (the label's non-descendants). Every quantity is computed with matrix
 products on the lattice's device; nothing loops over features.
 """
@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch_geometric.nn import GraphConv
 
-from model.graph_ops import hop_distances, transitive_closure
+from model.graph_ops import aggregate_parents, hop_distances, transitive_closure
 from model.structure import StructuralEquationModel
 
 
@@ -35,9 +35,19 @@ class LatticeView:
     is_dag: bool
 
 
+class SharedEdgeGraphConv(GraphConv):
+    """torch-geometric's `GraphConv`, x'_j = W₁·x_j + W₂·Σ_(i→j) w_ij·x_i, for a batch of token sets that share
+    one edge list. PyG's static-graph mode gathers a (B, E, d) tensor of per-edge messages (the out-of-memory
+    of issue 9); here the sum is one sparse product over the whole batch (`aggregate_parents`)."""
+
+    def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        aggregated = aggregate_parents(x, edge_index, edge_weight).to(x.dtype)
+        return self.lin_rel(aggregated) + self.lin_root(x)
+
+
 class LatticeEncoder(nn.Module):
     """Holds the structural-equation model (and with it the lattice) and message-passes feature tokens
-    along the lattice with a torch-geometric `GraphConv`."""
+    along the lattice with a torch-geometric `GraphConv` (`SharedEdgeGraphConv`)."""
 
     def __init__(
         self,
@@ -52,7 +62,7 @@ class LatticeEncoder(nn.Module):
         self.sem = sem
         self.threshold = threshold
         self.top_k_parents = top_k_parents
-        self.conv = GraphConv(d_model, d_model, aggr="add")
+        self.conv = SharedEdgeGraphConv(d_model, d_model, aggr="add")
         self.norm = nn.LayerNorm(d_model)
 
     @property
@@ -106,7 +116,7 @@ class LatticeEncoder(nn.Module):
     ) -> torch.Tensor:
         """Message passing from parents to children: (B, F, d) -> (B, F, d), residual. The edge list is
         shared by every sample (torch-geometric's static-graph mode), never replicated per sample."""
-        messages = self.conv(tokens, edge_index, edge_weight.to(tokens.dtype))
+        messages = self.conv(tokens, edge_index, edge_weight)
         return tokens + self.norm(messages)
 
     def get_graph(self, threshold: float | None = None, label_name: str | None = None) -> nx.DiGraph:

@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from model.config import TrainConfig
+from model.graph_ops import aggregate_parents
 from model.invariance import group_risk_variance
 from model.transformer import ModelOutput
 
@@ -24,24 +25,18 @@ def dirichlet_energy(
     """Normalised Dirichlet energy Σ_(i→j) A_ij ‖h_i − h_j‖² / (Σ A_ij · d) over the lattice's edges, averaged
     over the batch. `states` (B, F, d) are layer-normalised, so the value is comparable across models.
 
-    Expanded as Σ A_ij (‖h_i‖² + ‖h_j‖²) − 2 Σ_j ⟨h_j, Σ_i A_ij h_i⟩, the last sum a sparse matrix product:
-    the work and memory are O(B·F·d + E), never a (B, E, d) gather of both ends of every edge. With no edge
-    the energy is 0."""
+    Expanded as Σ A_ij (‖h_i‖² + ‖h_j‖²) − 2 Σ_j ⟨h_j, Σ_i A_ij h_i⟩, the last sum one sparse product over the
+    batch (`aggregate_parents`): the work and memory are O(B·F·d + E), never a (B, E, d) gather of both ends
+    of every edge. With no edge the energy is 0."""
     if edge_index.shape[1] == 0:
         return states.new_zeros(())
-    batch, nodes, width = states.shape
+    nodes, width = states.shape[1:]
     source, target = edge_index
     states, edge_weight = states.float(), edge_weight.float()
     squared = states.pow(2).sum(-1)  # (B, F)
     degree = torch.zeros(nodes, dtype=states.dtype, device=states.device)
     degree = degree.index_add(0, source, edge_weight).index_add(0, target, edge_weight)
-    incoming = torch.sparse_coo_tensor(
-        torch.stack([target, source]), edge_weight, (nodes, nodes), check_invariants=False
-    )
-    flat = states.transpose(0, 1).reshape(nodes, batch * width)
-    with torch.autocast(states.device.type, enabled=False):  # sparse products have no bf16 kernel everywhere
-        aggregated = torch.sparse.mm(incoming, flat)  # row j: Σ_i A_ij h_i, for every sample
-    cross = (flat * aggregated).reshape(nodes, batch, width).sum(dim=(0, 2))  # (B,)
+    cross = (states * aggregate_parents(states, edge_index, edge_weight)).sum(dim=(1, 2))  # (B,)
     energy = squared @ degree - 2 * cross
     return (energy / (edge_weight.sum().clamp_min(1e-8) * width)).mean()
 
