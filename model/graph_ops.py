@@ -61,11 +61,17 @@ def cycle_breaking_edges(weights: torch.Tensor, linked: torch.Tensor) -> torch.T
     return linked & same_component & (rank[:, None] > rank[None, :])
 
 
-def _csr(rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, n: int) -> torch.Tensor:
-    """An n x n CSR matrix from COO entries in any order (sorted here, on the device, with no host sync)."""
+def _csr(
+    rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, n: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """An n x n CSR matrix from COO entries in any order (sorted here, on the device, with no host sync), and
+    the order its stored values take from the entries."""
     order = torch.argsort(rows * n + columns)
     row_starts = torch.searchsorted(rows[order], torch.arange(n + 1, device=rows.device))
-    return torch.sparse_csr_tensor(row_starts, columns[order], values[order], (n, n), check_invariants=False)
+    matrix = torch.sparse_csr_tensor(
+        row_starts, columns[order], values[order], (n, n), check_invariants=False
+    )
+    return matrix, order
 
 
 class _SharedSparseProduct(torch.autograd.Function):
@@ -78,7 +84,7 @@ class _SharedSparseProduct(torch.autograd.Function):
     @staticmethod
     def forward(flat: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
         source, target = edge_index
-        return torch.sparse.mm(_csr(target, source, edge_weight, flat.shape[0]), flat)
+        return torch.sparse.mm(_csr(target, source, edge_weight, flat.shape[0])[0], flat)
 
     @staticmethod
     def setup_context(ctx: Any, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
@@ -92,10 +98,9 @@ class _SharedSparseProduct(torch.autograd.Function):
         n = grad.shape[0]
         grad_flat = grad_weight = None
         if ctx.needs_input_grad[0]:
-            grad_flat = torch.sparse.mm(_csr(source, target, edge_weight, n), grad)
+            grad_flat = torch.sparse.mm(_csr(source, target, edge_weight, n)[0], grad)
         if ctx.needs_input_grad[2]:
-            order = torch.argsort(target * n + source)  # the CSR order of the forward's matrix
-            pattern = _csr(target, source, torch.zeros_like(edge_weight), n)
+            pattern, order = _csr(target, source, torch.zeros_like(edge_weight), n)  # the forward's layout
             sampled = torch.sparse.sampled_addmm(pattern, grad, flat.T, beta=0.0).values()
             grad_weight = torch.empty_like(edge_weight).index_copy_(0, order, sampled)
         return grad_flat, None, grad_weight

@@ -115,7 +115,7 @@ class LatticeEncoder(nn.Module):
         self, tokens: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor
     ) -> torch.Tensor:
         """Message passing from parents to children: (B, F, d) -> (B, F, d), residual. The edge list is
-        shared by every sample (torch-geometric's static-graph mode), never replicated per sample."""
+        shared by every sample (one sparse product for the batch), never replicated per sample."""
         messages = self.conv(tokens, edge_index, edge_weight)
         return tokens + self.norm(messages)
 
