@@ -112,8 +112,8 @@ def aggregate_parents(
     """out[b, j] = Σ_(i→j) w_ij · states[b, i] for every sample b: (B, F, d) -> (B, F, d), in float32.
 
     The edges are shared by the batch, so this is one sparse (F x F)·(F x B·d) product: memory O(B·F·d + E),
-    never the (B, E, d) tensor of per-edge messages that edge-wise message passing gathers (4 GiB at
-    F = 4,096, batch 64). Duplicate edges add up."""
+    never the (B, E, d) tensor of per-edge messages that edge-wise message passing gathers (8 GiB of
+    float32 at F = 4,096, batch 256). Duplicate edges add up."""
     batch, nodes, width = states.shape
     flat = states.float().transpose(0, 1).reshape(nodes, batch * width)
     with torch.autocast(states.device.type, enabled=False):  # sparse products have no bf16 CPU kernel
