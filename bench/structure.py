@@ -74,6 +74,12 @@ def _label_parent_recall(model: Any, data: Any) -> float | None:
     return len(found & set(data.label_parents or [])) / max(len(data.label_parents or []), 1)
 
 
+def _reversed_label_edges(trained: Any) -> list[str]:
+    """The features the label-orientation check turned from the label's children into its parents."""
+    names = trained.model.lattice_encoder.feature_names
+    return [names[child] for child, _ in trained.structure.reversed_label_edges]
+
+
 def run_case(
     name: str,
     data_config: SyntheticDataConfig,
@@ -104,6 +110,7 @@ def run_case(
         **_model_lattice(trained.model, truth),
         "structure_rounds": trained.structure.rounds,
         "removed_cycle_edges": len(trained.structure.removed_cycle_edges),
+        "reversed_label_edges": _reversed_label_edges(trained),
         "iid_accuracy": evaluate_model(trained.model, iid.test)["accuracy"],
         "readable_true_label_children": sorted(
             set(trained.model.readable_features()) & set(data.label_children or [])
@@ -126,6 +133,11 @@ def run_case(
     record["flip_label_parent_recall"] = _label_parent_recall(flipped.model, data)
     record["flip_readable_true_label_children"] = sorted(
         set(flipped.model.readable_features()) & set(data.label_children or [])
+    )
+    record["flip_reversed_label_edges"] = _reversed_label_edges(flipped)
+    # In these SCMs the label's only descendants are its children: any other unreadable feature is a cause lost.
+    record["flip_unreadable_true_non_descendants"] = sorted(
+        set(data.feature_names) - set(flipped.model.readable_features()) - set(data.label_children or [])
     )
     if baselines:
         record["baselines_iid"] = prediction_baselines(iid)

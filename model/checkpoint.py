@@ -143,6 +143,7 @@ class TrainingCheckpoint:
             return None
         fit = StructureFit(**meta["fit"])
         fit.removed_cycle_edges = [tuple(edge) for edge in fit.removed_cycle_edges]  # type: ignore[misc]
+        fit.reversed_label_edges = [tuple(edge) for edge in fit.reversed_label_edges]  # type: ignore[misc]
         return Resumed(meta["epoch"], fit, meta["history"], tensors, meta)
 
     def save(

@@ -199,6 +199,8 @@ class StructureFit:
     acyclicity: float
     # Edges (source, target, probability) the schedule left on a cycle and the final projection removed.
     removed_cycle_edges: list[tuple[int, int, float]] = field(default_factory=list)
+    # Label -> feature edges the score check turned around (feature, nats per sample gained), in that order.
+    reversed_label_edges: list[tuple[int, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     # Mean L2 gradient norm per parameter of the structural-equation model, one value per round.
     grad_norms: dict[str, list[float]] = field(default_factory=dict)
