@@ -131,13 +131,12 @@ def run_case(
     flipped = train_model(flip.train, model_config, train_config, None, None)
     record["flip_accuracy"] = evaluate_model(flipped.model, flip.test)["accuracy"]
     record["flip_label_parent_recall"] = _label_parent_recall(flipped.model, data)
-    record["flip_readable_true_label_children"] = sorted(
-        set(flipped.model.readable_features()) & set(data.label_children or [])
-    )
+    flip_readable = set(flipped.model.readable_features())
+    record["flip_readable_true_label_children"] = sorted(flip_readable & set(data.label_children or []))
     record["flip_reversed_label_edges"] = _reversed_label_edges(flipped)
     # In these SCMs the label's only descendants are its children: any other unreadable feature is a cause lost.
     record["flip_unreadable_true_non_descendants"] = sorted(
-        set(data.feature_names) - set(flipped.model.readable_features()) - set(data.label_children or [])
+        set(data.feature_names) - flip_readable - set(data.label_children or [])
     )
     if baselines:
         record["baselines_iid"] = prediction_baselines(iid)

@@ -84,8 +84,7 @@ class StructureConfig(_Strict):
     warmup_rounds: int = Field(default=0, ge=0)
     min_rounds: int = Field(default=8, ge=1)
     max_rounds: int = Field(default=60, ge=1)
-    # Stop once the thresholded graph stayed the same DAG this many rounds, no edge moving over settle_tolerance.
-    patience: int = Field(default=2, ge=1)
+    patience: int = Field(default=2, ge=1)  # rounds the same DAG holds, no edge moving over settle_tolerance
     settle_tolerance: float = Field(default=0.05, gt=0)
     # Edge probability at the start. Sparse: starting dense, mechanisms first regress on whole Markov blankets
     # and colliders come out wrong (a -> c <- b as the order a, c, b on three seeds, docs/science.md).

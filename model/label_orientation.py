@@ -21,6 +21,9 @@ from model.config import StructureConfig
 from model.graph_ops import is_acyclic
 from model.structure import StructuralEquationModel
 
+# Children tried per search step: the least certain ones (lowest edge probability). A refit costs as much as
+# `orientation_steps` structure steps, so the check's cost must not grow with the label's out-degree at omics width.
+MAX_CANDIDATES = 16
 # Rows per evaluation chunk: the full-data score needs (rows, F·|φ|) basis values at a time, not (n, F·|φ|).
 _SCORE_CHUNK = 1024
 
@@ -99,11 +102,14 @@ def orient_label_edges(
         return score, {name: p.detach().clone() for name, p in _mechanism_parameters(sem).items()}
 
     mask = sem.hard_mask(threshold).detach()
+    probability = sem.adjacency().detach()[label]
     best_score, best_state = refit(mask)
     reversed_edges: list[tuple[int, float]] = []
     while True:
         candidates = []
-        for child in torch.nonzero(mask[label]).flatten().tolist():
+        children = torch.nonzero(mask[label]).flatten()
+        children = children[probability[children].argsort(stable=True)][:MAX_CANDIDATES]
+        for child in children.tolist():
             candidate = mask.clone()
             candidate[label, child], candidate[child, label] = 0.0, 1.0
             if is_acyclic(candidate > 0):

@@ -145,6 +145,10 @@ def fit_structure(
         fit.removed_cycle_edges = break_cycles(sem, threshold)
     if y is not None:
         fit.reversed_label_edges = orient_label_edges(sem, x, y, groups, config, threshold, generator)
+        for child, gain in fit.reversed_label_edges:
+            logger.info(
+                "label orientation: feature %d is the label's parent, not child (+%.3f nats)", child, gain
+            )
     return fit
 
 
