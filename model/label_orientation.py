@@ -28,10 +28,6 @@ MAX_CANDIDATES = 16
 _SCORE_CHUNK = 1024
 
 
-def _mechanism_parameters(sem: StructuralEquationModel) -> dict[str, torch.nn.Parameter]:
-    return {name: p for name, p in sem.named_parameters() if name != "edge_logits"}
-
-
 def penalised_score(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
@@ -62,7 +58,7 @@ def refit_mechanisms(
     """Adam on the mechanisms (not the lattice) for `config.orientation_steps` steps on the fixed 0/1 `mask`,
     rows drawn from a generator seeded with `seed`; returns the penalised score on all rows."""
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(list(_mechanism_parameters(sem).values()), lr=config.lr)
+    optimizer = torch.optim.Adam(list(sem.mechanism_parameters().values()), lr=config.lr)
     batch = min(config.batch_size, x.shape[0])
     for _ in range(config.orientation_steps):
         index = torch.randint(x.shape[0], (batch,), generator=generator).to(x.device)
@@ -92,14 +88,14 @@ def orient_label_edges(
     if label is None or config.orientation_steps == 0:
         return []
     seed = generator.initial_seed()  # not a draw: with no reversal, the later draws stay as they were
-    fitted = {name: p.detach().clone() for name, p in _mechanism_parameters(sem).items()}
+    fitted = {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
 
     def refit(mask: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
         with torch.no_grad():
-            for name, p in _mechanism_parameters(sem).items():
+            for name, p in sem.mechanism_parameters().items():
                 p.copy_(fitted[name])
         score = refit_mechanisms(sem, mask, x, y, groups, config, seed)
-        return score, {name: p.detach().clone() for name, p in _mechanism_parameters(sem).items()}
+        return score, {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
 
     mask = sem.hard_mask(threshold).detach()
     probability = sem.adjacency().detach()[label]
@@ -121,7 +117,7 @@ def orient_label_edges(
         reversed_edges.append((child, best_score - score))
         best_score, best_state = score, state
     with torch.no_grad():
-        for name, p in _mechanism_parameters(sem).items():
+        for name, p in sem.mechanism_parameters().items():
             p.copy_(best_state[name] if reversed_edges else fitted[name])
         for child, _ in reversed_edges:
             sem.edge_logits[label, child] = -10.0 * sem.temperature

@@ -121,6 +121,10 @@ class StructuralEquationModel(nn.Module):
         ):
             nn.init.zeros_(parameter)
 
+    def mechanism_parameters(self) -> dict[str, nn.Parameter]:
+        """Every parameter but the edge logits, by name: what is refitted for a fixed graph."""
+        return {name: p for name, p in self.named_parameters() if name != "edge_logits"}
+
     def adjacency(self) -> torch.Tensor:
         """(N, N) edge-inclusion probabilities with a zero diagonal."""
         return torch.sigmoid(self.edge_logits / self.temperature) * self.off_diagonal

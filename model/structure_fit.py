@@ -58,9 +58,8 @@ def fit_structure(
     # Row draws stay on the CPU generator; mask noise uses a generator on the data's device, seeded from it.
     mask_generator = torch.Generator(device=x.device)
     mask_generator.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
-    mechanism_parameters = [p for name, p in sem.named_parameters() if name != "edge_logits"]
     groups_of_parameters: list[dict[str, Any]] = [
-        {"params": mechanism_parameters},
+        {"params": list(sem.mechanism_parameters().values())},
         {"params": [sem.edge_logits], "lr": config.edge_lr},
     ]
     optimizer = torch.optim.Adam(groups_of_parameters, lr=config.lr)
