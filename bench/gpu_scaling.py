@@ -72,7 +72,7 @@ def synthetic_split(n_features: int, rows: int) -> DataSplit:
 def bench_structure(args: argparse.Namespace) -> StructureConfig:
     """A short structure phase that starts dense (edge probability 0.6, above the threshold): the lattice the
     epochs read has each node's full top-k parents, the most message-passing work the model ever does. No
-    label-orientation check: its refits belong to the structure phase, not to the epochs timed here."""
+    label-edge search: its refits belong to the structure phase, not to the epochs timed here."""
     return StructureConfig(
         steps_per_round=args.structure_steps,
         min_rounds=2,

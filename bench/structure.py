@@ -74,10 +74,13 @@ def _label_parent_recall(model: Any, data: Any) -> float | None:
     return len(found & set(data.label_parents or [])) / max(len(data.label_parents or []), 1)
 
 
-def _reversed_label_edges(trained: Any) -> list[str]:
-    """The features the label-orientation check turned from the label's children into its parents."""
-    names = trained.model.lattice_encoder.feature_names
-    return [names[child] for child, _ in trained.structure.reversed_label_edges]
+def _label_edge_changes(trained: Any, prefix: str = "") -> dict[str, list[str]]:
+    """The features the label-edge search turned from the label's children into its parents, and added."""
+    names, fit = trained.model.lattice_encoder.feature_names, trained.structure
+    return {
+        f"{prefix}reversed_label_edges": [names[child] for child, _ in fit.reversed_label_edges],
+        f"{prefix}added_label_parents": [names[parent] for parent, _ in fit.added_label_parents],
+    }
 
 
 def run_case(
@@ -110,7 +113,7 @@ def run_case(
         **_model_lattice(trained.model, truth),
         "structure_rounds": trained.structure.rounds,
         "removed_cycle_edges": len(trained.structure.removed_cycle_edges),
-        "reversed_label_edges": _reversed_label_edges(trained),
+        **_label_edge_changes(trained),
         "iid_accuracy": evaluate_model(trained.model, iid.test)["accuracy"],
         "readable_true_label_children": sorted(
             set(trained.model.readable_features()) & set(data.label_children or [])
@@ -133,7 +136,7 @@ def run_case(
     record["flip_label_parent_recall"] = _label_parent_recall(flipped.model, data)
     flip_readable = set(flipped.model.readable_features())
     record["flip_readable_true_label_children"] = sorted(flip_readable & set(data.label_children or []))
-    record["flip_reversed_label_edges"] = _reversed_label_edges(flipped)
+    record.update(_label_edge_changes(flipped, prefix="flip_"))
     # In these SCMs the label's only descendants are its children: any other unreadable feature is a cause lost.
     record["flip_unreadable_true_non_descendants"] = sorted(
         set(data.feature_names) - flip_readable - set(data.label_children or [])

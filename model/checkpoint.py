@@ -144,6 +144,7 @@ class TrainingCheckpoint:
         fit = StructureFit(**meta["fit"])
         fit.removed_cycle_edges = [tuple(edge) for edge in fit.removed_cycle_edges]  # type: ignore[misc]
         fit.reversed_label_edges = [tuple(edge) for edge in fit.reversed_label_edges]  # type: ignore[misc]
+        fit.added_label_parents = [tuple(edge) for edge in fit.added_label_parents]  # type: ignore[misc]
         return Resumed(meta["epoch"], fit, meta["history"], tensors, meta)
 
     def save(

@@ -98,7 +98,7 @@ class StructureConfig(_Strict):
     rho_max: float = Field(default=1e8, gt=0)
     rho_progress: float = Field(default=0.9, gt=0, le=1)  # rho grows when h fell less than to this share
     grad_clip: float = Field(default=10.0, gt=0)
-    # Refit steps per candidate when checking the label's outgoing edges (model/label_orientation.py); 0: off.
+    # Refit steps per candidate move of the label-edge search (model/label_orientation.py); 0: off.
     orientation_steps: int = Field(default=200, ge=0)
     task_gradient: bool = False  # ablation: the task loss writes into the lattice in the predictor phase
     acyclicity: bool = True  # False (ablation): no acyclicity schedule and no final cycle breaking

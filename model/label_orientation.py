@@ -1,29 +1,41 @@
-"""A score check of the label's outgoing edges after the structure fit (SPEC §2.2, §2.9).
+"""A score search over the label's edges after the structure fit (SPEC §2.2, §2.9).
 
-The continuous fit decides each edge's direction by a gradient race from a sparse start. Between the label and a
-feature the race is close, and it can end with a true cause of the label as its child: then that cause and
-everything below it is unreadable for the prediction (measured on dev SCMs, docs/science.md). Refitting the
-mechanisms on the hard graph separates the two directions clearly. A wrongly reversed cause scored 0.06 nats per
-sample better once turned back, while turning back a true child cost 0.10–0.39 (dev SCMs).
+The continuous fit decides each edge by a gradient race from a sparse start. Around the label the race can end
+wrong in two ways (measured on dev SCMs, docs/science.md): a true cause of the label left as its child, which
+makes that cause and everything below it unreadable for the prediction; and a true cause left unconnected,
+sometimes every one of them, so the label is fitted as a root. The second hides the first: with no parents the
+label's mechanism is its base rate, and turning a cause back scores worse than leaving it a child.
 
-So each child of the label is tried as a parent instead: the mechanisms are refitted from the fitted state on
-the graph with that one edge reversed, and the penalised score (NLL plus the mechanism-shift term; the edge
-count does not change) is compared with the same refit of the learnt graph. The best improving reversal is
-kept and the search repeats until none improves. Every refit draws the same rows (common random numbers), so
-nodes whose parents did not change follow the same trajectory and cancel out of the comparison.
+Refitting the mechanisms on the hard graph separates the alternatives clearly, so a greedy search does: each
+step tries every move below, keeps the best one that lowers the penalised score (NLL, plus `sparsity` per edge
+as in the fit, plus the mechanism-shift term), and repeats until none does.
+- Reverse a label -> child edge (the least certain children first).
+- Add a parent to the label from the features it may read (its non-descendants, so no cycle and no change to
+  what the prediction reads), the ones the score test ranks highest: the correlation of each feature's basis
+  with the label's residual under the current mechanism.
+Each move is scored by refitting the mechanisms from the fitted state; every refit draws the same rows (common
+random numbers), so nodes whose parents did not change follow the same trajectory and cancel out.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import NamedTuple
+
 import torch
+from torch.nn import functional
 
 from model.config import StructureConfig
-from model.graph_ops import is_acyclic
-from model.structure import StructuralEquationModel
+from model.graph_ops import is_acyclic, transitive_closure
+from model.structure import N_BASIS, StructuralEquationModel, additive_basis
 
-# Children tried per search step: the least certain ones (lowest edge probability). A refit costs as much as
-# `orientation_steps` structure steps, so the check's cost must not grow with the label's out-degree at omics width.
+logger = logging.getLogger(__name__)
+
+# Moves tried per search step. A refit costs as much as `orientation_steps` structure steps, so the search's
+# cost must not grow with the label's out-degree or the width: children to reverse, the least certain first
+# (lowest edge probability), and parents to add, the score test's best.
 MAX_CANDIDATES = 16
+MAX_ADDITIONS = 4
 # Rows per evaluation chunk: the full-data score needs (rows, F·|φ|) basis values at a time, not (n, F·|φ|).
 _SCORE_CHUNK = 1024
 
@@ -34,16 +46,18 @@ def penalised_score(
     x: torch.Tensor,
     y: torch.Tensor,
     groups: torch.Tensor | None,
-    shift_sparsity: float,
+    config: StructureConfig,
 ) -> float:
-    """Mean per-sample NLL of every node on all rows under the 0/1 `mask`, plus the mechanism-shift penalty."""
+    """Mean per-sample NLL of every node on all rows under the 0/1 `mask`, plus the fit's penalties on a hard
+    graph: `sparsity` per edge and `shift_sparsity` times the mechanism shifts."""
     total = x.new_zeros(())
     with torch.no_grad():
         for start in range(0, x.shape[0], _SCORE_CHUNK):
             rows = slice(start, start + _SCORE_CHUNK)
             part = sem.score(x[rows], y[rows], None if groups is None else groups[rows], mask)
             total += part.nll * x[rows].shape[0]
-        return float(total / x.shape[0] + shift_sparsity * part.mechanism_shift)
+        penalty = config.sparsity * mask.sum() + config.shift_sparsity * part.mechanism_shift
+        return float(total / x.shape[0] + penalty)
 
 
 def refit_mechanisms(
@@ -67,10 +81,43 @@ def refit_mechanisms(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return penalised_score(sem, mask, x, y, groups, config.shift_sparsity)
+    return penalised_score(sem, mask, x, y, groups, config)
 
 
-def orient_label_edges(
+def readable_mask(mask: torch.Tensor, label: int) -> torch.Tensor:
+    """(F,) the features the prediction may read under the 0/1 lattice `mask`: the label's non-descendants."""
+    return ~transitive_closure(mask > 0)[label, :label]
+
+
+class LabelEdgeChanges(NamedTuple):
+    """What the search changed, each as (feature, score gain in nats per sample), in the order made."""
+
+    reversed: list[tuple[int, float]]  # label -> feature edges turned into feature -> label
+    added: list[tuple[int, float]]  # feature -> label edges added
+
+
+def parent_score_test(
+    sem: StructuralEquationModel,
+    mask: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    groups: torch.Tensor | None,
+) -> torch.Tensor:
+    """(F,) score statistic of each feature as a new parent of the label under `mask`: the norm of the mean
+    product of the feature's basis φ(x_j) and the label's residual (one-hot minus predicted probabilities). It is
+    the gradient of the label's mean NLL with respect to that feature's first-layer weights, where they are 0."""
+    total = x.new_zeros(x.shape[1], sem.n_classes, N_BASIS)
+    with torch.no_grad():
+        for start in range(0, x.shape[0], _SCORE_CHUNK):
+            rows = slice(start, start + _SCORE_CHUNK)
+            _, logits = sem.mechanisms(x[rows], y[rows], None if groups is None else groups[rows], mask)
+            assert logits is not None  # the caller checked that the model has a label node
+            residual = functional.one_hot(y[rows], sem.n_classes).to(x.dtype) - logits.softmax(dim=-1)
+            total += torch.einsum("rc,rfk->fck", residual, additive_basis(x[rows]))
+    return (total / x.shape[0]).flatten(1).norm(dim=1)
+
+
+def search_label_edges(
     sem: StructuralEquationModel,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -78,48 +125,85 @@ def orient_label_edges(
     config: StructureConfig,
     threshold: float,
     generator: torch.Generator,
-) -> list[tuple[int, float]]:
-    """Reverse label -> feature edges of the thresholded lattice where the refitted score prefers the feature as
-    the label's cause; returns (feature, score gain in nats per sample) for each reversal, in the order made.
+) -> LabelEdgeChanges:
+    """Greedy search over the label's edges of the thresholded lattice (module docstring): reverse a child into
+    a parent or add a readable parent, while the refitted penalised score improves.
 
-    With no reversal the model is left exactly as fitted. With one, the lattice logits of the reversed edges
+    With no change the model is left exactly as fitted. With changes, the lattice logits of the changed edges
     are set to certain and the mechanisms keep the refit of the final graph."""
+    changes = LabelEdgeChanges([], [])
     label = sem.label_node
     if label is None or config.orientation_steps == 0:
-        return []
-    seed = generator.initial_seed()  # not a draw: with no reversal, the later draws stay as they were
+        return changes
+    seed = generator.initial_seed()  # not a draw: with no change, the later draws stay as they were
     fitted = {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
 
-    def refit(mask: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
+    def load(state: dict[str, torch.Tensor]) -> None:
         with torch.no_grad():
             for name, p in sem.mechanism_parameters().items():
-                p.copy_(fitted[name])
+                p.copy_(state[name])
+
+    def refit(mask: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
+        load(fitted)
         score = refit_mechanisms(sem, mask, x, y, groups, config, seed)
         return score, {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
+
+    def best_new_parents(mask: torch.Tensor, count: int, among: torch.Tensor | None = None) -> list[int]:
+        """The score test's `count` best readable features that are not parents yet (optionally only `among`),
+        under the mechanisms as loaded."""
+        statistic = parent_score_test(sem, mask, x, y, groups)
+        excluded = readable_mask(mask, label).logical_not() | (mask[:label, label] > 0)
+        if among is not None:
+            excluded |= ~among
+        statistic[excluded] = -1.0
+        order = statistic.argsort(descending=True, stable=True)[:count]
+        return [f for f in order.tolist() if statistic[f] >= 0]
 
     mask = sem.hard_mask(threshold).detach()
     probability = sem.adjacency().detach()[label]
     best_score, best_state = refit(mask)
-    reversed_edges: list[tuple[int, float]] = []
     while True:
-        candidates = []
+        candidates: list[tuple[float, dict[str, torch.Tensor], torch.Tensor, list[tuple[str, int]]]] = []
+        readable = readable_mask(mask, label)
         children = torch.nonzero(mask[label]).flatten()
-        children = children[probability[children].argsort(stable=True)][:MAX_CANDIDATES]
-        for child in children.tolist():
+        for child in children[probability[children].argsort(stable=True)][:MAX_CANDIDATES].tolist():
             candidate = mask.clone()
             candidate[label, child], candidate[child, label] = 0.0, 1.0
-            if is_acyclic(candidate > 0):
-                candidates.append((*refit(candidate), child, candidate))
+            if not is_acyclic(candidate > 0):
+                continue
+            score, state = refit(candidate)
+            candidates.append((score, state, candidate, [("reversed", child)]))
+            # A cause fitted as the label's child can hide another cause below it, which alone scores worse as a
+            # parent than the reversal gains: try the reversal together with the best parent it frees.
+            freed = readable_mask(candidate, label) & ~readable
+            freed[child] = False
+            if freed.any():
+                load(state)
+                for feature in best_new_parents(candidate, 1, among=freed):
+                    pair = candidate.clone()
+                    pair[feature, label] = 1.0
+                    candidates.append((*refit(pair), pair, [("reversed", child), ("added", feature)]))
+        load(best_state)  # the additions are ranked under the current graph's refit
+        for feature in best_new_parents(mask, MAX_ADDITIONS):
+            candidate = mask.clone()
+            candidate[feature, label] = 1.0
+            candidates.append((*refit(candidate), candidate, [("added", feature)]))
+        logger.debug(
+            "label-edge search from %.4f: %s",
+            best_score,
+            ", ".join(f"{moves} {best_score - score:+.4f}" for score, _, _, moves in candidates),
+        )
         improving = [c for c in candidates if c[0] < best_score]
         if not improving:
             break
-        score, state, child, mask = min(improving, key=lambda c: c[0])
-        reversed_edges.append((child, best_score - score))
+        score, state, mask, moves = min(improving, key=lambda c: c[0])
+        for kind, feature in moves:
+            getattr(changes, kind).append((feature, best_score - score))
         best_score, best_state = score, state
+    load(best_state if changes.reversed or changes.added else fitted)
     with torch.no_grad():
-        for name, p in sem.mechanism_parameters().items():
-            p.copy_(best_state[name] if reversed_edges else fitted[name])
-        for child, _ in reversed_edges:
+        for child, _ in changes.reversed:
             sem.edge_logits[label, child] = -10.0 * sem.temperature
-            sem.edge_logits[child, label] = 10.0 * sem.temperature
-    return reversed_edges
+        for feature, _ in changes.reversed + changes.added:
+            sem.edge_logits[feature, label] = 10.0 * sem.temperature
+    return changes

@@ -203,8 +203,10 @@ class StructureFit:
     acyclicity: float
     # Edges (source, target, probability) the schedule left on a cycle and the final projection removed.
     removed_cycle_edges: list[tuple[int, int, float]] = field(default_factory=list)
-    # Label -> feature edges the score check turned around (feature, nats per sample gained), in that order.
+    # The label-edge search's changes (model/label_orientation.py), each (feature, nats per sample gained), in
+    # the order made: label -> feature edges turned around, and feature -> label edges added.
     reversed_label_edges: list[tuple[int, float]] = field(default_factory=list)
+    added_label_parents: list[tuple[int, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     # Mean L2 gradient norm per parameter of the structural-equation model, one value per round.
     grad_norms: dict[str, list[float]] = field(default_factory=dict)

@@ -15,7 +15,7 @@ import torch
 from model.acyclicity import AugmentedLagrangian, notears_acyclicity
 from model.config import StructureConfig
 from model.graph_ops import cycle_breaking_edges, is_acyclic
-from model.label_orientation import orient_label_edges
+from model.label_orientation import search_label_edges
 from model.structure import StructuralEquationModel, StructureFit, TrainingDivergedError
 
 logger = logging.getLogger("causal_lattice.train")
@@ -52,7 +52,7 @@ def fit_structure(
     `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h + ρ/2·h²`, after which the augmented Lagrangian is
     updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
     DAG and no edge probability moved by more than `settle_tolerance`; after `max_rounds` any cycle left is broken at its least probable edge (reported).
-    With a label, the label's outgoing edges are then checked against the score (model/label_orientation.py).
+    With a label, a score search then revises the label's edges (model/label_orientation.py).
     """
     sem.initialise_edges(config.init_probability)
     # Row draws stay on the CPU generator; mask noise uses a generator on the data's device, seeded from it.
@@ -143,10 +143,15 @@ def fit_structure(
     if config.acyclicity:
         fit.removed_cycle_edges = break_cycles(sem, threshold)
     if y is not None:
-        fit.reversed_label_edges = orient_label_edges(sem, x, y, groups, config, threshold, generator)
-        for child, gain in fit.reversed_label_edges:
+        changes = search_label_edges(sem, x, y, groups, config, threshold, generator)
+        fit.reversed_label_edges, fit.added_label_parents = changes.reversed, changes.added
+        for child, gain in changes.reversed:
             logger.info(
-                "label orientation: feature %d is the label's parent, not child (+%.3f nats)", child, gain
+                "label-edge search: feature %d is the label's parent, not child (+%.3f nats)", child, gain
+            )
+        for parent, gain in changes.added:
+            logger.info(
+                "label-edge search: feature %d added as the label's parent (+%.3f nats)", parent, gain
             )
     return fit
 
