@@ -1,6 +1,6 @@
 """CUDA correctness: the same model on the GPU agrees with the CPU, the fused attention with a lattice bias runs on
 a memory-efficient kernel, compiled blocks agree with eager ones, bf16 (the CUDA default) trains, gated
-inference skips work, and the structure phase learns on the GPU as on the CPU.
+inference skips work, and the structure phase and the label-edge search learn on the GPU as on the CPU.
 
 Skipped without CUDA (CI has none); run on a GPU machine with `pytest tests/gpu`.
 """
@@ -14,11 +14,14 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
 from model.data import split_dataset
+from model.label_orientation import search_label_edges
 from model.metrics import structure_recovery
 from model.scm import make_synthetic_pancancer
 from model.trainer import evaluate_model, train_model
 from model.transformer import CausalLatticeTransformer
 from tests.model.conftest import set_lattice
+from tests.model.test_label_orientation import CAUSE, CHILD, OTHER_CAUSE, ROOT, _data, _sem_on
+from tests.model.test_label_orientation import LABEL as LABEL_NODE
 
 pytestmark = [
     pytest.mark.gpu,
@@ -136,3 +139,18 @@ def test_structure_phase_on_cuda_recovers_the_lattice_like_the_cpu(split) -> Non
         adjacency = model.lattice_encoder.adjacency().detach().numpy()
         scores[device] = structure_recovery(adjacency, model.feature_names, truth, 0.5).edge_auroc
     assert scores["cuda"] > 0.85 and abs(scores["cuda"] - scores["cpu"]) < 0.1, scores
+
+
+def test_label_edge_search_on_cuda_makes_the_cpus_changes() -> None:
+    x, y = _data()
+    # A cause fitted as the label's child, with the label's other cause below it: a reversal, then an addition.
+    fitted = [(ROOT, CAUSE), (LABEL_NODE, CAUSE), (CAUSE, OTHER_CAUSE), (LABEL_NODE, CHILD)]
+    made = {}
+    for device in ("cpu", "cuda"):
+        sem = _sem_on(fitted, x, y).to(device)
+        changes = search_label_edges(
+            sem, x.to(device), y.to(device), None, StructureConfig(), 0.5, torch.Generator().manual_seed(0)
+        )
+        made[device] = ([f for f, _ in changes.reversed], [f for f, _ in changes.added])
+        assert sem.hard_mask()[OTHER_CAUSE, LABEL_NODE] == 1
+    assert made["cuda"] == made["cpu"] == ([CAUSE], [OTHER_CAUSE])
