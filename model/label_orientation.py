@@ -9,7 +9,8 @@ label's mechanism is its base rate, and turning a cause back scores worse than l
 Refitting the mechanisms on the hard graph separates the alternatives clearly, so a greedy search does: each
 step tries every move below, keeps the best one that lowers the penalised score (NLL, plus `sparsity` per edge
 as in the fit, plus the mechanism-shift term), and repeats until none does.
-- Reverse a label -> child edge (the least certain children first).
+- Reverse a label -> child edge (the least certain children first); and, where the reversal makes features
+  readable that were below that child, the reversal together with the best of them as a parent.
 - Add a parent to the label from the features it may read (its non-descendants, so no cycle and no change to
   what the prediction reads), the ones the score test ranks highest: the correlation of each feature's basis
   with the label's residual under the current mechanism.
@@ -90,7 +91,8 @@ def readable_mask(mask: torch.Tensor, label: int) -> torch.Tensor:
 
 
 class LabelEdgeChanges(NamedTuple):
-    """What the search changed, each as (feature, score gain in nats per sample), in the order made."""
+    """What the search changed, each as (feature, score gain in nats per sample), in the order made. A reversal
+    made together with the parent it frees carries the pair's gain in both lists."""
 
     reversed: list[tuple[int, float]]  # label -> feature edges turned into feature -> label
     added: list[tuple[int, float]]  # feature -> label edges added
