@@ -21,6 +21,7 @@ random numbers), so nodes whose parents did not change follow the same trajector
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import torch
@@ -41,6 +42,14 @@ MAX_ADDITIONS = 4
 _SCORE_CHUNK = 1024
 
 
+def _row_chunks(
+    x: torch.Tensor, y: torch.Tensor, groups: torch.Tensor | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    for start in range(0, x.shape[0], _SCORE_CHUNK):
+        rows = slice(start, start + _SCORE_CHUNK)
+        yield x[rows], y[rows], None if groups is None else groups[rows]
+
+
 def penalised_score(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
@@ -53,10 +62,9 @@ def penalised_score(
     graph: `sparsity` per edge and `shift_sparsity` times the mechanism shifts."""
     total = x.new_zeros(())
     with torch.no_grad():
-        for start in range(0, x.shape[0], _SCORE_CHUNK):
-            rows = slice(start, start + _SCORE_CHUNK)
-            part = sem.score(x[rows], y[rows], None if groups is None else groups[rows], mask)
-            total += part.nll * x[rows].shape[0]
+        for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
+            part = sem.score(x_rows, y_rows, group_rows, mask)
+            total += part.nll * x_rows.shape[0]
         penalty = config.sparsity * mask.sum() + config.shift_sparsity * part.mechanism_shift
         return float(total / x.shape[0] + penalty)
 
@@ -110,12 +118,11 @@ def parent_score_test(
     the gradient of the label's mean NLL with respect to that feature's first-layer weights, where they are 0."""
     total = x.new_zeros(x.shape[1], sem.n_classes, N_BASIS)
     with torch.no_grad():
-        for start in range(0, x.shape[0], _SCORE_CHUNK):
-            rows = slice(start, start + _SCORE_CHUNK)
-            _, logits = sem.mechanisms(x[rows], y[rows], None if groups is None else groups[rows], mask)
+        for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
+            _, logits = sem.mechanisms(x_rows, y_rows, group_rows, mask)
             assert logits is not None  # the caller checked that the model has a label node
-            residual = functional.one_hot(y[rows], sem.n_classes).to(x.dtype) - logits.softmax(dim=-1)
-            total += torch.einsum("rc,rfk->fck", residual, additive_basis(x[rows]))
+            residual = functional.one_hot(y_rows, sem.n_classes).to(x.dtype) - logits.softmax(dim=-1)
+            total += torch.einsum("rc,rfk->fck", residual, additive_basis(x_rows))
     return (total / x.shape[0]).flatten(1).norm(dim=1)
 
 
