@@ -157,14 +157,10 @@ def search_label_edges(
         score = refit_mechanisms(sem, mask, x, y, groups, config, seed)
         return score, {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
 
-    def best_new_parents(mask: torch.Tensor, count: int, among: torch.Tensor | None = None) -> list[int]:
-        """The score test's `count` best readable features that are not parents yet (optionally only `among`),
-        under the mechanisms as loaded."""
+    def best_new_parents(mask: torch.Tensor, eligible: torch.Tensor, count: int) -> list[int]:
+        """The score test's `count` best features among `eligible` (F,) bool, under the mechanisms as loaded."""
         statistic = parent_score_test(sem, mask, x, y, groups)
-        excluded = readable_mask(mask, label).logical_not() | (mask[:label, label] > 0)
-        if among is not None:
-            excluded |= ~among
-        statistic[excluded] = -1.0
+        statistic[~eligible] = -1.0
         order = statistic.argsort(descending=True, stable=True)[:count]
         return [f for f in order.tolist() if statistic[f] >= 0]
 
@@ -184,16 +180,16 @@ def search_label_edges(
             candidates.append((score, state, candidate, [("reversed", child)]))
             # A cause fitted as the label's child can hide another cause below it, which alone scores worse as a
             # parent than the reversal gains: try the reversal together with the best parent it frees.
-            freed = readable_mask(candidate, label) & ~readable
+            freed = readable_mask(candidate, label) & ~readable  # never a parent: they were descendants
             freed[child] = False
             if freed.any():
                 load(state)
-                for feature in best_new_parents(candidate, 1, among=freed):
+                for feature in best_new_parents(candidate, freed, 1):
                     pair = candidate.clone()
                     pair[feature, label] = 1.0
                     candidates.append((*refit(pair), pair, [("reversed", child), ("added", feature)]))
         load(best_state)  # the additions are ranked under the current graph's refit
-        for feature in best_new_parents(mask, MAX_ADDITIONS):
+        for feature in best_new_parents(mask, readable & (mask[:label, label] == 0), MAX_ADDITIONS):
             candidate = mask.clone()
             candidate[feature, label] = 1.0
             candidates.append((*refit(candidate), candidate, [("added", feature)]))
