@@ -106,6 +106,15 @@ class LabelEdgeChanges(NamedTuple):
     added: list[tuple[int, float]]  # feature -> label edges added
 
 
+class _Refit(NamedTuple):
+    """A graph of the search with its refitted penalised score, and the mechanisms' state once it leads a step."""
+
+    score: float
+    state: dict[str, torch.Tensor]
+    mask: torch.Tensor
+    moves: list[tuple[str, int]]  # what made it from the step's starting graph
+
+
 def parent_score_test(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
@@ -145,17 +154,30 @@ def search_label_edges(
     if label is None or config.orientation_steps == 0:
         return changes
     seed = generator.initial_seed()  # not a draw: with no change, the later draws stay as they were
-    fitted = {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
+
+    def snapshot() -> dict[str, torch.Tensor]:
+        return {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
 
     def load(state: dict[str, torch.Tensor]) -> None:
         with torch.no_grad():
             for name, p in sem.mechanism_parameters().items():
                 p.copy_(state[name])
 
-    def refit(mask: torch.Tensor) -> tuple[float, dict[str, torch.Tensor]]:
+    fitted = snapshot()
+
+    def refit(mask: torch.Tensor, moves: list[tuple[str, int]]) -> _Refit:
+        """Refits from the fitted state; the mechanisms are left in the refit. The state is kept only later,
+        by `better`, for the step's leader: one state at omics width is (F·|φ| + C) × (F + 1) weights."""
         load(fitted)
-        score = refit_mechanisms(sem, mask, x, y, groups, config, seed)
-        return score, {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
+        return _Refit(refit_mechanisms(sem, mask, x, y, groups, config, seed), {}, mask, moves)
+
+    def better(refitted: _Refit, leader: _Refit) -> _Refit:
+        """The new leader of a step: `refitted` (its state taken now) if it scores strictly lower, so that of
+        equal scores the first tried wins."""
+        tried.append(f"{refitted.moves} {current.score - refitted.score:+.4f}")
+        if refitted.score >= leader.score:
+            return leader
+        return refitted._replace(state=snapshot())
 
     def best_new_parents(mask: torch.Tensor, eligible: torch.Tensor, count: int) -> list[int]:
         """The score test's `count` best features among `eligible` (F,) bool, under the mechanisms as loaded."""
@@ -164,11 +186,12 @@ def search_label_edges(
         order = statistic.argsort(descending=True, stable=True)[:count]
         return [f for f in order.tolist() if statistic[f] >= 0]
 
-    mask = sem.hard_mask(threshold).detach()
     probability = sem.adjacency().detach()[label]
-    best_score, best_state = refit(mask)
+    current = refit(sem.hard_mask(threshold).detach(), [])
+    current = current._replace(state=snapshot())
     while True:
-        candidates: list[tuple[float, dict[str, torch.Tensor], torch.Tensor, list[tuple[str, int]]]] = []
+        tried: list[str] = []
+        leader, mask = current, current.mask
         readable = readable_mask(mask, label)
         children = torch.nonzero(mask[label]).flatten()
         for child in children[probability[children].argsort(stable=True)][:MAX_CANDIDATES].tolist():
@@ -176,36 +199,30 @@ def search_label_edges(
             candidate[label, child], candidate[child, label] = 0.0, 1.0
             if not is_acyclic(candidate > 0):
                 continue
-            score, state = refit(candidate)
-            candidates.append((score, state, candidate, [("reversed", child)]))
+            reversal = refit(candidate, [("reversed", child)])
+            leader = better(reversal, leader)
             # A cause fitted as the label's child can hide another cause below it, which alone scores worse as a
-            # parent than the reversal gains: try the reversal together with the best parent it frees.
+            # parent than the reversal gains: try the reversal together with the best parent it frees (ranked
+            # under the reversal's refit, which the mechanisms still hold).
             freed = readable_mask(candidate, label) & ~readable  # never a parent: they were descendants
             freed[child] = False
             if freed.any():
-                load(state)
                 for feature in best_new_parents(candidate, freed, 1):
                     pair = candidate.clone()
                     pair[feature, label] = 1.0
-                    candidates.append((*refit(pair), pair, [("reversed", child), ("added", feature)]))
-        load(best_state)  # the additions are ranked under the current graph's refit
+                    leader = better(refit(pair, [*reversal.moves, ("added", feature)]), leader)
+        load(current.state)  # the additions are ranked under the current graph's refit
         for feature in best_new_parents(mask, readable & (mask[:label, label] == 0), MAX_ADDITIONS):
             candidate = mask.clone()
             candidate[feature, label] = 1.0
-            candidates.append((*refit(candidate), candidate, [("added", feature)]))
-        logger.debug(
-            "label-edge search from %.4f: %s",
-            best_score,
-            ", ".join(f"{moves} {best_score - score:+.4f}" for score, _, _, moves in candidates),
-        )
-        improving = [c for c in candidates if c[0] < best_score]
-        if not improving:
+            leader = better(refit(candidate, [("added", feature)]), leader)
+        logger.debug("label-edge search from %.4f: %s", current.score, ", ".join(tried))
+        if leader is current:
             break
-        score, state, mask, moves = min(improving, key=lambda c: c[0])
-        for kind, feature in moves:
-            getattr(changes, kind).append((feature, best_score - score))
-        best_score, best_state = score, state
-    load(best_state if changes.reversed or changes.added else fitted)
+        for kind, feature in leader.moves:
+            getattr(changes, kind).append((feature, current.score - leader.score))
+        current = leader
+    load(current.state if changes.reversed or changes.added else fitted)
     with torch.no_grad():
         for child, _ in changes.reversed:
             sem.edge_logits[label, child] = -10.0 * sem.temperature
