@@ -162,6 +162,12 @@ class SyntheticDataConfig(_Strict):
     # Weight of each standardised causal gene in the label's logit. At 3.0 logistic regression on the three
     # parents reaches about 0.88 (2.0: 0.86): leave-one-cohort-out then measures reliance on causes, not noise.
     label_strength: float = Field(default=3.0, gt=0)
+    # A term of the label's logit that a linear reader of its causes cannot represent (issue 21), the same in
+    # every cohort: `interaction` adds the product of the first two causes, `sine` sin(2x) and `abs` |x| of the
+    # first cause, each at `label_nonlinear_strength` (None: twice label_strength, where logistic regression on the
+    # causes falls 5-10 points below the best nonlinear reader of them: scratch runs on the default SCM). `none`: linear.
+    label_nonlinearity: Literal["none", "interaction", "sine", "abs"] = "interaction"
+    label_nonlinear_strength: float | None = Field(default=None, gt=0)
     n_biomarkers: int = Field(default=4, ge=0, le=1_000)
     # The cohort in which biomarkers' link to the label changes sign (the hard leave-one-cohort-out case).
     flip_group: str | None = "breast"
@@ -173,6 +179,10 @@ class SyntheticDataConfig(_Strict):
     def _check_counts(self) -> SyntheticDataConfig:
         if self.n_causal_genes > self.n_genes:
             raise ValueError(f"n_causal_genes={self.n_causal_genes} exceeds n_genes={self.n_genes}")
+        if self.label_nonlinearity == "interaction" and self.n_causal_genes < 2:
+            raise ValueError(
+                "label_nonlinearity 'interaction' needs n_causal_genes >= 2 (a product of two causes)"
+            )
         if (cells := self.n_samples * (self.n_genes + self.n_biomarkers)) > MAX_CELLS:  # before generating
             raise ValueError(f"{cells:,} cells (rows x columns) over {MAX_CELLS:,}: lower n_samples/n_genes")
         if self.n_flipped_biomarkers is not None and self.n_flipped_biomarkers > self.n_biomarkers:

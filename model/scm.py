@@ -2,8 +2,8 @@
 
 Genes sit on a random DAG; each gene's mechanism is a sum of (non)linear functions of its standardised parents,
 rescaled to a fixed signal-to-noise ratio. Cohorts are environments: root genes' means shift between cohorts and
-a few mechanisms change strength. A label is caused by a few genes with one mechanism in every cohort. Downstream
-biomarkers are caused by the label with a cohort-specific strength whose sign flips in `flip_group`, so a model
+a few mechanisms change strength. A label is caused by a few genes with one mechanism in every cohort: linear in
+the causes plus (by default) a term a linear reader cannot represent. Downstream biomarkers are caused by the label with a cohort-specific strength whose sign flips in `flip_group`, so a model
 that reads them is right in the training cohorts and wrong there, while a model that reads the label's causes
 is right everywhere. The true DAG, the label's parents and its children travel with the data.
 """
@@ -47,6 +47,25 @@ def _random_dag(config: SyntheticDataConfig, rng: np.random.Generator) -> np.nda
 def _standardise(values: np.ndarray) -> np.ndarray:
     std = values.std()
     return (values - values.mean()) / (std if std > 0 else 1.0)
+
+
+def label_nonlinear_term(causes: np.ndarray, config: SyntheticDataConfig) -> np.ndarray:
+    """The part of the label's logit that no linear reader of its causes can represent (issue 21).
+
+    `causes` (n, k): the label's standardised causes in sorted order. Non-monotone terms, so logistic
+    regression on the causes recovers none of it: the product of the first two causes (an interaction),
+    sin(2x) or |x| − E|x| of the first. Deterministic (no random draws): an SCM with `none` is sampled exactly
+    as before the option existed.
+    """
+    strength = config.label_nonlinear_strength or 2.0 * config.label_strength
+    first = causes[:, 0]
+    if config.label_nonlinearity == "interaction":
+        return strength * first * causes[:, 1]
+    if config.label_nonlinearity == "sine":
+        return strength * np.sin(2.0 * first)
+    if config.label_nonlinearity == "abs":
+        return strength * (np.abs(first) - np.sqrt(2.0 / np.pi))
+    return np.zeros(len(causes))
 
 
 def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
@@ -95,7 +114,7 @@ def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     causal = np.sort(candidates[: config.n_causal_genes])
     standardised = (genes - genes.mean(axis=0)) / genes.std(axis=0)
     weights = rng.choice([-1.0, 1.0], size=causal.size) * config.label_strength
-    logit = standardised[:, causal] @ weights
+    logit = standardised[:, causal] @ weights + label_nonlinear_term(standardised[:, causal], config)
     labels = (rng.random(n) < 1.0 / (1.0 + np.exp(-logit))).astype(np.int64)
 
     strengths = rng.uniform(0.6, 1.6, size=(len(cohorts), config.n_biomarkers))

@@ -23,7 +23,9 @@ STRUCTURE = StructureConfig(steps_per_round=100, min_rounds=4, max_rounds=15)
 def cohorts() -> Dataset:
     """Six genes (two cause the label) and two biomarkers caused by the label, one flipping sign in `breast`."""
     data = make_synthetic_pancancer(
-        SyntheticDataConfig(n_samples=900, n_genes=6, n_biomarkers=2, n_causal_genes=2, seed=5)
+        SyntheticDataConfig(
+            n_samples=900, n_genes=6, n_biomarkers=2, n_causal_genes=2, label_nonlinearity="none", seed=5
+        )
     )
     return split_dataset(data, SplitConfig()).train
 
