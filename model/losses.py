@@ -67,8 +67,10 @@ def predictor_loss(
         per_sample = F.cross_entropy(output.logits.float(), y, reduction="none")
         terms["ce"] = per_sample.mean()
         terms["vrex"] = group_risk_variance(per_sample, groups, n_groups) if groups is not None else zero
+        assert output.latent_logits is not None
+        terms["ce_latent"] = F.cross_entropy(output.latent_logits.float(), y)
     else:
-        terms["ce"], terms["vrex"] = zero, zero
+        terms["ce"], terms["vrex"], terms["ce_latent"] = zero, zero, zero
     terms["kl_attn"] = torch.stack(output.kl_terms).mean() if output.kl_terms else zero
     terms["dirichlet"] = dirichlet_energy(
         output.feature_states[::regulariser_stride], edge_index, edge_weight
@@ -77,6 +79,7 @@ def predictor_loss(
     terms["compute_cost"] = output.utilities[:, 1:].mean() if output.utilities.shape[1] > 1 else zero
     total = (
         terms["ce"]
+        + config.latent_supervision * terms["ce_latent"]
         + lam.causal * (terms["kl_attn"] + invariance_weight * terms["vrex"])
         + lam.geometric * terms["dirichlet"]
         + lam.reg * config.utility_cost * terms["compute_cost"]

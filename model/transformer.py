@@ -26,6 +26,7 @@ from model.tokenizer import FeatureTokenizer
 @dataclass
 class ModelOutput:
     logits: torch.Tensor | None  # (B, C); None in the unlabeled (structure-only) mode
+    latent_logits: torch.Tensor | None  # (B, C) the latent head's logits from z alone; None unlabeled
     z: torch.Tensor  # (B, d_latent)
     feature_states: torch.Tensor  # (B, F, d) final normalised feature-token states
     utilities: torch.Tensor  # (B, n_blocks)
@@ -71,6 +72,9 @@ class CausalLatticeTransformer(nn.Module):
         self.final_norm = nn.LayerNorm(d)
         self.latent = nn.Linear(d, config.d_latent)
         self.head = nn.Linear(config.d_latent, n_classes) if n_classes > 0 else None
+        # A linear classifier of z alone, trained beside the task (TrainConfig.latent_supervision says why); it
+        # plays no part in the logits.
+        self.latent_head = nn.Linear(config.d_latent, n_classes) if n_classes > 0 else None
         # A linear readout of the readable features beside the head (model/readout.py says why). Zeros until
         # `initialise_readout`, and no random draws here: the structure phase's random stream is unchanged.
         self.readable_readout = nn.Parameter(torch.zeros(n_classes, len(feature_names)))
@@ -84,8 +88,9 @@ class CausalLatticeTransformer(nn.Module):
             module.reset_parameters()
         self.final_norm.reset_parameters()
         self.latent.reset_parameters()
-        if self.head is not None:
-            self.head.reset_parameters()
+        for head in (self.head, self.latent_head):
+            if head is not None:
+                head.reset_parameters()
         nn.init.zeros_(self.readable_readout)
         self.refresh_lattice()
 
@@ -112,7 +117,7 @@ class CausalLatticeTransformer(nn.Module):
         """Start the readout, and the head's bias, at the logistic regression of `y` on the readable features
         of the standardised training rows `x` (after the lattice is fitted: it decides what is readable), with
         the V-REx term over the cohorts `groups` at weight `invariance` (model/readout.py)."""
-        if self.head is None:
+        if self.head is None or self.config.prediction == "head_only":
             return
         weight, intercept = fit_linear_readout(x, y, self.readable, self.n_classes, groups, invariance)
         self.readable_readout.copy_(weight)
@@ -155,13 +160,13 @@ class CausalLatticeTransformer(nn.Module):
         )
         hidden = self.final_norm(gated.hidden)
         z = self.latent(hidden[:, 0])
-        logits = None
-        if (
-            self.head is not None
-        ):  # the unreadable features are multiplied by zero: moving them changes nothing
-            logits = self.head(z) + (x * self.readable) @ self.readable_readout.T
+        logits = latent_logits = None
+        if self.head is not None and self.latent_head is not None:
+            logits = self.prediction_logits(x, z)
+            latent_logits = self.latent_head(z)
         return ModelOutput(
             logits=logits,
+            latent_logits=latent_logits,
             z=z,
             feature_states=hidden[:, 1:],
             utilities=gated.utilities,
@@ -169,6 +174,26 @@ class CausalLatticeTransformer(nn.Module):
             attentions=gated.attentions,
             kl_terms=gated.kl_terms,
         )
+
+    def prediction_logits(
+        self, x: torch.Tensor, z: torch.Tensor, parts: tuple[str, ...] = ("head", "readout")
+    ) -> torch.Tensor:
+        """The logits (B, C) from z (B, d_latent) and the standardised features x (B, F): the head's plus the
+        linear readout's, as `config.prediction` says. `parts` keeps only some of them (the report's
+        contributions); a part left out keeps the head's bias, so the class base rates stay.
+
+        The unreadable features are multiplied by zero: moving them changes nothing.
+        """
+        assert self.head is not None
+        prediction = self.config.prediction
+        logits = (
+            self.head(z)
+            if "head" in parts and prediction != "readout_only"
+            else self.head.bias.expand(len(z), -1)
+        )
+        if "readout" in parts and prediction != "head_only":
+            logits = logits + (x * self.readable) @ self.readable_readout.T
+        return logits
 
     def causal_prior(self) -> torch.Tensor:
         return self.prior
