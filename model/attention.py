@@ -55,6 +55,22 @@ def attention_kl(weights: torch.Tensor, prior_rows: torch.Tensor) -> torch.Tenso
     return (features * log_ratio).sum(dim=-1).mean()
 
 
+def attention_kl_floor(prior: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """The least `kl_causal` any attention under the lattice mask can have: the mean over feature query rows of
+    −log Σ_{j allowed} P_ij.
+
+    The prior spreads mass over every feature by lattice distance, and the mask lets a feature token attend
+    only to itself and its ancestors: attention cannot put mass where the mask forbids it, so row i's
+    KL(attention_i ‖ P_i) is at least −log of the prior's mass on the allowed keys, reached exactly when
+    attention is the prior renormalised over them (as it is with the `log P` bias and zero scores).
+
+    prior: (F, F); bias: the (F+1, T') attention bias of `attention_bias` (−inf where not allowed).
+    """
+    n = prior.shape[0]
+    allowed = torch.isfinite(bias[1:, 1 : n + 1])
+    return -(prior * allowed).sum(dim=-1).clamp_min(1e-30).log().mean()
+
+
 def row_attention(
     q_rows: torch.Tensor, k: torch.Tensor, bias_rows: torch.Tensor, scale: float
 ) -> torch.Tensor:

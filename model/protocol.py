@@ -26,6 +26,7 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
 
 from model import figure_data, plots
+from model.attention import attention_kl_floor
 from model.data import Dataset
 from model.metrics import (
     forward_flops,
@@ -58,11 +59,14 @@ def _features(data: Dataset) -> torch.Tensor:
 def exp1_attention(model: CausalLatticeTransformer, data: Dataset) -> ProtocolOutcome:
     """Exp-1: attention over features (averaged over blocks, heads and rows of `data`) and `kl_causal`, the
     mean over query rows, heads, blocks and samples of KL(attention_i ‖ P_i). The KL of the averaged matrix
-    (never larger, by convexity) is reported beside it, named as such."""
+    (never larger, by convexity) is reported beside it, named as such, and so is the floor that the lattice
+    mask sets under kl_causal (`attention_kl_floor`) with what lies above it: how far attention moved from the
+    prior where it may attend."""
     x = _features(data)
     matrix = model.get_attention_matrix(x).numpy()
     prior = model.causal_prior().detach().numpy()
     kl = kl_causal(model, x)
+    floor = float(attention_kl_floor(model.prior, model.bias))
     averaged_rows = (
         matrix * (np.log(np.clip(matrix, 1e-12, None)) - np.log(np.clip(prior, 1e-12, None)))
     ).sum(axis=1)
@@ -71,6 +75,9 @@ def exp1_attention(model: CausalLatticeTransformer, data: Dataset) -> ProtocolOu
     return ProtocolOutcome(
         metrics={
             "kl_causal": kl,
+            # The part of kl_causal that the lattice mask fixes (no attention can go below it), and the rest.
+            "kl_causal_mask_floor": floor,
+            "kl_causal_above_floor": kl - floor,
             "kl_of_averaged_attention": float(averaged_rows.mean()),
             "attention_diagonal_mean": diagonal_share,
             "n_features": int(matrix.shape[0]),

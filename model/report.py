@@ -83,6 +83,17 @@ def render_summary(
                 f"{name} {fmt(main.get(name, float('nan')))}" for name in config.evaluation.metrics
             )
         ),
+        *(
+            [
+                "- "
+                + t["parts"].format(
+                    **{k: fmt(main[f"accuracy_{k}_part"]) for k in ("head", "readout")},
+                    both=fmt(main["accuracy"]),
+                )
+            ]
+            if "accuracy_head_part" in main
+            else []
+        ),
         "",
         f"## {t['results']}",
         "",

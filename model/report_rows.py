@@ -56,14 +56,23 @@ def vii_rows(
         "diag": f(diag),
         "uniform": f(uniform),
         "kl": f(att["kl_causal"]),
+        "floor": f(att["kl_causal_mask_floor"]),
+        "above": f(att["kl_causal_above_floor"]),
         "ref": ref.reference_kl_causal,
     }
+    kl_verdict = (
+        "att_ok"
+        if att["kl_causal"] <= ref.reference_kl_causal
+        else "att_floor"
+        if att["kl_causal_above_floor"] <= ref.reference_kl_causal
+        else "att_weak"
+    )
     rows.append(
         (
             "Exp-1",
             t["att_local" if diag > LOCAL_FACTOR * uniform else "att_spread"].format(**values),
             t["att_measured"].format(**values),
-            t["att_ok" if att["kl_causal"] <= ref.reference_kl_causal else "att_weak"].format(**values),
+            t[kl_verdict].format(**values),
         )
     )
 

@@ -19,6 +19,8 @@ TEXT: dict[str, dict[str, str]] = {
         "data": "data: {name}: {rows} rows, {features} features, fingerprint {fingerprint}",
         "runtime": "runtime (main model): {runtime}",
         "headline": "main model on the held-out test rows (evaluation.metrics): {values}",
+        "parts": "what each part of the prediction carries on the same rows (accuracy): the head on z alone {head}, "
+        "the linear readout of the readable features alone {readout}, both {both}",
         "results": "Results (seed section VII)",
         "columns": "| experiment | observation | measured | interpretation |",
         "yes": "yes",
@@ -28,8 +30,11 @@ TEXT: dict[str, dict[str, str]] = {
         # Exp-1
         "att_local": "Attention concentrated locally (mean diagonal weight {diag}, uniform {uniform})",
         "att_spread": "Attention spread out (mean diagonal weight {diag}, uniform {uniform})",
-        "att_measured": "KL={kl} (seed ref {ref}); mean diagonal weight {diag}",
+        "att_measured": "KL={kl} (seed ref {ref}): {floor} is the floor the lattice mask sets (the prior's mass on "
+        "keys a token may not attend), {above} above it; mean diagonal weight {diag}",
         "att_ok": "causal distance reflected (KL at or below the seed's {ref})",
+        "att_floor": "attention follows the causal prior wherever the mask lets it attend (KL above the mask's floor "
+        "{above} <= the seed's {ref}); the floor {floor} is prior mass on keys the lattice mask forbids",
         "att_weak": "KL above the seed's {ref}: attention follows the causal prior less closely than the seed reports",
         # Exp-2
         "lat_clear": "z clearly separated by label",
@@ -135,6 +140,8 @@ TEXT: dict[str, dict[str, str]] = {
         "data": "データ: {name}: {rows} 行、特徴量 {features} 個、フィンガープリント {fingerprint}",
         "runtime": "実行環境（主モデル）: {runtime}",
         "headline": "主モデルのテスト行での評価（evaluation.metrics）: {values}",
+        "parts": "予測の各部分が担う精度（同じテスト行）: z からのヘッドのみ {head}、読める特徴量の線形読み出しのみ {readout}、"
+        "両方 {both}",
         "results": "結果整理テンプレート（seed VII）",
         "columns": "| 実験名 | 主観的観察 | 定量結果 | 考察 |",
         "yes": "はい",
@@ -143,8 +150,11 @@ TEXT: dict[str, dict[str, str]] = {
         "seed_ref": "seed基準",
         "att_local": "Attentionが局所集中（対角成分の平均重み {diag}、一様なら {uniform}）",
         "att_spread": "Attentionが分散（対角成分の平均重み {diag}、一様なら {uniform}）",
-        "att_measured": "KL={kl}（seed基準 {ref}）; 対角成分の平均重み {diag}",
+        "att_measured": "KL={kl}（seed基準 {ref}）: うち {floor} は格子マスクが定める下限（参照できないキーに事前分布が置く"
+        "質量）、下限を超える分は {above}; 対角成分の平均重み {diag}",
         "att_ok": "因果距離反映が成功（KL が seed の {ref} 以下）",
+        "att_floor": "マスクが許す範囲では Attention が因果事前分布に従う（下限を超える KL {above} が seed の {ref} 以下）; "
+        "下限 {floor} は格子マスクが禁じるキーへの事前分布の質量",
         "att_weak": "KL が seed の {ref} を上回る: 因果距離の反映は seed より弱い",
         "lat_clear": "z空間が明瞭に分離",
         "lat_partial": "z空間が部分的に分離",

@@ -248,7 +248,8 @@ def _fit(
 def evaluate_model(
     model: CausalLatticeTransformer, dataset: Dataset, dense: bool = False
 ) -> dict[str, float]:
-    """Accuracy/AUROC/F1 (gated inference unless `dense`), kl_causal (mean per-row KL of the dense pass's
+    """Accuracy/AUROC/F1 (gated inference unless `dense`), the accuracy of the head's and of the readout's
+    logits alone (`accuracy_head_part`, `accuracy_readout_part`), kl_causal (mean per-row KL of the dense pass's
     attention to the prior), laplacian, utility_entropy and the structural equations' NLL per node. Runs on
     the model's device."""
     model.eval()
@@ -265,6 +266,10 @@ def evaluate_model(
             ("f1", MulticlassF1Score(num_classes=classes, average="macro")),
         ):
             results[name] = float(metric.to(device)(output.logits.float().softmax(-1), y))
+        # What each part of the prediction carries on its own: the head on z, and the linear readout.
+        for part in ("head", "readout"):
+            logits = model.prediction_logits(x, output.z, parts=(part,))
+            results[f"accuracy_{part}_part"] = float((logits.argmax(dim=-1) == y).float().mean())
     laplacian = LaplacianEnergy().to(device)
     laplacian.update(output.feature_states, model.edge_index, model.edge_weight)
     entropy = UtilityEntropy(model.config.n_blocks).to(device)

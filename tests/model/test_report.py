@@ -14,7 +14,13 @@ from registry.decision import decide_promotion, promotion_table
 DATA = DataFacts(name="synthetic", rows=10, features=3, fingerprint="abc")
 
 METRICS = {
-    "attention": {"kl_causal": 0.4, "attention_diagonal_mean": 0.1, "n_features": 3},
+    "attention": {
+        "kl_causal": 0.4,
+        "kl_causal_mask_floor": 0.1,
+        "kl_causal_above_floor": 0.3,
+        "attention_diagonal_mean": 0.1,
+        "n_features": 3,
+    },
     "latent": {"silhouette": 0.6},
     "lattice": {
         "degree_variance": 0.2,
@@ -44,7 +50,15 @@ METRICS = {
         "logo_accuracy": {"lung": 0.8},
         "logo_baselines": {"lung": {"logistic_regression": 0.4, "oracle": 0.85}},
     },
-    "main": {"accuracy": 0.91, "kl_causal": 0.4, "laplacian": 1.5, "utility_entropy": 0.5, "auroc": 0.95},
+    "main": {
+        "accuracy": 0.91,
+        "accuracy_head_part": 0.88,
+        "accuracy_readout_part": 0.81,
+        "kl_causal": 0.4,
+        "laplacian": 1.5,
+        "utility_entropy": 0.5,
+        "auroc": 0.95,
+    },
 }
 GATE_INPUTS = {
     "accuracy_std": 0.01,
@@ -137,6 +151,40 @@ def test_interpretation_follows_the_numbers() -> None:
     text = render_summary("run-1", config, METRICS, gates, [], DATA, "ja")
     assert "Attentionが分散" in text and "因果距離の反映は seed より弱い" in text
     assert "自律最適化成立" in text and "因果構造の汎化性良好" in text and "再現性良好" in text
+
+
+def test_a_kl_at_the_mask_floor_reads_as_following_the_prior() -> None:
+    """KL above the seed's reference, all but 0.01 of it the floor the lattice mask sets: attention follows the
+    prior where it may attend, and the report says which part is which."""
+    config = ExperimentConfig()
+    gates = evaluate_promotion_gates(GATE_INPUTS, config.gates)
+    at_floor = {
+        **METRICS,
+        "attention": {
+            **METRICS["attention"],
+            "kl_causal": 0.31,
+            "kl_causal_mask_floor": 0.30,
+            "kl_causal_above_floor": 0.01,
+        },
+    }
+    text = render_summary("run-1", config, at_floor, gates, [], DATA, "en")
+    assert "KL=0.310 (seed ref 0.021): 0.300 is the floor the lattice mask sets" in text
+    assert (
+        "attention follows the causal prior wherever the mask lets it attend (KL above the mask's floor 0.010"
+        in text
+    )
+    assert "下限を超える KL 0.010" in render_summary("run-1", config, at_floor, gates, [], DATA, "ja")
+
+
+def test_the_summary_states_what_the_head_and_the_readout_each_carry() -> None:
+    config = ExperimentConfig()
+    gates = evaluate_promotion_gates(GATE_INPUTS, config.gates)
+    text = render_summary("run-1", config, METRICS, gates, [], DATA, "en")
+    assert (
+        "the head on z alone 0.880, the linear readout of the readable features alone 0.810, both 0.910"
+        in text
+    )
+    assert "z からのヘッドのみ 0.880" in render_summary("run-1", config, METRICS, gates, [], DATA, "ja")
 
 
 @pytest.mark.parametrize(
