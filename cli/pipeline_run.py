@@ -80,7 +80,8 @@ def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Excep
 def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
     """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
     cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished. On
-    SIGTERM the running step finishes and the run stops (exit 143, model/signals.py)."""
+    SIGTERM a running training checkpoints at its epoch's end, any other running step finishes, and the run
+    stops (exit 143, model/signals.py)."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
     if stop_requested():
