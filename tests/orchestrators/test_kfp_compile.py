@@ -14,7 +14,7 @@ import pytest
 
 from model.run_config import read_run_config
 from pipelines.plan import step_names
-from tests.orchestrators.kfp_testlib import CRON, IMAGE, Compiled
+from tests.orchestrators.kfp_testlib import CRON, IMAGE, PIPELINE_UNDER_TEST, Compiled
 from tools.kfp_ir import CompiledPipeline, read_pipeline
 
 GPU_TOLERATION_KEYS = {"nvidia.com/gpu"}
@@ -39,7 +39,7 @@ def test_one_task_per_step_invocation(compiled: Compiled, kfp: CompiledPipeline)
 def test_the_front_doors_step_names_are_zenmls(compiled: Compiled) -> None:
     """`pipelines.plan`, which the front door checks a configuration's `steps:` against, names the same
     invocations as the pipeline ZenML compiled."""
-    experiment = read_run_config(compiled.zenml_config).require_experiment()
+    experiment = read_run_config(PIPELINE_UNDER_TEST.config).require_experiment()
     assert sorted(step_names(experiment)) == sorted(compiled.dag)
 
 
