@@ -3,6 +3,7 @@ refusal is one line on stderr with exit code 2 (`fail`)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import NoReturn
 
@@ -11,9 +12,12 @@ import click
 from model.config import ConfigError, ExperimentConfig
 from model.data import Dataset, DataValidationError
 from model.files import check_results_dir
+from model.memory import process_memory_limits
 from model.run_config import read_run_config
 from model.sources import load_dataset
 from model.validation import check_training_plan
+from pipelines.plan import step_names
+from registry.stack import check_tracking_uri
 
 EXIT_FAILED, EXIT_BAD_INPUT = 1, 2
 
@@ -26,13 +30,18 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 
 def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
-    """The front door: everything that can be checked before a step runs. The config's keys and values, the
-    data itself (read through `model.files`), every split the run will train, the memory a training needs and
-    the results folder. Any failure is one line and exit code 2."""
+    """The front door: everything that can be checked before a step runs. The config's keys and values (its
+    step names against the pipeline's, its MLflow URI against what MLflow can use), the data itself (read
+    through `model.files`), every split the run will train, the memory a training needs under this process's
+    limits and the results folder. Any failure is one line and exit code 2."""
     try:
-        experiment = read_run_config(config_path).require_experiment()
+        run_config = read_run_config(config_path)
+        experiment = run_config.require_experiment()
+        run_config.check_step_names(step_names(experiment))
+        if run_config.mlflow_tracking_uri is not None:
+            check_tracking_uri(run_config.mlflow_tracking_uri, f"{config_path}: extra.mlflow.tracking_uri")
         dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-        check_training_plan(dataset, experiment)
+        check_training_plan(dataset, experiment, process_memory_limits(os.environ))
         check_results_dir(experiment.results_dir)
     except (ConfigError, DataValidationError) as error:
         fail(str(error))

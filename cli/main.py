@@ -49,7 +49,8 @@ def main() -> None:
       0  done
       1  the job ran and failed (a pipeline step, a failing gate, a benchmark)
       2  it did not start: bad configuration, data or option (one line on stderr says which and the fix)
-    143  run/retrain stopped by SIGTERM: the running step finished, no later step ran
+    143  run/retrain stopped by SIGTERM: a running training checkpointed at its epoch's end (a rerun
+         resumes it), any other running step finished; no later step ran
     """
 
 
@@ -78,7 +79,7 @@ def run(config_path: Path) -> None:
 
     \b
     Exit codes: 0 the run completed; 1 a step failed; 2 bad configuration or data (nothing ran);
-    143 SIGTERM stopped it after the step that was running.
+    143 SIGTERM stopped it (a running training checkpoints and stops, another step finishes).
     """
     install_stop_handler()
     experiment, _ = check_inputs(config_path)
@@ -99,7 +100,7 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
 
     \b
     Exit codes: 0 decided (and, if needed, the run completed); 1 the retraining run failed;
-    2 bad configuration or data; 143 SIGTERM stopped the run after the step that was running.
+    2 bad configuration or data; 143 SIGTERM stopped the run (as for run).
     """
     from cli.retrain import decide
 

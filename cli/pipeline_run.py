@@ -28,6 +28,31 @@ def tracking_server_problem() -> str | None:
     return None
 
 
+def device_problem(experiment: ExperimentConfig) -> str | None:
+    """Why the trainings cannot run where the active stack runs them: `train.device: cuda` while the local
+    orchestrator runs every step in this process, on a machine where torch sees no CUDA device. Elsewhere (a
+    Kubeflow pod) each training step checks its own node before any work (steps/runtime.py)."""
+    if experiment.train.device != "cuda":
+        return None
+    from zenml.client import Client
+    from zenml.enums import StackComponentType
+
+    stack = Client().active_stack_model
+    orchestrators = stack.components.get(StackComponentType.ORCHESTRATOR) or []
+    if not orchestrators or orchestrators[0].flavor_name != "local":
+        return None
+    from model.numerics import DeviceUnavailableError, resolve_device
+
+    try:
+        resolve_device("cuda")
+    except DeviceUnavailableError as error:
+        return (
+            f"{error}; the active stack {stack.name!r} runs the steps on this machine (local orchestrator), "
+            "so none of them could train"
+        )
+    return None
+
+
 def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Exception) -> str:
     """The first failed step of the pipeline's newest run and, where it is one, the cause that outlives the
     run: a full or unwritable results folder, an MLflow server that does not answer."""
@@ -55,14 +80,15 @@ def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Excep
 def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
     """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
     cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished. On
-    SIGTERM the running step finishes and the run stops (exit 143, model/signals.py)."""
+    SIGTERM a running training checkpoints at its epoch's end, any other running step finishes, and the run
+    stops (exit 143, model/signals.py)."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
     if stop_requested():
         fail(f"{stop_requested()} received before the pipeline started: nothing ran", EXIT_STOPPED)
     with store_lock():  # a run started at the same moment may be creating the store
         pass
-    problem = tracking_server_problem()
+    problem = device_problem(experiment) or tracking_server_problem()
     if problem:
         fail(problem)
     try:

@@ -203,10 +203,12 @@ class TrainingCheckpoint:
         generator: torch.Generator,
         fit: StructureFit,
         history: list[Any],
-    ) -> None:
-        """Save every `every` epochs, not after the last one (the training is about to return)."""
-        if self.every > 0 and epoch % self.every == 0 and epoch < epochs:
+    ) -> bool:
+        """Save every `every` epochs, not after the last one (the training is about to return); True if saved."""
+        due = self.every > 0 and epoch % self.every == 0 and epoch < epochs
+        if due:
             self.save(epoch, model, optimizer, generator, fit, history)
+        return due
 
     def clear(self) -> None:
         """The training finished: its checkpoint is no longer needed."""

@@ -4,6 +4,7 @@ clipping with per-parameter norms (used by model/trainer.py)."""
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,12 +12,21 @@ import numpy as np
 import torch
 
 
+class DeviceUnavailableError(RuntimeError):
+    """`train.device: cuda` where torch sees no CUDA device; the message says where and what to change."""
+
+
 def resolve_device(requested: str) -> torch.device:
     """`auto` picks CUDA when available; asking for `cuda` without a GPU is an error, not a silent fallback."""
     if requested == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if requested == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("train.device is 'cuda' but no CUDA device is available: use 'auto' or 'cpu'")
+        raise DeviceUnavailableError(
+            f"train.device is 'cuda' but torch sees no CUDA device on {socket.gethostname()} (torch "
+            f"{torch.__version__}, built for CUDA {torch.version.cuda or 'none'}): run the trainings on a GPU node "
+            "(their steps' settings.resources.gpu_count: 1 and a GPU node selector, zenml_config.yaml), or set "
+            "train.device: auto to fall back to the CPU"
+        )
     return torch.device(requested)
 
 

@@ -35,6 +35,33 @@ ALLOWED_TOP_LEVEL = frozenset(
         "substitutions",
     }
 )
+# What ZenML 0.92 reads in a step's block under `steps:` (`StepConfigurationUpdate`, which silently ignores any
+# other key: a misspelt `setings:` would drop the step's placement without a word).
+ALLOWED_STEP_KEYS = frozenset(
+    {
+        "cache_policy",
+        "enable_artifact_metadata",
+        "enable_artifact_visualization",
+        "enable_cache",
+        "enable_step_logs",
+        "environment",
+        "experiment_tracker",
+        "extra",
+        "failure_hook_source",
+        "model",
+        "outputs",
+        "parameters",
+        "retry",
+        "runtime",
+        "secrets",
+        "settings",
+        "step_operator",
+        "substitutions",
+        "success_hook_source",
+    }
+)
+# What our own commands read under `extra.mlflow`.
+ALLOWED_MLFLOW_KEYS = frozenset({"tracking_uri"})
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,16 @@ class RunConfig:
                 f"{self.path}: missing `parameters.experiment` (see zenml_config.yaml for the layout)"
             )
         return self.experiment
+
+    def check_step_names(self, known: list[str]) -> None:
+        """Every name under `steps:` must be a step the pipeline runs (`known`, from its plan); a ConfigError
+        names the unknown ones and lists the valid ones."""
+        unknown = [str(name) for name in self._section("steps") if name not in known]
+        if unknown:
+            raise ConfigError(
+                f"{self.path}: `steps` names {unknown}, which this configuration's pipeline does not run (its "
+                f"steps: {known}): fix the spelling, or drop the block"
+            )
 
     def _section(self, *keys: str) -> dict[str, Any]:
         section: Any = self.document
@@ -88,9 +125,47 @@ def read_run_config(path: str | Path) -> RunConfig:
     for key in ("steps", "parameters", "settings", "extra"):
         if not isinstance(document.get(key) or {}, dict):
             raise ConfigError(f"{path}: `{key}` must be a mapping (see zenml_config.yaml for the layout)")
+    _check_steps(path, document.get("steps") or {})
+    _check_extra(path, document.get("extra") or {})
     parameters = document.get("parameters") or {}
     raw = parameters.get("experiment")
     if raw is not None and not isinstance(raw, dict):
         raise ConfigError(f"{path}: `parameters.experiment` must be a mapping (see zenml_config.yaml)")
-    experiment = parse_experiment(raw or {}) if "experiment" in parameters else None
+    if "experiment" in parameters and not raw:  # not every setting at a default without a word
+        raise ConfigError(
+            f"{path}: `parameters.experiment` is empty: set at least its `data` (see zenml_config.yaml for the "
+            "layout), or leave -c out to run the default configuration"
+        )
+    experiment = parse_experiment(raw) if raw else None
     return RunConfig(path=path, document=document, experiment=experiment)
+
+
+def _check_steps(path: Path, steps: dict[str, Any]) -> None:
+    for name, block in steps.items():
+        if not isinstance(block or {}, dict):
+            raise ConfigError(
+                f"{path}: `steps.{name}` must be a mapping (see zenml_config.yaml for the layout)"
+            )
+        unknown = sorted(map(str, set(block or {}) - ALLOWED_STEP_KEYS))
+        if unknown:
+            raise ConfigError(
+                f"{path}: `steps.{name}` has unknown key(s) {unknown}, which ZenML would ignore (allowed: "
+                f"{sorted(ALLOWED_STEP_KEYS)}): fix the spelling"
+            )
+
+
+def _check_extra(path: Path, extra: dict[str, Any]) -> None:
+    mlflow = extra.get("mlflow") or {}
+    if not isinstance(mlflow, dict):
+        raise ConfigError(f"{path}: `extra.mlflow` must be a mapping (see zenml_config.yaml for the layout)")
+    unknown = sorted(map(str, set(mlflow) - ALLOWED_MLFLOW_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{path}: `extra.mlflow` has unknown key(s) {unknown} (allowed: {sorted(ALLOWED_MLFLOW_KEYS)}): fix "
+            "the spelling"
+        )
+    uri = mlflow.get("tracking_uri")
+    if uri is not None and not isinstance(uri, str):
+        raise ConfigError(
+            f"{path}: `extra.mlflow.tracking_uri` must be text (a URI or a path), got {type(uri).__name__}"
+        )

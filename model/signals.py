@@ -1,9 +1,10 @@
 """A stop request by signal, shared by the command line and the steps (plain Python, no ZenML).
 
 SIGTERM (what Kubernetes sends on eviction and deletion, and `kill` by default) does not end the process at
-once: `install_stop_handler` makes it record the request, the running pipeline step finishes, and the next step
-stops the run (steps/runtime.py) by raising `RunStopped`; the command line reports it in one line with exit
-code 143, as a shell does for a process that SIGTERM ended.
+once: `install_stop_handler` makes it record the request. A running training saves a checkpoint at the end of
+its epoch and stops (model/trainer.py), so it ends within a pod's grace period and its next attempt resumes;
+any other running step finishes. Then the run stops (steps/runtime.py) by raising `RunStopped`; the command
+line reports it in one line with exit code 143, as a shell does for a process that SIGTERM ended.
 """
 
 from __future__ import annotations
@@ -29,7 +30,11 @@ def _on_signal(signum: int, frame: FrameType | None) -> None:
     name = signal.Signals(signum).name
     if not _requested:
         _requested["signal"] = name
-        logger.warning("%s received: the running step finishes, then the run stops", name)
+        logger.warning(
+            "%s received: a running training checkpoints at the end of its epoch and stops, any other running "
+            "step finishes; then the run stops",
+            name,
+        )
 
 
 def install_stop_handler() -> None:

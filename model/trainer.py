@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,6 +71,44 @@ def log_epoch(record: EpochRecord, epochs: int) -> None:
     )
 
 
+class TrainingOutOfMemoryError(RuntimeError):
+    """The GPU ran out of memory in a training; the message names its size and what to lower."""
+
+
+class TrainingStopped(Exception):
+    """A stop was requested (SIGTERM) and the training checkpointed at an epoch boundary and returned early; a
+    rerun of the same training resumes from that checkpoint."""
+
+    def __init__(self, signal_name: str, epoch: int, epochs: int) -> None:
+        super().__init__(
+            f"{signal_name} received: the training stopped after epoch {epoch} of {epochs} and saved a "
+            "checkpoint; the next attempt of this training resumes from it"
+        )
+        self.signal_name, self.epoch = signal_name, epoch
+
+
+def out_of_memory_message(
+    dataset: Dataset,
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    device: torch.device,
+    error: Exception,
+) -> str:
+    """One line: the training's size (features, rows, batch, precision, width) and what to lower."""
+    bf16 = train_config.precision == "bf16" or (train_config.precision == "auto" and device.type == "cuda")
+    asked = re.search(r"Tried to allocate ([\d.]+ \w+)", str(error))
+    return (
+        f"CUDA out of memory{f' (allocating {asked.group(1)})' if asked else ''} training on {dataset.n_features} features and "
+        f"{dataset.features.shape[0]} rows with train.batch_size {train_config.batch_size}, precision "
+        f"{'bf16' if bf16 else 'fp32'} (train.precision: {train_config.precision}), model.d_model "
+        f"{model_config.d_model} x {model_config.n_blocks} blocks, train.structure.batch_size "
+        f"{train_config.structure.batch_size} x mask_samples {train_config.structure.mask_samples}: lower "
+        "train.batch_size (the predictor) or train.structure.mask_samples and batch_size (the structure phase), "
+        f"{'' if bf16 else 'set train.precision: bf16, '}select fewer features (data.feature_columns), or use a "
+        "GPU with more memory; then rerun (finished steps are reused)"
+    )
+
+
 def train_model(
     dataset: Dataset,
     model_config: ModelConfig,
@@ -77,6 +116,7 @@ def train_model(
     progress: Callable[[EpochRecord, int], None] | None = log_epoch,
     structure_progress: Callable[[dict[str, float]], None] | None = log_structure_round,
     checkpoint: TrainingCheckpoint | None = None,
+    stop_requested: Callable[[], str | None] | None = None,
 ) -> FitResult:
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
@@ -89,10 +129,27 @@ def train_model(
     metrics on CPU. Raises TrainingDivergedError on a NaN/Inf loss (checked once per epoch).
     With a `checkpoint`, the training state is saved after the structure phase and every
     `train_config.checkpoint_every` epochs, and a training that finds one resumes from it (model/checkpoint.py).
+    With checkpoints on and `stop_requested` returning a signal's name (SIGTERM: a preempted pod, a scheduler's
+    time limit), the training saves a checkpoint at the end of the running epoch and raises TrainingStopped, so
+    it ends within a grace period and the next attempt resumes. CUDA running out of memory raises
+    TrainingOutOfMemoryError naming the training's size and what to lower.
     """
     device = resolve_device(train_config.device)
     with numerics_for(device):
-        return _fit(dataset, model_config, train_config, device, progress, structure_progress, checkpoint)
+        try:
+            return _fit(
+                dataset,
+                model_config,
+                train_config,
+                device,
+                progress,
+                structure_progress,
+                checkpoint,
+                stop_requested,
+            )
+        except torch.OutOfMemoryError as error:
+            message = out_of_memory_message(dataset, model_config, train_config, device, error)
+            raise TrainingOutOfMemoryError(message) from None
 
 
 def _fit(
@@ -103,6 +160,7 @@ def _fit(
     progress: Callable[[EpochRecord, int], None] | None,
     structure_progress: Callable[[dict[str, float]], None] | None,
     checkpoint: TrainingCheckpoint | None = None,
+    stop_requested: Callable[[], str | None] | None = None,
 ) -> FitResult:
     seed_everything(train_config.seed)
     x, y = _tensors(dataset)
@@ -232,9 +290,14 @@ def _fit(
         if progress is not None:
             progress(record, train_config.epochs)
         if checkpoint is not None:
-            checkpoint.after_epoch(
+            saved = checkpoint.after_epoch(
                 epoch, train_config.epochs, model, optimizer, generator, fit, result.history
             )
+            signal_name = stop_requested() if stop_requested is not None else None
+            if signal_name and checkpoint.every > 0 and epoch < train_config.epochs:
+                if not saved:
+                    checkpoint.save(epoch, model, optimizer, generator, fit, result.history)
+                raise TrainingStopped(signal_name, epoch, train_config.epochs)
     if checkpoint is not None:
         checkpoint.clear()
     # Artifacts, analysis and serving run on the CPU, eagerly; the device only matters for training.

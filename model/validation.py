@@ -4,7 +4,6 @@ whose one line names the column, row, cohort or setting and the fix."""
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
 from pathlib import Path
@@ -16,6 +15,7 @@ import pandas as pd
 from model.config import ExperimentConfig, ModelConfig, TrainConfig
 from model.data import Dataset, DataSplits, DataValidationError, check_splittable, make_splits
 from model.data_view import cohort_views
+from model.memory import MemoryLimit
 
 # Beyond this magnitude float32 means and variances overflow (x^2 near 3e38); values must be rescaled.
 MAX_ABS_VALUE = 1e12
@@ -177,8 +177,15 @@ def _classes(dataset: Dataset) -> set[int]:
     return set() if dataset.labels is None else {int(c) for c in np.unique(dataset.labels)}
 
 
+def _class_counts(dataset: Dataset, *rows: np.ndarray) -> dict[str, int]:
+    assert dataset.labels is not None
+    codes = dataset.labels[np.concatenate(rows)]
+    return {name: int((codes == code).sum()) for code, name in enumerate(dataset.class_names)}
+
+
 def check_views(dataset: Dataset, splits: DataSplits) -> None:
-    """Every view's split gives its training part two classes and every class its test part holds."""
+    """Every view's split gives its training and its test part two classes, and its training part every class
+    its test part holds."""
     if dataset.labels is None:
         return
     for view, split in splits.by_view.items():
@@ -193,6 +200,13 @@ def check_views(dataset: Dataset, splits: DataSplits) -> None:
             only = dataset.class_names[next(iter(train))] if train else "none"
             raise DataValidationError(
                 f"{where}: the training rows hold a single class ({only!r}), a classifier needs two: {fix}"
+            )
+        if len(test) < 2:  # accuracy, AUROC and F1 on the test rows need both classes there
+            only = dataset.class_names[next(iter(test))]
+            counts = _class_counts(dataset, split.train_rows, split.test_rows)
+            raise DataValidationError(
+                f"{where}: the test rows hold a single class ({only!r}; class counts of its rows: {counts}), "
+                f"and a class needs at least 2 rows to be on both sides of the split: {fix}"
             )
         unseen = sorted(dataset.class_names[c] for c in test - train)
         if unseen:
@@ -219,41 +233,28 @@ def estimate_training_bytes(
     return 4 * floats + (600 << 20)  # plus the interpreter, torch and ZenML
 
 
-def available_bytes() -> int | None:
-    """Memory this process may still use: MemAvailable, capped by the cgroup's limit (a Kubernetes limit)."""
-    candidates = []
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                candidates.append(int(line.split()[1]) * 1024)
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        if limit.isdigit():
-            used = int(Path("/sys/fs/cgroup/memory.current").read_text().strip())
-            candidates.append(int(limit) - used)
-    except (OSError, ValueError):
-        pass
-    return min(candidates) if candidates else None
-
-
-def check_memory(dataset: Dataset, experiment: ExperimentConfig) -> None:
-    """Refuse, up front, a training that would not fit: the estimate, what is available, what to change."""
+def check_memory(dataset: Dataset, experiment: ExperimentConfig, limits: list[MemoryLimit]) -> None:
+    """Refuse, up front, a training that would not fit under the tightest of `limits` (model/memory.py: the
+    machine, the cgroup, the address space): the estimate, the limit, what to change."""
     needed = estimate_training_bytes(
         dataset.features.shape[0], dataset.n_features, dataset.n_classes, experiment.model, experiment.train
     )
-    limit = os.environ.get("CAUSAL_LATTICE_MEMORY_BYTES")
-    available = int(limit) if limit and limit.isdigit() else available_bytes()
-    if available is not None and needed > available:
+    tightest = min(limits, key=lambda limit: limit.free, default=None)
+    if tightest is not None and needed > tightest.free:
         raise DataValidationError(
             f"training on {dataset.n_features} features needs about {needed / 2**30:.1f} GiB and "
-            f"{available / 2**30:.1f} GiB is available: select fewer features (data.feature_columns), or lower "
-            f"train.structure.mask_samples ({experiment.train.structure.mask_samples}) and train.batch_size "
-            f"({experiment.train.batch_size}), or run on a larger machine"
+            f"{tightest.free / 2**30:.1f} GiB is {tightest.what}: select fewer features (data.feature_columns), "
+            f"or lower train.structure.mask_samples ({experiment.train.structure.mask_samples}) and "
+            f"train.batch_size ({experiment.train.batch_size}), or run with more memory"
         )
 
 
-def check_training_plan(dataset: Dataset, experiment: ExperimentConfig) -> DataSplits:
+def check_training_plan(
+    dataset: Dataset, experiment: ExperimentConfig, memory: list[MemoryLimit]
+) -> DataSplits:
     """Everything the run will train, checked before the first training: the cohorts, every split and the
-    memory. Returns the splits (made once)."""
+    memory (under `memory`, the limits `model.memory.read_memory_limits` read; [] checks none). Returns the
+    splits (made once)."""
     rounds = experiment.train.structure
     if rounds.min_rounds > rounds.max_rounds:
         raise DataValidationError(
@@ -294,5 +295,5 @@ def check_training_plan(dataset: Dataset, experiment: ExperimentConfig) -> DataS
                 )
     splits = make_splits(dataset, experiment.split, cohort_views(subsets))
     check_views(dataset, splits)
-    check_memory(dataset, experiment)
+    check_memory(dataset, experiment, memory)
     return splits

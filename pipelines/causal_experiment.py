@@ -17,8 +17,9 @@ from typing import Any
 from zenml import pipeline
 
 from model.config import TableDataConfig, parse_experiment
-from model.data_view import MAIN_VIEW, cohort_views
+from model.data_view import MAIN_VIEW
 from model.files import input_digest
+from pipelines.plan import MAIN_TRAINING, cohort_invocations, repro_invocations
 from registry.stack import tracked_step_options
 from steps.analyze_lattice import analyze_lattice as analyze_lattice_step
 from steps.embed_latent import embed_latent as embed_latent_step
@@ -32,22 +33,6 @@ from steps.run_progress import step_failed, step_finished
 from steps.runtime import take_over_sigterm
 from steps.subset_generalization import subset_generalization as subset_generalization_step
 from steps.train import train as train_step
-
-MAIN_TRAINING = "train"
-
-
-def repro_invocations(
-    seeds: list[int], main_seed: int
-) -> tuple[list[tuple[str, int]], list[tuple[str, str]]]:
-    """Invocation ids and seeds of the repro trainings, and the same-seed pairs to compare.
-
-    The main training is one half of the same-seed pair when its seed is among the repro seeds; otherwise a
-    dedicated rerun of the main seed is added.
-    """
-    invocations = [(f"repro_seed_{seed}", seed) for seed in seeds]
-    if main_seed not in seeds:
-        invocations.append((f"repro_seed_{main_seed}", main_seed))
-    return invocations, [(MAIN_TRAINING, f"repro_seed_{main_seed}")]
 
 
 # Every step ends with a line of the run's progress: steps done and left (steps/run_progress.py).
@@ -94,10 +79,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
         [main_model, *repro_models], [MAIN_TRAINING, *[name for name, _ in invocations]], pairs, config
     )
 
-    subset_runs = [
-        (f"{'subset' if view.kind == 'group' else 'logo'}_{view.group}", view)
-        for view in cohort_views(config.evaluation.subsets)
-    ]
+    subset_runs = cohort_invocations(config.evaluation.subsets)
     subset_models = [train(data_splits, config, view=view, id=name) for name, view in subset_runs]
     subsets = subset_generalization(subset_models, [name for name, _ in subset_runs], data_splits, config)
 

@@ -14,6 +14,7 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from model.config import ConfigError
 from registry import MLFLOW_EXPERIMENT
 
 if TYPE_CHECKING:
@@ -41,6 +42,38 @@ def resolve_tracking_uri(
 
 def is_remote(uri: str) -> bool:
     return uri.startswith(("http://", "https://"))
+
+
+def check_tracking_uri(uri: str, key: str) -> None:
+    """Nothing when MLflow can use `uri` as its tracking store; a ConfigError naming `key` (where the URI was
+    set), the URI and the forms MLflow takes otherwise. MLflow's own store registry decides which schemes this
+    installation serves (plugins included); an HTTP URI needs a host, a database URI must parse (SQLAlchemy, as
+    MLflow's SQL store does). Nothing is contacted here: reachability is checked when a run starts."""
+    from urllib.parse import urlsplit
+
+    from mlflow.exceptions import MlflowException
+    from mlflow.tracking._tracking_service.utils import _tracking_store_registry
+    from mlflow.utils.uri import get_uri_scheme
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    forms = "a path, file:///path, sqlite:///file.db, postgresql://user@host/db, http(s)://host:port or databricks"
+    try:
+        _tracking_store_registry.get_store_builder(uri)
+    except MlflowException:
+        problem: str | None = "MLflow has no tracking store for its scheme"
+    else:
+        scheme = get_uri_scheme(uri)
+        problem = "it names no host" if scheme in ("http", "https") and not urlsplit(uri).hostname else None
+        if scheme in ("sqlite", "postgresql", "mysql", "mssql"):
+            try:
+                make_url(uri)
+            except ArgumentError:
+                problem = "it is not a database URL"
+    if problem:
+        raise ConfigError(
+            f"{key} {uri!r} is not a tracking URI MLflow can use ({problem}): set it to {forms}"
+        )
 
 
 def check_reachable(uri: str, timeout_s: float = 5.0) -> None:

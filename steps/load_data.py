@@ -1,12 +1,14 @@
 """load_data: load, validate and split the configured data source, once for the whole run."""
 
 import logging
+import os
 from typing import Annotated
 
 from zenml import step
 
 from model.config import ExperimentConfig
 from model.data import Dataset, DataSplits
+from model.memory import process_memory_limits
 from model.sources import load_dataset
 from model.validation import check_training_plan
 from steps.runtime import begin_step
@@ -30,7 +32,7 @@ def load_data(
     """
     begin_step(experiment)
     dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-    splits = check_training_plan(dataset, experiment)
+    splits = check_training_plan(dataset, experiment, process_memory_limits(os.environ))
     open_pipeline_run()  # the MLflow parent run exists before the parallel trainings start (no-op untracked)
     logger.info(
         "%s: %d rows, %d features; main split train %d / test %d; %d data views (input digest %s)",

@@ -17,6 +17,7 @@ runs the steps, and again by every step) turns that installation off and keeps t
 from __future__ import annotations
 
 import logging
+from typing import NoReturn
 
 from model.config import ExperimentConfig
 from model.signals import RunStopped, install_stop_handler, stop_requested
@@ -25,8 +26,17 @@ from model.threads import RuntimeInfo, machine_threads
 logger = logging.getLogger(__name__)
 
 
-def _stop_this_step() -> None:
-    """Called at the start of a step after a stop request: mark it and its run stopped, end its MLflow runs."""
+def steps_run_in_this_process() -> bool:
+    """True on the local orchestrator (every step runs in the process that started the run); False in a pod
+    of its own (kubeflow_gpu), where the step is retried or rerun and the run goes on."""
+    from zenml.client import Client
+
+    return bool(Client().active_stack.orchestrator.flavor == "local")
+
+
+def stop_this_step(what: str) -> NoReturn:
+    """After a stop request: mark this step and its run stopped, end the MLflow runs, raise RunStopped.
+    `what`: how far the step got, for the one line the command line prints."""
     from zenml import get_step_context
     from zenml.enums import ExecutionStatus
     from zenml.orchestrators.publish_utils import (
@@ -36,7 +46,7 @@ def _stop_this_step() -> None:
 
     context = get_step_context()
     name, step, run = stop_requested(), context.step_run.name, context.pipeline_run
-    reason = f"{name} received; stopped before step {step} started its work"
+    reason = f"{name} received; {what}"
     publish_pipeline_run_status_update(run.id, ExecutionStatus.STOPPING, status_reason=reason)
     # A step that is STOPPING when it fails is recorded as STOPPED; so is then the whole run.
     publish_step_run_status_update(context.step_run.id, ExecutionStatus.STOPPING)
@@ -45,8 +55,8 @@ def _stop_this_step() -> None:
     while mlflow.active_run() is not None:
         mlflow.end_run(status="KILLED")
     raise RunStopped(
-        f"run {run.name} stopped: {name} received; the steps before {step} completed and kept their "
-        "artifacts, no step is left running; run the same command again to start a new run"
+        f"run {run.name} stopped: {reason}; the steps before {step} completed and kept their artifacts, no "
+        "step is left running; run the same command again to start a new run"
     )
 
 
@@ -67,10 +77,17 @@ def begin_step(experiment: ExperimentConfig, training: bool = False, cpus: int |
     `train.device`; everything else runs on the CPU."""
     take_over_sigterm()
     if stop_requested():
-        _stop_this_step()
-    from model.numerics import resolve_device
+        from zenml import get_step_context
 
-    device = resolve_device(experiment.train.device).type if training else "cpu"
+        stop_this_step(f"stopped before step {get_step_context().step_name} started its work")
+    from model.numerics import DeviceUnavailableError, resolve_device
+
+    try:
+        device = resolve_device(experiment.train.device).type if training else "cpu"
+    except DeviceUnavailableError as error:  # before any work: one clear line per training step
+        from zenml import get_step_context
+
+        raise DeviceUnavailableError(f"step {get_step_context().step_name}: {error}") from None
     runtime = machine_threads(experiment.train.threads, device, cpus)
     logger.info("runtime: %s", runtime.describe())
     return runtime

@@ -10,11 +10,12 @@ from model.config import ExperimentConfig
 from model.data import DataSplits
 from model.data_view import MAIN_VIEW, DataView
 from model.progress import TrainingProgress
+from model.signals import stop_requested
 from model.threads import this_machine
-from model.trainer import TrainedModel, evaluate_model, train_model
+from model.trainer import TrainedModel, TrainingStopped, evaluate_model, train_model
 from steps.checkpoints import training_checkpoint
 from steps.results import write_files
-from steps.runtime import begin_step
+from steps.runtime import begin_step, steps_run_in_this_process, stop_this_step
 from steps.tracking import track
 
 logger = logging.getLogger(__name__)
@@ -34,8 +35,9 @@ def train(
     seed replaced by `seed` when given). With `other_machine_shape` it resolves `train.threads` as on a machine
     with another number of usable CPUs (1, or 2 where this one has 1): Exp-5's same-seed rerun, which shows
     whether the numbers depend on the machine. Writes `logs/grad/<invocation>.json` (gradient norms per epoch).
-    Checkpoints the training in the artifact store every `train.checkpoint_every` epochs; a rerun of the same
-    training (after a kill) resumes from the last one to the same weights (steps/checkpoints.py).
+    Checkpoints the training in the artifact store every `train.checkpoint_every` epochs, and at the end of the
+    running epoch on SIGTERM (a preempted pod), then stops; a rerun of the same training (after a kill or a
+    stop) resumes from the last one to the same weights (steps/checkpoints.py).
     Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view,
     seed and runtime (device, threads, torch version).
     """
@@ -53,14 +55,21 @@ def train(
     )
     checkpoint = training_checkpoint(step_name, view, split, experiment.model, train_config)
     bar = TrainingProgress(step_name, train_config.structure.max_rounds)
-    result = train_model(
-        split.train,
-        experiment.model,
-        train_config,
-        bar.epoch,
-        structure_progress=bar.structure_round,
-        checkpoint=checkpoint,
-    )
+    try:
+        result = train_model(
+            split.train,
+            experiment.model,
+            train_config,
+            bar.epoch,
+            structure_progress=bar.structure_round,
+            checkpoint=checkpoint,
+            stop_requested=stop_requested,
+        )
+    except TrainingStopped as stopped:  # SIGTERM: the checkpoint is saved; end before the grace period does
+        logger.warning("%s: %s", step_name, stopped)
+        if steps_run_in_this_process():
+            stop_this_step(f"training {step_name} stopped after epoch {stopped.epoch}, its checkpoint saved")
+        raise  # a pod of its own: the step fails, and its retry or a rerun resumes from the checkpoint
     metrics = evaluate_model(result.model, split.test)
     logger.info("%s: test %s", step_name, {k: round(v, 4) for k, v in metrics.items()})
     grad_log = {f"logs/grad/{step_name}.json": json.dumps(result.gradient_log(), indent=1).encode()}

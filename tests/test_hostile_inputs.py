@@ -1,15 +1,25 @@
 """Every hostile input of the catalogue (tools/hostile, docs/reliability.md) through the real front door:
-refused with one line naming the problem (exit 2), or accepted for its stated reason and then trainable."""
+refused with one line naming the problem (exit 2), or accepted for its stated reason and then trainable. Two
+inputs depend on the machine, not the files, and are tested here on their own: an address-space limit
+(`ulimit -v`) too small for the training, and `train.device: cuda` where torch sees no GPU."""
 
 from __future__ import annotations
 
+import resource
+import subprocess
+import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
+import torch
 from click.testing import CliRunner
 
 from cli.main import main
+from model.numerics import DeviceUnavailableError, resolve_device
 from tools.hostile import ACCEPT, all_cases, run_all, summary_table
+from tools.hostile.common import config_change, table
 
 CASES = all_cases()
 
@@ -39,3 +49,47 @@ def test_run_refuses_like_validate_before_zenml_starts(name: str, tmp_path: Path
     assert result.exit_code == 2 and case.expect in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "zenml").exists() and not (tmp_path / "results").exists()
+
+
+def test_the_memory_check_counts_the_address_space_limit(tmp_path: Path) -> None:
+    """3,005 features (a training of about 4.8 GiB) under `ulimit -v` 3 GiB, on a machine said to have 64 GiB:
+    refused before training, naming the address-space limit (before, it passed and the training died)."""
+
+    def widen(frame: pd.DataFrame) -> pd.DataFrame:
+        noise = np.random.default_rng(1).normal(size=(len(frame), 3000))
+        return pd.concat([frame, pd.DataFrame(noise, columns=[f"x{i}" for i in range(3000)])], axis=1)
+
+    config = table(widen)(tmp_path)
+    limit = 3 << 30
+    result = subprocess.run(
+        [sys.executable, "-m", "cli", "validate", "-c", str(config)],
+        cwd=Path(__file__).resolve().parents[1],
+        env={"PATH": "/usr/bin:/bin", "CAUSAL_LATTICE_MEMORY_BYTES": str(64 << 30), "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_AS, (limit, limit)),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: training on 3005 features needs about 4.8 GiB and ")
+    assert "free under the address-space limit (ulimit -v / RLIMIT_AS 3.0 GiB" in line
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_device_cuda_without_cuda(tmp_path: Path, monkeypatch) -> None:
+    """Refused before the pipeline starts where the local orchestrator would train here; in a step on a node
+    without a GPU, one line naming the host and the fix, raised before any work (steps/runtime.py)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("ZENML_CONFIG_PATH", str(tmp_path / "zenml"))
+    config = config_change({"train": {"device": "cuda"}})(tmp_path)
+    assert CliRunner().invoke(main, ["validate", "-c", str(config)]).exit_code == 0  # fine for a GPU stack
+    result = CliRunner().invoke(main, ["run", "-c", str(config)])
+    assert result.exit_code == 2, result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: train.device is 'cuda' but torch sees no CUDA device on ")
+    assert "runs the steps on this machine (local orchestrator)" in line and "train.device: auto" in line
+    assert not (tmp_path / "results").exists()
+    with pytest.raises(DeviceUnavailableError, match="gpu_count: 1"):
+        resolve_device("cuda")

@@ -1,6 +1,7 @@
-"""SIGTERM, really sent to `causal-lattice run` on the local ZenML + MLflow stack: the running step finishes,
-no later step does its work, nothing stays `running` in ZenML or MLflow, one clear line and exit code 143;
-then the same command runs to completion."""
+"""SIGTERM, really sent to `causal-lattice run` on the local ZenML + MLflow stack while the main training runs:
+the training checkpoints at the end of its epoch and stops, no later step does its work, nothing stays
+`running` in ZenML or MLflow, one clear line and exit code 143; then the same command runs to completion, its
+main training resuming from that checkpoint."""
 
 from __future__ import annotations
 
@@ -94,13 +95,17 @@ def test_sigterm_ends_the_run_with_one_clear_line_and_exit_143(stopped) -> None:
     assert "Traceback" not in stopped["log"]
 
 
-def test_the_running_step_finished_and_no_later_step_did_its_work(stopped) -> None:
+def test_the_running_training_checkpointed_and_no_later_step_did_its_work(stopped) -> None:
     (run,) = stopped["after_stop"]["runs"]
     assert run["status"] == "stopped", run
     received = re.search(r"\[(\w+)\] SIGTERM received", stopped["log"])
     assert received, stopped["log"][-3000:]
-    running_then = received.group(1)
-    assert run["steps"][running_then] == "completed"
+    training = received.group(
+        1
+    )  # the first training that logged `training view=main` (train or a repro seed)
+    assert f"[{training}] checkpoint after epoch 1" in stopped["log"]  # epoch 1 of 2: not a periodic one
+    assert f"training {training} stopped after epoch 1, its checkpoint saved" in stopped["log"]
+    assert run["steps"][training] == "stopped" and run["steps"]["load_data"] == "completed"
     statuses = run["steps"].values()
     assert "running" not in statuses and "failed" not in statuses, run["steps"]
     assert list(statuses).count("stopped") == 1, run["steps"]
@@ -117,6 +122,7 @@ def test_no_mlflow_run_is_left_running(stopped) -> None:
 def test_the_same_command_then_completes_a_new_run(stopped) -> None:
     rerun = stopped["rerun"]
     assert rerun.returncode == 0, rerun.stdout[-3000:] + rerun.stderr[-5000:]
+    assert "resumed from the checkpoint taken after epoch 1" in rerun.stdout + rerun.stderr
     first, second = stopped["final"]["runs"]
     assert first["status"] == "stopped" and second["status"] == "completed"
     assert set(second["steps"].values()) == {"completed"}

@@ -1,5 +1,7 @@
 """Checkpoints: a training killed mid-way (a real SIGKILL of its process) resumes from its last checkpoint to
-bit-identical weights, history and metrics on CPU; a checkpoint of another training or a torn file is ignored."""
+bit-identical weights, history and metrics on CPU; one sent SIGTERM (a preempted pod) checkpoints at the end of
+its running epoch and stops, and resumes from there; a checkpoint of another training or a torn file is
+ignored."""
 
 from __future__ import annotations
 
@@ -25,7 +27,8 @@ from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDat
 from model.data import split_dataset
 from model.protocol_trainings import weights_digest
 from model.scm import make_synthetic_pancancer
-from model.trainer import evaluate_model, train_model
+from model.signals import install_stop_handler, stop_requested
+from model.trainer import TrainingStopped, evaluate_model, train_model
 
 data = make_synthetic_pancancer(SyntheticDataConfig(n_samples=200, n_genes=6, n_causal_genes=2, n_biomarkers=1))
 split = split_dataset(data, SplitConfig())
@@ -36,8 +39,13 @@ key = sys.argv[2] if len(sys.argv) > 2 else "training-a"
 checkpoint = TrainingCheckpoint(DirectoryStore(Path(sys.argv[1])), train_config.checkpoint_every, key)
 def progress(record, epochs):
     print(f"epoch {record.epoch}", flush=True)
-fit = train_model(split.train, model_config, train_config, progress=progress, structure_progress=None,
-                  checkpoint=checkpoint)
+install_stop_handler()  # SIGTERM: checkpoint at the end of the running epoch and stop
+try:
+    fit = train_model(split.train, model_config, train_config, progress=progress, structure_progress=None,
+                      checkpoint=checkpoint, stop_requested=stop_requested)
+except TrainingStopped as stopped:
+    print(f"stopped after epoch {stopped.epoch}", flush=True)
+    sys.exit(143)
 print(json.dumps({"digest": weights_digest(fit.model), "epochs": [r.epoch for r in fit.history],
                   "loss": [r.loss for r in fit.history], "metrics": evaluate_model(fit.model, split.test),
                   "rounds": fit.structure.rounds}))
@@ -114,3 +122,26 @@ def test_a_checkpoint_of_another_training_or_a_torn_file_is_ignored(
     (tmp_path / "checkpoint.safetensors").write_bytes(b"\x00" * 100)
     torn, log = _train(tmp_path)
     assert "ignoring an unreadable checkpoint" in log and torn["digest"] == uninterrupted["digest"]
+
+
+def test_sigterm_checkpoints_the_running_epoch_and_the_rerun_resumes_from_it(
+    uninterrupted: dict, tmp_path: Path
+) -> None:
+    """What Kubernetes does to a preempted pod: SIGTERM mid-training (here after epoch 3 printed, between two
+    periodic checkpoints), SIGKILL only after the grace period. The training saves the epoch it is in and exits
+    at once; the next attempt resumes from that epoch, not from the last periodic checkpoint."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(tmp_path)], env=_env(), stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    while (line := process.stdout.readline().strip()) != "epoch 3":
+        assert line, "the training ended before epoch 3"
+    process.send_signal(signal.SIGTERM)
+    rest = process.stdout.read()
+    assert process.wait(timeout=60) == 143
+    stopped_after = int(rest.split("stopped after epoch ")[1].split()[0])
+    assert stopped_after in (3, 4)  # the epoch that was running (or had just ended) when SIGTERM came
+    resumed, log = _train(tmp_path)
+    assert f"resumed from the checkpoint taken after epoch {stopped_after}" in log
+    assert resumed["digest"] == uninterrupted["digest"] and resumed["loss"] == uninterrupted["loss"]
+    assert resumed["metrics"] == uninterrupted["metrics"]

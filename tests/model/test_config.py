@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -15,7 +16,8 @@ from model.config import (
     TrainConfig,
     parse_experiment,
 )
-from model.run_config import read_run_config
+from model.run_config import ALLOWED_STEP_KEYS, ALLOWED_TOP_LEVEL, read_run_config
+from pipelines.plan import step_names
 
 
 def test_defaults_are_the_seed_configuration() -> None:
@@ -118,5 +120,54 @@ def test_read_run_config_errors(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("name", ["zenml_config.yaml", "configs/seed.yaml", "tests/data/tiny_config.yaml"])
 def test_repository_run_configurations_are_valid(name: str) -> None:
-    path = Path(__file__).resolve().parents[2] / name
-    assert isinstance(read_run_config(path).require_experiment(), ExperimentConfig)
+    run = read_run_config(Path(__file__).resolve().parents[2] / name)
+    experiment = run.require_experiment()
+    assert isinstance(experiment, ExperimentConfig)
+    run.check_step_names(step_names(experiment))
+
+
+def test_step_and_top_level_keys_are_those_zenml_reads() -> None:
+    """The keys the run configuration reader allows are ZenML's own (its models ignore unknown step keys)."""
+    from zenml.config.pipeline_run_configuration import PipelineRunConfiguration
+    from zenml.config.step_configurations import StepConfigurationUpdate
+
+    assert set(StepConfigurationUpdate.model_fields) == ALLOWED_STEP_KEYS
+    assert ALLOWED_TOP_LEVEL - {"extra"} <= set(PipelineRunConfiguration.model_fields)
+
+
+def test_step_names_and_keys_are_checked(tmp_path: Path) -> None:
+    document = {"parameters": {"experiment": {"evaluation": {"repro_seeds": [3], "subsets": ["lung"]}}}}
+    document["steps"] = {"trian": {"settings": {}}, "repro_seed_3": {"enable_cache": False}}
+    run = read_run_config(_write(tmp_path, document))
+    experiment = run.require_experiment()
+    assert step_names(experiment)[:5] == [
+        "load_data",
+        "train",
+        "repro_seed_3",
+        "repro_seed_42",
+        "subset_lung",
+    ]
+    with pytest.raises(ConfigError, match=r"`steps` names \['trian'\].*'logo_lung'"):
+        run.check_step_names(step_names(experiment))
+    document["steps"] = {"train": {"setings": {}}}
+    with pytest.raises(ConfigError, match=r"`steps.train` has unknown key\(s\) \['setings'\]"):
+        read_run_config(_write(tmp_path, document))
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"mlflow": {"tracking_url": "x"}}, r"`extra.mlflow` has unknown key\(s\) \['tracking_url'\]"),
+        ({"mlflow": ["x"]}, "`extra.mlflow` must be a mapping"),
+        ({"mlflow": {"tracking_uri": 1}}, "must be text"),
+    ],
+)
+def test_extra_mlflow_is_checked(tmp_path: Path, extra: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        read_run_config(_write(tmp_path, {"extra": extra}))
+
+
+@pytest.mark.parametrize("experiment", [None, {}])
+def test_an_empty_experiment_block_is_refused(tmp_path: Path, experiment: dict[str, Any] | None) -> None:
+    with pytest.raises(ConfigError, match=r"`parameters.experiment` is empty"):
+        read_run_config(_write(tmp_path, {"parameters": {"experiment": experiment}}))

@@ -10,7 +10,14 @@ import torch
 from model.batching import balanced_batches, shuffled_batches
 from model.config import ModelConfig, TrainConfig
 from model.data import Dataset
-from model.trainer import EpochRecord, TrainingDivergedError, evaluate_model, train_model
+from model.trainer import (
+    EpochRecord,
+    TrainingDivergedError,
+    TrainingOutOfMemoryError,
+    evaluate_model,
+    train_model,
+)
+from model.transformer import CausalLatticeTransformer
 from tests.model.conftest import TINY_STRUCTURE
 
 
@@ -166,3 +173,26 @@ def test_huge_learning_rate_diverges_with_a_clear_error(
         TrainingDivergedError, match=r"non-finite in epoch \d+ .*lower train\.lr \(now 1e\+20\)"
     ):
         train_model(tiny_train_split, tiny_config, config, None)
+
+
+def test_cuda_out_of_memory_becomes_one_line_naming_the_size_and_what_to_lower(
+    tiny_train_split: Dataset, tiny_config: ModelConfig, tiny_train_config: TrainConfig, monkeypatch
+) -> None:
+    """The GPU running out in the predictor's forward (torch's own exception class, raised on this CPU)."""
+
+    def out_of_memory(*args: object, **kwargs: object) -> None:
+        raise torch.OutOfMemoryError(
+            "CUDA out of memory. Tried to allocate 2.40 GiB. GPU 0 has a total capacity of 79.19 GiB of which "
+            "1.02 GiB is free.\nIncluding non-PyTorch memory, this process has 78.16 GiB memory in use."
+        )
+
+    monkeypatch.setattr(CausalLatticeTransformer, "forward", out_of_memory)
+    with pytest.raises(TrainingOutOfMemoryError) as error:
+        train_model(tiny_train_split, tiny_config, tiny_train_config, None, None)
+    line = str(error.value)
+    assert "\n" not in line and line.startswith(
+        "CUDA out of memory (allocating 2.40 GiB) training on 6 features"
+    )
+    assert f"train.batch_size {tiny_train_config.batch_size}, precision fp32" in line
+    assert "lower train.batch_size" in line and "set train.precision: bf16" in line
+    assert error.value.__cause__ is None and error.value.__suppress_context__

@@ -12,7 +12,9 @@ from collections import defaultdict
 
 import pytest
 
-from tests.orchestrators.kfp_testlib import CRON, IMAGE, Compiled
+from model.run_config import read_run_config
+from pipelines.plan import step_names
+from tests.orchestrators.kfp_testlib import CRON, IMAGE, PIPELINE_UNDER_TEST, Compiled
 from tools.kfp_ir import CompiledPipeline, read_pipeline
 
 GPU_TOLERATION_KEYS = {"nvidia.com/gpu"}
@@ -32,6 +34,13 @@ def test_one_task_per_step_invocation(compiled: Compiled, kfp: CompiledPipeline)
     assert sorted(kfp.tasks) == sorted(compiled.dag)
     for name, task in kfp.tasks.items():
         assert task.argument("step_name") == name
+
+
+def test_the_front_doors_step_names_are_zenmls(compiled: Compiled) -> None:
+    """`pipelines.plan`, which the front door checks a configuration's `steps:` against, names the same
+    invocations as the pipeline ZenML compiled."""
+    experiment = read_run_config(PIPELINE_UNDER_TEST.config).require_experiment()
+    assert sorted(step_names(experiment)) == sorted(compiled.dag)
 
 
 def test_dag_edges_equal_zenml_dag(compiled: Compiled, kfp: CompiledPipeline) -> None:

@@ -68,7 +68,7 @@ def train_briefly(config: Path) -> None:
 
     experiment = read_run_config(config).require_experiment()
     dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-    split = check_training_plan(dataset, experiment).main
+    split = check_training_plan(dataset, experiment, []).main  # memory: checked by `validate` before
     short = experiment.train.model_copy(update={"epochs": 1})
     fit = train_model(split.train, experiment.model, short, progress=None, structure_progress=None)
     evaluate_model(fit.model, split.test)

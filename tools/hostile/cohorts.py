@@ -44,6 +44,12 @@ def cohort_cases() -> list[Case]:
             "the other cohorts' rows hold a single class",
         ),  # fmt: skip
         Case(
+            "3 positives in 300 rows, one per cohort",
+            "cohort",
+            table(lambda f: f.assign(label=np.where(np.arange(len(f)) < 3, "yes", "no")), rows=300),
+            "(evaluation.subsets): the test rows hold a single class",
+        ),  # fmt: skip
+        Case(
             "subsets name an absent cohort", "cohort", _cohorts(lambda f: f["cohort"], ("liver",)), "'liver'"
         ),
         Case(

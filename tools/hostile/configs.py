@@ -40,6 +40,10 @@ def _results_file(directory: Path) -> Path:
     return config_change({"results_dir": str(directory / "results" / "run")})(directory)
 
 
+def _tracking_uri(uri: object):  # type: ignore[no-untyped-def]
+    return config_change({}, {"extra": {"mlflow": {"tracking_uri": uri}}})
+
+
 def document_cases() -> list[Case]:
     return [
         Case("empty configuration", "config file", config_text(""), "is empty"),
@@ -135,8 +139,64 @@ def document_cases() -> list[Case]:
             "experiment null",
             "config file",
             config_text("parameters: {experiment: null}\n"),
+            "`parameters.experiment` is empty",
+        ),  # fmt: skip
+        Case(
+            "experiment an empty mapping",
+            "config file",
+            config_text("parameters: {experiment: {}}\n"),
+            "`parameters.experiment` is empty",
+        ),  # fmt: skip
+        Case(
+            "misspelt step name",
+            "config file",
+            config_change({}, {"steps": {"trian": {"settings": {"resources": {"gpu_count": 1}}}}}),
+            "`steps` names ['trian'], which this configuration's pipeline does not run",
+        ),  # fmt: skip
+        Case(
+            "step of a cohort not in subsets",
+            "config file",
+            config_change({}, {"steps": {"subset_liver": {"enable_cache": False}}}),
+            "`steps` names ['subset_liver']",
+        ),  # fmt: skip
+        Case(
+            "misspelt key in a step",
+            "config file",
+            config_change({}, {"steps": {"train": {"setings": {"resources": {"gpu_count": 1}}}}}),
+            "`steps.train` has unknown key(s) ['setings']",
+        ),  # fmt: skip
+        Case(
+            "step block not a mapping",
+            "config file",
+            config_change({}, {"steps": {"train": ["gpu"]}}),
+            "`steps.train` must be a mapping",
+        ),  # fmt: skip
+        Case(
+            "steps of every training",
+            "config file",
+            config_change(
+                {},
+                {
+                    "steps": {
+                        name: {"settings": {"resources": {"gpu_count": 1}}, "enable_cache": False}
+                        for name in ["train", "repro_seed_42", "subset_lung", "logo_breast", "report"]
+                    }
+                },
+            ),
             ACCEPT,
-            "every setting at its default: the synthetic data, the seed profile",
+            "step names this configuration's pipeline runs, keys ZenML reads",
+        ),  # fmt: skip
+        Case(
+            "unknown extra.mlflow key",
+            "config file",
+            config_change({}, {"extra": {"mlflow": {"tracking_url": "http://mlflow:5000"}}}),
+            "`extra.mlflow` has unknown key(s) ['tracking_url']",
+        ),  # fmt: skip
+        Case(
+            "extra.mlflow not a mapping",
+            "config file",
+            config_change({}, {"extra": {"mlflow": "http://mlflow:5000"}}),
+            "`extra.mlflow` must be a mapping",
         ),  # fmt: skip
     ]
 
@@ -289,6 +349,39 @@ def value_cases() -> list[Case]:
             c({"evaluation": {"repro_seeds": []}}),
             ACCEPT,
             "the main seed is rerun for Exp-5",
+        ),  # fmt: skip
+        Case(
+            "tracking URI of no scheme MLflow has",
+            "config values",
+            _tracking_uri("htp:/not a uri"),
+            "extra.mlflow.tracking_uri 'htp:/not a uri' is not a tracking URI MLflow can use",
+        ),  # fmt: skip
+        Case(
+            "tracking URI http without a host",
+            "config values",
+            _tracking_uri("http://"),
+            "is not a tracking URI MLflow can use (it names no host)",
+        ),  # fmt: skip
+        Case(
+            "tracking URI a broken database URL",
+            "config values",
+            _tracking_uri("sqlite:/mlflow.db"),
+            "is not a tracking URI MLflow can use (it is not a database URL)",
+        ),  # fmt: skip
+        Case("tracking URI a number", "config values", _tracking_uri(5000), "must be text"),
+        Case(
+            "tracking URI a SQLite file",
+            "config values",
+            _tracking_uri("sqlite:///mlflow.db"),
+            ACCEPT,
+            "MLflow's SQL store takes it",
+        ),  # fmt: skip
+        Case(
+            "tracking URI a folder path",
+            "config values",
+            _tracking_uri("mlruns"),
+            ACCEPT,
+            "MLflow's file store takes a path",
         ),  # fmt: skip
         Case(
             "2^33 synthetic rows",
