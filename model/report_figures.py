@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model.figure_data import EDGE_TRUTH, LATENT_POINTS, layered_layout, read_csv
+from model.markup import plotly_text
 from model.protocol import LABEL_NODE, ProtocolOutcome
 from model.report_text import phrases
 
@@ -37,11 +38,10 @@ def attention(outcome: ProtocolOutcome, t: Mapping[str, str]) -> Figure | None:
     if len(matrix) > MAX_HEATMAP_FEATURES:
         keep = matrix.sum(axis=0).sort_values(ascending=False).index[:MAX_HEATMAP_FEATURES]
         matrix = matrix.loc[keep, keep]
-    names = [str(name) for name in matrix.columns]
     heatmap = go.Heatmap(
         z=matrix.to_numpy(),
-        x=names,
-        y=[str(name) for name in matrix.index],
+        x=[plotly_text(str(name)) for name in matrix.columns],
+        y=[plotly_text(str(name)) for name in matrix.index],
         colorscale="Viridis",
         colorbar={"title": t["weight"]},
         hovertemplate=f"{t['query']}: %{{y}}<br>{t['key']}: %{{x}}<br>{t['weight']}: %{{z:.4f}}<extra></extra>",
@@ -72,9 +72,9 @@ def latent(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
                         y=rows[f"{prefix}_2"],
                         mode="markers",
                         marker={"size": 6, "opacity": 0.8},
-                        name=f"{t[column]} {value}" if column else method,
+                        name=f"{t[column]} {plotly_text(str(value))}" if column else method,
                         legendgroup=column or "z",
-                        customdata=rows[columns].to_numpy() if columns else None,
+                        customdata=rows[columns].astype(str).map(plotly_text).to_numpy() if columns else None,
                         hovertemplate=f"{hover}<extra></extra>",
                     ),
                     row=1,
@@ -118,7 +118,7 @@ def lattice(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
                 mode="markers",
                 marker={"size": 7, "color": EDGE_COLOURS[status], "symbol": "diamond"},
                 showlegend=False,
-                text=[f"{s} → {e}" for s, e in zip(rows["source"], rows["target"], strict=True)],
+                text=[plotly_text(f"{s} → {e}") for s, e in pairs],
                 customdata=rows["weight"].to_numpy(),
                 hovertemplate=f"%{{text}}<br>p = %{{customdata:.3f}}<br>{name}<extra></extra>",
             )
@@ -145,7 +145,7 @@ def lattice(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
                 y=[layout.y[n] for n in members],
                 mode="markers+text",
                 marker={"size": 20, "color": NODE_COLOURS[role], "line": {"width": 1, "color": "#333"}},
-                text=members,
+                text=[plotly_text(n) for n in members],
                 textposition="top center",
                 name=t[role],
                 customdata=[[int(degree_in.get(n, 0)), int(degree_out.get(n, 0))] for n in members],
@@ -229,6 +229,7 @@ def cohorts(outcome: ProtocolOutcome, t: Mapping[str, str]) -> Figure | None:
         return None
     baselines = metrics.get("logo_baselines", {})
     names = sorted(set(within) | set(held_out))
+    shown = [plotly_text(c) for c in names]
     series = {
         t["within"]: [within.get(c) for c in names],
         t["held_out"]: [held_out.get(c) for c in names],
@@ -238,7 +239,7 @@ def cohorts(outcome: ProtocolOutcome, t: Mapping[str, str]) -> Figure | None:
     figure = go.Figure(
         [
             go.Bar(
-                x=names,
+                x=shown,
                 y=values,
                 name=name,
                 text=[f"{v:.3f}" if v is not None else "" for v in values],
