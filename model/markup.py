@@ -11,11 +11,11 @@ from __future__ import annotations
 import html
 import re
 
-# What can open Markdown markup in the middle of a line: raw HTML and entities (< >, &), code spans (`), links
+# What can open Markdown markup in the middle of a line: raw HTML and entities (<, &), code spans (`), links
 # and images ([ ]), emphasis and strike-through (* ~, and _ unless it stands between two letters or digits,
 # where CommonMark never reads it as emphasis: `feature_columns` stays readable), table cell borders (|), and
-# the escape itself (\).
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<>&|~]|(?<![^\W_])_|_(?![^\W_]))")
+# the escape itself (\). A `>` opens nothing once every `<` is escaped (a quote only at a line's start).
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*\[\]<&|~]|(?<![^\W_])_|_(?![^\W_]))")
 _BACKTICKS = re.compile(r"`+")
 
 
