@@ -11,8 +11,13 @@ STATE ?= $(CURDIR)/.state
 # make run keeps ZenML's and MLflow's state inside the project, not in the user's global config.
 ZENML_ENV := ZENML_CONFIG_PATH=$(STATE)/zenml ZENML_ANALYTICS_OPT_IN=false
 KFP_OUTPUT ?= build/kubeflow/causal_experiment_pipeline.yaml
+# checkov (make lint) lives in a virtualenv of its own, from its own lock: its pins clash with requirements.lock.
+CHECKOV_VENV ?= build/venv-checkov
+CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# --skip-download: nothing is fetched from the vendor's platform; every skip is inline, with its reason.
+CHECKOV_FLAGS := --skip-download --compact --quiet
 
-.PHONY: install browser run retrain validate test test-fast lint format bench compile gate clean
+.PHONY: install checkov browser run retrain validate test test-fast lint format bench compile gate clean
 
 install: $(STAMP)
 
@@ -27,6 +32,14 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -c $(VENV)/constraints.txt -e ".[dev,bench]"
 	touch $(STAMP)
 
+checkov: $(CHECKOV)
+
+$(CHECKOV): requirements-checkov.lock
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip<27"
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.lock
+	touch $(CHECKOV)
+
 # The report's browser test drives Debian's chromium through Playwright (whose own browser download is not
 # reachable), with a Japanese font for the screenshots. Installed once; without root and without chromium
 # this fails rather than letting the test be skipped.
@@ -35,17 +48,20 @@ browser:
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; fi
 	/usr/bin/chromium --version
 
-test: install browser
+# tests/k8s/test_pin_images.py runs checkov over the pinned manifests.
+test: install browser checkov
 	$(PY) -m pytest
 
-test-fast: install
+test-fast: install checkov
 	$(PY) -m pytest -m "not integration"
 
-lint: install
+lint: install checkov
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy model
 	$(VENV)/bin/hadolint Dockerfile
+	$(CHECKOV) $(CHECKOV_FLAGS) --framework kubernetes -d k8s
+	$(CHECKOV) $(CHECKOV_FLAGS) --framework dockerfile -f Dockerfile
 
 format: install
 	$(VENV)/bin/ruff check --fix .

@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from model.config import ExperimentConfig
+from model.markup import markdown_code, markdown_text
 from model.promotion_gates import PromotionGate, gate_table
 from model.report import DataFacts
 from model.report_rows import fmt
@@ -23,7 +24,7 @@ LISTED = 24  # names listed per list before "and N more"
 
 
 def _names(items: Sequence[str]) -> str:
-    shown = ", ".join(f"`{name}`" for name in items[:LISTED]) or "none"
+    shown = ", ".join(markdown_code(str(name)) for name in items[:LISTED]) or "none"
     return shown + (f" and {len(items) - LISTED} more" if len(items) > LISTED else "")
 
 
@@ -82,9 +83,9 @@ def render_model_card(
     lines = [
         "# Model card: causal lattice transformer",
         "",
-        f"- run: `{run_name}`",
-        f"- data: {data.name}, {data.rows} rows × {data.features} features, fingerprint `{data.fingerprint}`",
-        f"- configuration profile: **{config.profile}** (seed {train.seed}, {train.epochs} epochs, batch "
+        f"- run: {markdown_code(run_name)}",
+        f"- data: {markdown_text(data.name)}, {data.rows} rows × {data.features} features, fingerprint `{data.fingerprint}`",
+        f"- configuration profile: **{markdown_text(config.profile)}** (seed {train.seed}, {train.epochs} epochs, batch "
         f"{train.batch_size}, {train.optimizer} lr {train.lr}; d_model {model.d_model}, {model.n_blocks} "
         f"blocks, label node: {fmt(model.label_node)})",
         "",
@@ -110,5 +111,6 @@ def render_model_card(
     card = "\n".join(lines)
     if len(card) > MAX_CHARS:
         note = "\n\n(shortened to fit MLflow's description; the run's summary.md has everything)\n"
-        card = card[: MAX_CHARS - len(note)] + note
+        # Whole lines only: a cut inside a code span would leave a name's characters outside it, as markup.
+        card = card[: MAX_CHARS - len(note)].rsplit("\n", 1)[0] + note
     return card

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel
 
 from model.config import GateConfig
+from model.markup import markdown_text
 
 
 def format_value(value: float, digits: int = 4) -> str:
@@ -149,7 +150,7 @@ def gate_table(gates: Sequence[PromotionGate], language: str = "en") -> list[str
         "|---|---|---|---|---|",
         *[
             f"| {g.name} | {'n/a' if g.value is None else format_value(g.value)} | {g.threshold} "
-            f"| {verdicts[g.verdict]} | {g.reason.replace('|', '/')} |"
+            f"| {verdicts[g.verdict]} | {markdown_text(g.reason)} |"
             for g in gates
         ],
     ]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from model.config import ExperimentConfig
+from model.markup import markdown_code, markdown_text
 from model.promotion_gates import PromotionGate, gate_table
 from model.report_rows import fmt, reading, vii_rows
 from model.report_text import phrases
@@ -54,18 +55,18 @@ def render_summary(
     train, subsets, main = config.train, metrics["subsets"], metrics["main"]
     lambdas = f"{train.lambdas.causal}/{train.lambdas.geometric}/{train.lambdas.reg}"
     logo_rows = [
-        f"| {cohort} | {fmt(accuracy)} "
+        f"| {markdown_text(cohort)} | {fmt(accuracy)} "
         f"| {fmt(subsets['logo_baselines'].get(cohort, {}).get('logistic_regression'))} "
         f"| {fmt(subsets['logo_baselines'].get(cohort, {}).get('oracle'))} |"
         for cohort, accuracy in subsets["logo_accuracy"].items()
     ]
     passed = not any(g.blocks for g in gates)
     lines = [
-        f"# {t['title'].format(run=run_name)}",
+        f"# {t['title'].format(run=markdown_code(run_name))}",
         "",
         "- "
         + t["profile"].format(
-            profile=config.profile,
+            profile=markdown_text(config.profile),
             seed=train.seed,
             batch=train.batch_size,
             epochs=train.epochs,
@@ -75,7 +76,7 @@ def render_summary(
             d_model=config.model.d_model,
             blocks=config.model.n_blocks,
         ),
-        "- " + t["data"].format(**vars(data)),
+        "- " + t["data"].format(**(vars(data) | {"name": markdown_text(data.name)})),
         "- " + t["runtime"].format(runtime=runtime),
         "- "
         + t["headline"].format(
@@ -125,10 +126,16 @@ def render_summary(
         "",
         t["all_passed"].format(v=t["yes" if passed else "no"])
         + "".join(
-            t["not_applicable"].format(name=g.name, reason=g.reason) for g in gates if not g.applicable
+            t["not_applicable"].format(name=g.name, reason=markdown_text(g.reason))
+            for g in gates
+            if not g.applicable
         ),
         "",
-        *[t["failed"].format(name=g.name, reason=g.reason) for g in gates if g.blocks and g.reason],
+        *[
+            t["failed"].format(name=g.name, reason=markdown_text(g.reason))
+            for g in gates
+            if g.blocks and g.reason
+        ],
         *([""] if any(g.blocks and g.reason for g in gates) else []),
         t["promotion"].format(file=PROMOTION_FILE),
         "",

@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from model.figure_data import EDGE_TRUTH, LATENT_POINTS, layered_layout, read_csv
+from model.markup import plotly_text
 from model.protocol import LABEL_NODE, ProtocolOutcome
 from model.report_text import phrases
 
@@ -20,9 +21,25 @@ Figure = tuple[str, str, go.Figure]
 # The heatmap shows at most this many features (those that receive the most attention) on wide data.
 MAX_HEATMAP_FEATURES = 150
 EDGE_COLOURS = {"true": "#2ca02c", "false": "#d62728", "missing": "#ff7f0e", "learned": "#7f7f7f"}
+# At most this many tick labels per axis that names features or cohorts (every n-th beyond it).
+MAX_TICK_LABELS = 50
 # Where along an edge its hover point sits: never on a node (nodes sit on whole and half coordinates).
 EDGE_HOVER_AT = 0.42
 NODE_COLOURS = {"node_label": "#d62728", "node_read": "#2ca02c", "node_down": "#bdbdbd"}
+
+
+def _named_ticks(names: list[str]) -> dict[str, Any]:
+    """An axis whose positions 0, 1, ... carry `names` as tick labels. Names are not plotly categories: plotly.js
+    keeps categories in a plain object, so a legal name such as `constructor` or `hasOwnProperty` breaks the
+    axis and hides the chart's marks."""
+    step = -(-len(names) // MAX_TICK_LABELS) or 1
+    return {
+        "tickmode": "array",
+        "tickvals": list(range(0, len(names), step)),
+        "ticktext": [plotly_text(name) for name in names[::step]],
+        "zeroline": False,
+        "showgrid": False,
+    }
 
 
 def _layout(figure: go.Figure, height: int = 480, **extra: Any) -> go.Figure:
@@ -37,18 +54,20 @@ def attention(outcome: ProtocolOutcome, t: Mapping[str, str]) -> Figure | None:
     if len(matrix) > MAX_HEATMAP_FEATURES:
         keep = matrix.sum(axis=0).sort_values(ascending=False).index[:MAX_HEATMAP_FEATURES]
         matrix = matrix.loc[keep, keep]
-    names = [str(name) for name in matrix.columns]
+    keys, queries = [str(name) for name in matrix.columns], [str(name) for name in matrix.index]
     heatmap = go.Heatmap(
         z=matrix.to_numpy(),
-        x=names,
-        y=[str(name) for name in matrix.index],
+        x=list(range(len(keys))),
+        y=list(range(len(queries))),
+        customdata=[[[plotly_text(query), plotly_text(key)] for key in keys] for query in queries],
         colorscale="Viridis",
         colorbar={"title": t["weight"]},
-        hovertemplate=f"{t['query']}: %{{y}}<br>{t['key']}: %{{x}}<br>{t['weight']}: %{{z:.4f}}<extra></extra>",
+        hovertemplate=f"{t['query']}: %{{customdata[0]}}<br>{t['key']}: %{{customdata[1]}}<br>"
+        f"{t['weight']}: %{{z:.4f}}<extra></extra>",
     )
     figure = go.Figure(heatmap)
-    figure.update_yaxes(autorange="reversed", title=t["query"])
-    figure.update_xaxes(title=t["key"])
+    figure.update_yaxes(autorange="reversed", title=t["query"], **_named_ticks(queries))
+    figure.update_xaxes(title=t["key"], **_named_ticks(keys))
     kl = outcome.metrics["kl_causal"]
     return "attention", f"{t['fig_attention']} (KL = {kl:.3f})", _layout(figure, height=560)
 
@@ -72,9 +91,9 @@ def latent(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
                         y=rows[f"{prefix}_2"],
                         mode="markers",
                         marker={"size": 6, "opacity": 0.8},
-                        name=f"{t[column]} {value}" if column else method,
+                        name=f"{t[column]} {plotly_text(str(value))}" if column else method,
                         legendgroup=column or "z",
-                        customdata=rows[columns].to_numpy() if columns else None,
+                        customdata=rows[columns].astype(str).map(plotly_text).to_numpy() if columns else None,
                         hovertemplate=f"{hover}<extra></extra>",
                     ),
                     row=1,
@@ -118,7 +137,7 @@ def lattice(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
                 mode="markers",
                 marker={"size": 7, "color": EDGE_COLOURS[status], "symbol": "diamond"},
                 showlegend=False,
-                text=[f"{s} → {e}" for s, e in zip(rows["source"], rows["target"], strict=True)],
+                text=[plotly_text(f"{s} → {e}") for s, e in pairs],
                 customdata=rows["weight"].to_numpy(),
                 hovertemplate=f"%{{text}}<br>p = %{{customdata:.3f}}<br>{name}<extra></extra>",
             )
@@ -145,7 +164,7 @@ def lattice(outcome: ProtocolOutcome, t: Mapping[str, str]) -> list[Figure]:
                 y=[layout.y[n] for n in members],
                 mode="markers+text",
                 marker={"size": 20, "color": NODE_COLOURS[role], "line": {"width": 1, "color": "#333"}},
-                text=members,
+                text=[plotly_text(n) for n in members],
                 textposition="top center",
                 name=t[role],
                 customdata=[[int(degree_in.get(n, 0)), int(degree_out.get(n, 0))] for n in members],
@@ -238,11 +257,13 @@ def cohorts(outcome: ProtocolOutcome, t: Mapping[str, str]) -> Figure | None:
     figure = go.Figure(
         [
             go.Bar(
-                x=names,
+                x=list(range(len(names))),
                 y=values,
                 name=name,
                 text=[f"{v:.3f}" if v is not None else "" for v in values],
-                hovertemplate=f"{t['cohort']} %{{x}}<br>{name}<br>{t['accuracy']} %{{y:.4f}}<extra></extra>",
+                customdata=[plotly_text(c) for c in names],
+                hovertemplate=f"{t['cohort']} %{{customdata}}<br>{name}<br>{t['accuracy']} %{{y:.4f}}"
+                "<extra></extra>",
             )
             for name, values in series.items()
             if any(v is not None for v in values)
@@ -250,7 +271,7 @@ def cohorts(outcome: ProtocolOutcome, t: Mapping[str, str]) -> Figure | None:
     )
     figure.update_layout(barmode="group")
     figure.update_yaxes(title=t["accuracy"], range=[0, 1.05])
-    figure.update_xaxes(title=t["cohort"])
+    figure.update_xaxes(title=t["cohort"], **_named_ticks(names))
     return "cohorts", f"{t['fig_cohorts']} (gap = {metrics['subset_accuracy_gap']:.3f})", _layout(figure, 400)
 
 

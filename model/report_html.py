@@ -20,7 +20,8 @@ STYLE = (
 
 def render_html(markdown: str, title: str, figures: list[Figure], language: str = "en") -> str:
     """`markdown`: the summary (without its list of static figures); `figures`: (id, title, plotly figure)."""
-    body = MarkdownIt("commonmark").enable("table").render(markdown)
+    # Raw HTML in the Markdown is shown as text, never passed through: the summary quotes user strings.
+    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     navigation = "".join(f'<a href="#{html.escape(key)}">{html.escape(name)}</a>' for key, name, _ in figures)
     sections = "".join(
         f'<section class="figure" id="{html.escape(key)}"><h2>{html.escape(name)}</h2>'

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from model.config import ExperimentConfig
+from model.markup import markdown_code
 from model.report_text import phrases
 
 # Silhouette at or above this: clusters clearly apart; between PARTIAL and CLEAR: partly.
@@ -195,7 +196,7 @@ def reading(lattice: Mapping[str, Any], language: str) -> str:
         return t["read_all"].format(n=len(readable))
 
     def names(items: Any) -> str:
-        return ", ".join(f"`{name}`" for name in items) or t["none"]
+        return ", ".join(markdown_code(str(name)) for name in items) or t["none"]
 
     text = t["read"].format(
         n=len(readable),

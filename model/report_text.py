@@ -13,7 +13,7 @@ LANGUAGES = ("en", "ja")
 
 TEXT: dict[str, dict[str, str]] = {
     "en": {
-        "title": "causal-lattice run `{run}`",
+        "title": "causal-lattice run {run}",
         "profile": "configuration profile: **{profile}** (seed {seed}, batch {batch}, epochs {epochs}, {optimizer} "
         "lr {lr}, λ causal/geometric/reg {lambdas}; d_model {d_model}, {blocks} blocks)",
         "data": "data: {name}: {rows} rows, {features} features, fingerprint {fingerprint}",
@@ -134,7 +134,7 @@ TEXT: dict[str, dict[str, str]] = {
         "label": "label",
     },
     "ja": {
-        "title": "causal-lattice 実行 `{run}`",
+        "title": "causal-lattice 実行 {run}",
         "profile": "設定プロファイル: **{profile}**（seed {seed}、batch_size {batch}、epochs {epochs}、{optimizer} "
         "lr {lr}、λ causal/geometric/reg {lambdas}、d_model {d_model}、{blocks} ブロック）",
         "data": "データ: {name}: {rows} 行、特徴量 {features} 個、フィンガープリント {fingerprint}",

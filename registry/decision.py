@@ -11,6 +11,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from model.markup import markdown_text
 from model.promotion_gates import PromotionGate, format_value, gate_table
 
 GATE_TAG_PREFIX = "gate."
@@ -164,6 +165,6 @@ def promotion_table(
         "",
         f"**Decision: {'promote the challenger to champion' if decision.promote else 'keep the champion'}**",
         "",
-        *[f"- {reason}" for reason in decision.reasons],
+        *[f"- {markdown_text(reason)}" for reason in decision.reasons],
     ]
     return "\n".join(lines) + "\n"

@@ -25,6 +25,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
+from model.markup import markdown_text
 from model.model_card import DESCRIPTION_CHARS
 from model.promotion_gates import PromotionGate
 from model.trainer import TrainedModel
@@ -206,7 +207,7 @@ def register_and_decide(
 def describe(model_card: str, decision: PromotionDecision) -> str:
     """The model version's description: the card, then the promotion decision, within MLflow's column."""
     verdict = "promoted to `champion`" if decision.promote else "not promoted"
-    text = f"{model_card.rstrip()}\n\n## Promotion\n\n**{verdict}**: {'; '.join(decision.reasons)}\n"
+    text = f"{model_card.rstrip()}\n\n## Promotion\n\n**{verdict}**: {markdown_text('; '.join(decision.reasons))}\n"
     return text if len(text) <= DESCRIPTION_CHARS else text[: DESCRIPTION_CHARS - 1] + "…"
 
 

@@ -8,6 +8,7 @@ from zenml.types import MarkdownString
 
 from model.config import ExperimentConfig
 from model.data import DataSplits
+from model.markup import markdown_code
 from model.promotion_gates import PromotionVerdict
 from model.report import PROMOTION_FILE
 from model.trainer import TrainedModel
@@ -42,7 +43,7 @@ def promote(
     identity = step_identity()
     gates = promotion_verdict.gates
     dataset, data_split = data_splits.dataset, data_splits.main
-    title = f"# Promotion gate: run `{identity.run_name}`\n\n"
+    title = f"# Promotion gate: run {markdown_code(identity.run_name)}\n\n"
     labels = data_split.test.labels
     if active_run() is None or labels is None or trained_model.model.n_classes == 0:
         why = (

@@ -165,4 +165,29 @@ def hostile_inputs(markdown: Path | None, no_train: bool) -> None:
     raise SystemExit(0 if all(o.as_expected for o in outcomes) else 1)
 
 
+@tools.command("pin-images")
+@click.option(
+    "--image",
+    "images",
+    multiple=True,
+    required=True,
+    metavar="CONTAINER=IMAGE@sha256:DIGEST",
+    help="A workload container's image, pinned by digest (submit: the project image; mlflow: MLflow's).",
+)
+@click.option("--source", type=click.Path(path_type=Path), default=Path("k8s"), show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), default=Path("build/k8s"), show_default=True)
+def pin_images(images: tuple[str, ...], source: Path, output: Path) -> None:
+    """Write the manifests of k8s/ to apply (`kubectl apply -f OUTPUT`) with every image pinned by digest.
+
+    Exit codes: 0 written; 2 an image without a digest, or a container name the manifests do not have.
+    """
+    from tools.pin_images import PinError, parse_images, pin_manifests
+
+    try:
+        written = pin_manifests(source, output, parse_images(list(images)))
+    except PinError as error:
+        fail(str(error))
+    click.echo(f"{len(written)} manifests with pinned images in {output}: kubectl apply -f {output}")
+
+
 tools()

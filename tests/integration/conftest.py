@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.hostile_names import HostileRun, write_hostile_table
 from tests.integration.mlflow_scenario import (
     FAILING_GATES,
     PASSING_GATES,
@@ -22,7 +24,13 @@ from tests.integration.mlflow_scenario import (
     run,
     write_config,
 )
-from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK, start_pipeline
+from tests.integration.zenml_env import (
+    CAUSAL_LATTICE,
+    LOCAL_STACK,
+    isolated_env,
+    run_pipeline,
+    start_pipeline,
+)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +96,20 @@ def scenario(mlflow_server: MlflowServer, tmp_path_factory: pytest.TempPathFacto
     pipeline("rerun", passing)
     scenario.registry_after["rerun"] = registry_state(mlflow_server.uri)
     return scenario
+
+
+@pytest.fixture(scope="session")
+def hostile_run(tmp_path_factory: pytest.TempPathFactory) -> HostileRun:
+    """One tiny run, on the local MLflow stack, of a table whose names are script-bearing: see `hostile_names`."""
+    workdir = tmp_path_factory.mktemp("hostile")
+    config = write_hostile_table(workdir)
+    env = isolated_env(workdir)
+    setup = subprocess.run(LOCAL_STACK, cwd=workdir, env=env, capture_output=True, text=True, timeout=300)
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
+    result = run_pipeline(workdir, config)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-8000:]
+    runs = [p for p in (workdir / "results").iterdir() if p.is_dir() and not p.is_symlink()]
+    assert len(runs) == 1, runs
+    return HostileRun(
+        workdir=workdir, folder=runs[0], tracking_uri=f"sqlite:///{workdir / '.state' / 'mlflow.db'}"
+    )

@@ -3,8 +3,9 @@
 Both pages (English `summary.html`, Japanese `summary.ja.html`) load from disk with every network request
 refused and no console error; every section and figure renders non-empty plot elements; hovering the attention
 heatmap and a lattice node shows feature names; a full-page screenshot of each is saved under
-`build/test-artifacts/` (or $TEST_ARTIFACTS). `make test` and `.ci/run` install chromium (`make browser`);
-without it these tests fail, they are never skipped.
+`build/test-artifacts/` (or $TEST_ARTIFACTS). The pages of a run whose feature, class, cohort, data and profile
+names carry scripts (tests/integration/hostile_names.py) run none of them and show every name as text. `make test`
+and `.ci/run` install chromium (`make browser`); without it these tests fail, they are never skipped.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+
+from tests.integration.hostile_names import CLASSES, COHORTS, DATA_STEM, FEATURES, LEAKY, OTHER_GROUP, PROFILE
 
 pytestmark = pytest.mark.integration
 
@@ -29,6 +32,11 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
 FIGURES = ["attention", "latent-tsne", "latent-pca", "lattice", "degrees", "utility", "repro", "cohorts"]
 PAGES = {"en": "summary.html", "ja": "summary.ja.html"}
 MAX_BYTES = 10 * 1024 * 1024
+# Before any script of the page: every way a payload would show itself (a dialog, a script of its own) is recorded.
+TRAP = """window.__xss = [];
+for (const name of ['alert', 'confirm', 'prompt', 'print', 'open']) {
+  window[name] = (...args) => { window.__xss.push(name + '(' + args.join(',') + ')'); };
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -47,6 +55,7 @@ class Opened:
 
 def _open(browser: Browser, path: Path) -> Opened:
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.add_init_script(TRAP)
     problems: list[str] = []
     requests: list[str] = []
     page.on(
@@ -54,6 +63,7 @@ def _open(browser: Browser, path: Path) -> Opened:
         lambda m: problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None,
     )
     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+    page.on("dialog", lambda dialog: (problems.append(f"dialog: {dialog.message}"), dialog.dismiss()))
 
     def refuse(route) -> None:  # offline: anything but the file itself is refused and recorded
         if route.request.url.startswith("file://"):
@@ -152,3 +162,52 @@ def test_japanese_and_english_pages_give_the_same_gate_verdicts(two_runs, browse
         "perfect_accuracy",
     ]  # fmt: skip
     assert verdicts["en"] == verdicts["ja"]
+
+
+@pytest.mark.parametrize("language", sorted(PAGES))
+def test_script_bearing_names_run_nothing_and_show_as_text(hostile_run, browser, language) -> None:
+    opened = _open(browser, hostile_run.folder / "reports" / PAGES[language])
+    page = opened.page
+    page.wait_for_timeout(500)  # an image's onerror fires after load
+    assert opened.problems == [] and opened.requests == []
+    assert page.evaluate("window.__xss") == []
+    found = page.evaluate(
+        """() => ({
+        scripts: document.scripts.length,
+        figures: document.querySelectorAll('section.figure').length,
+        html_elements: [...document.querySelectorAll('main#summary *')].map(e => e.tagName.toLowerCase()),
+        handlers: [...document.querySelectorAll('*')].flatMap(e => [...e.attributes]
+            .filter(a => a.name.startsWith('on')).map(a => e.tagName + ' ' + a.name)),
+        javascript_links: [...document.querySelectorAll('[href]')]
+            .filter(e => /^\\s*javascript:/i.test(e.getAttribute('href'))).length,
+        summary: document.querySelector('main#summary').innerText,
+        ticks: [...document.querySelectorAll('#plot-attention .xtick text')].map(t => t.textContent),
+        cohort_ticks: [...document.querySelectorAll('#plot-cohorts .xtick text')].map(t => t.textContent),
+        legend: [...document.querySelectorAll('#plot-latent-pca .legendtext')].map(t => t.textContent),
+        nodes: [...document.querySelectorAll('#plot-lattice .textpoint text')].map(t => t.textContent),
+    })"""
+    )
+    # plotly.js, then one script per figure; the summary is text structure only.
+    assert found["scripts"] == 1 + found["figures"]
+    assert set(found["html_elements"]) <= {"h1", "h2", "ul", "li", "p", "strong", "code", "table", "thead",
+                                           "tbody", "tr", "th", "td", "a"}  # fmt: skip
+    assert found["handlers"] == [] and found["javascript_links"] == 0
+    features = [*FEATURES, LEAKY]
+    assert repr(LEAKY) in found["summary"] and PROFILE in found["summary"] and DATA_STEM in found["summary"]
+    assert all(cohort in found["summary"] for cohort in COHORTS)
+    assert sorted(found["ticks"]) == sorted(features)
+    assert sorted(found["cohort_ticks"]) == sorted(COHORTS)
+    assert any(CLASSES[0] in text for text in found["legend"]), found["legend"]
+    assert any(OTHER_GROUP in text for text in found["legend"]), found["legend"]
+    assert set(found["nodes"]) >= set(features), found["nodes"]
+    n = len(features)
+    lines = _hover_lines(page, "attention", 0.5 / n, 0.5 / n)  # the top-left cell: the first feature twice
+    columns = [
+        str(c)
+        for c in pd.read_csv(
+            hostile_run.folder / "visuals/attention/attention_weight.csv", index_col=0
+        ).columns
+    ]
+    assert lines[0].endswith(f": {columns[0]}") and lines[1].endswith(f": {columns[0]}"), lines
+    assert page.evaluate("window.__xss") == [] and opened.problems == []
+    page.close()

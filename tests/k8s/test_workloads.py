@@ -108,7 +108,8 @@ def test_cronjob_runs_the_pipeline_on_the_registered_stack() -> None:
     env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in container["env"]}
     assert env["ZENML_STORE_URL"]["name"] == "zenml-server-credentials"
     assert env["ZENML_STORE_API_KEY"]["name"] == "zenml-server-credentials"
-    assert env["MLFLOW_TRACKING_URI"]["name"] == "mlflow-client"
+    # MLflow is reached through the stack's tracker (its credentials in a ZenML secret), not from the pod's env.
+    assert not [name for name in env if name.startswith("MLFLOW_")]
 
 
 def test_cronjob_service_account_is_bound_to_the_role() -> None:
@@ -138,3 +139,34 @@ def test_role_is_least_privilege() -> None:
         for r in rule["resources"]
     }
     assert {"runs", "experiments"} <= kfp_resources, "the runner must be able to submit Kubeflow runs"
+
+
+# ------------------------------------------------------------------------------------------------
+# NetworkPolicy in front of MLflow
+# ------------------------------------------------------------------------------------------------
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_network_policy_admits_only_the_namespaces_pipeline_pods_to_mlflow() -> None:
+    policy = find("NetworkPolicy", "mlflow")
+    deployment, _, container = _mlflow()
+    spec = policy["spec"]
+    assert _matches(spec["podSelector"]["matchLabels"], deployment["spec"]["template"]["metadata"]["labels"])
+    assert spec["policyTypes"] == ["Ingress"]
+    (rule,) = spec["ingress"]
+    (peer,) = rule["from"]
+    # A podSelector alone: pods of the policy's own namespace only.
+    assert set(peer) == {"podSelector"} and set(peer["podSelector"]) == {"matchLabels"}
+    selector = peer["podSelector"]["matchLabels"]
+    cronjob_pod = find("CronJob")["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    assert _matches(selector, cronjob_pod), "the retraining CronJob's pods must reach MLflow"
+    # The step pods' label comes from zenml_config.yaml (checked in the compiled pipeline by
+    # tests/orchestrators/test_kfp_compile.py); a pod of another application does not match.
+    assert not _matches(selector, {"app.kubernetes.io/name": "something-else"})
+    (port,) = rule["ports"]
+    assert (
+        port["port"] == int(flag(container_args(container), "--port") or 5000) and port["protocol"] == "TCP"
+    )

@@ -83,9 +83,10 @@ def test_every_figure_is_built_and_the_page_inlines_plotly_once() -> None:
         ]  # fmt: skip
         by_key = {key: figure for key, _, figure in figures}
         heatmap = by_key["attention"].data[0]
-        assert (
-            list(heatmap.x) == NAMES and "%{y}" in heatmap.hovertemplate and "%{x}" in heatmap.hovertemplate
-        )
+        layout = by_key["attention"].layout
+        assert list(layout.xaxis.ticktext) == list(layout.yaxis.ticktext) == NAMES
+        assert list(heatmap.x) == list(layout.xaxis.tickvals) == list(range(len(NAMES)))
+        assert [list(cell) for cell in heatmap.customdata[0]] == [[NAMES[0], name] for name in NAMES]
         lattice = by_key["lattice"]
         edge_names = {trace.name for trace in lattice.data if trace.mode == "lines"}
         labels = {"en": ("learned, true", "learned, not in the truth", "true, not learned"),

@@ -11,10 +11,11 @@ import json
 from collections import defaultdict
 
 import pytest
+import yaml
 
 from model.run_config import read_run_config
 from pipelines.plan import step_names
-from tests.orchestrators.kfp_testlib import CRON, IMAGE, PIPELINE_UNDER_TEST, Compiled
+from tests.orchestrators.kfp_testlib import CRON, IMAGE, PIPELINE_UNDER_TEST, REPO_ROOT, Compiled
 from tools.kfp_ir import CompiledPipeline, read_pipeline
 
 GPU_TOLERATION_KEYS = {"nvidia.com/gpu"}
@@ -128,6 +129,15 @@ def test_image_command_and_environment(compiled: Compiled, kfp: CompiledPipeline
         # The compiling client's store (a local sqlite path here) must not leak into the pods.
         assert not [k for k in task.env if k.startswith("ZENML_STORE_")], name
         assert "MLFLOW_TRACKING_URI" not in task.env, name
+
+
+def test_every_step_pod_carries_the_label_that_admits_it_to_mlflow(kfp: CompiledPipeline) -> None:
+    # k8s/networkpolicy.yaml admits only pods with these labels (of the namespace) to the MLflow server.
+    policy = yaml.safe_load((REPO_ROOT / "k8s" / "networkpolicy.yaml").read_text())
+    (peer,) = policy["spec"]["ingress"][0]["from"]
+    selector = peer["podSelector"]["matchLabels"]
+    for name, task in kfp.tasks.items():
+        assert selector.items() <= task.labels.items(), (name, task.labels)
 
 
 def test_cron_schedule_becomes_recurring_run_spec(compiled: Compiled) -> None:
