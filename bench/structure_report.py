@@ -186,8 +186,12 @@ def markdown_table(cases: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for c in cases:
-        structure = c.get("structure_baselines", {})
-        shds = " / ".join(_cell(structure.get(m, {}).get("shd", "timeout")) for m in ("pc", "ges", "dagma"))
+        # Not run (--no-structure-baselines): a dash; run and stopped at its time limit: "timeout".
+        structure = c.get("structure_baselines")
+        shds = " / ".join(
+            "–" if structure is None else _cell(structure.get(m, {}).get("shd", "timeout"))
+            for m in ("pc", "ges", "dagma")
+        )
         flip = [v for v in c.get("baselines_flip", {}).values() if v is not None]
         lines.append(
             f"| {c['case']} | {label_term(c)} | {c['n_features']} | {c['n_true_edges']} "

@@ -181,6 +181,7 @@ def test_prediction_baselines_without_structure_baselines_still_give_issue21_tar
     summary = summarise(cases)
     assert "targets" not in summary  # issue 8's compare SHD with the structure baselines
     assert summary["issue21"]["targets"]["nonlinear_label_iid_within_1_point_of_causal_ceiling"] is True
+    assert "| 10 | – / – / – |" in markdown_table(cases)
 
 
 def test_markdown_table_shows_the_new_columns() -> None:
@@ -194,5 +195,5 @@ def test_markdown_table_shows_the_new_columns() -> None:
     assert all(line.count("|") == header.count("|") for line in lines)
     row = lines[2]
     assert "| interaction |" in row and "0.900 (0.800 / 0.850)" in row
-    assert "0.850 / 0.700 / 0.750" in row and "0.905 (MLP)" in row
+    assert "0.850 / 0.700 / 0.750" in row and "0.905 (MLP)" in row and "| 12 / 9 / timeout |" in row
     assert "| none |" in lines[-1]
