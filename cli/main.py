@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from cli.front_door import EXIT_FAILED, check_inputs, fail
-from cli.pipeline_run import run_pipeline
+from cli.pipeline_run import foreign_target_problem, run_pipeline
 from model.config import ConfigError
 from model.run_config import read_run_config
 from model.signals import install_stop_handler
@@ -115,6 +115,9 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
             fail(
                 f"no ZenML stack named {stack!r}: register it (k8s/register_stack.sh) or pass another --stack"
             )
+    problem = foreign_target_problem(os.environ)  # the champion to compare with is on the stack's target
+    if problem:
+        fail(problem)
     decision, described, directory = decide(experiment, dataset)
     verdict = "retrain" if decision.retrain or force else "no retraining"
     click.echo(f"{verdict}: {decision.reason}; reference: {described}; report: {directory}")

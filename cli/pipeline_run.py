@@ -1,8 +1,10 @@
-"""Running the pipeline from the command line: the MLflow server checked first, and a failed run reported in one
-line naming the first failed step and the cause that outlives it."""
+"""Running the pipeline from the command line: the MLflow target and server checked first, and a failed run
+reported in one line naming the first failed step and the cause that outlives it."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -53,6 +55,16 @@ def device_problem(experiment: ExperimentConfig) -> str | None:
     return None
 
 
+def foreign_target_problem(environment: Mapping[str, str]) -> str | None:
+    """Why the shell's MLflow variables point elsewhere than the active stack's tracker, or None. The steps
+    log to the stack's target, so a run started with `MLFLOW_TRACKING_URI` set to another server would
+    reach the old one."""
+    from registry.stack import active_mlflow_target
+
+    target = active_mlflow_target()
+    return None if target is None else target.foreign_setting(environment)
+
+
 def failure_cause(experiment: ExperimentConfig, pipeline_name: str, error: Exception) -> str:
     """The first failed step of the pipeline's newest run and, where it is one, the cause that outlives the
     run: a full or unwritable results folder, an MLflow server that does not answer."""
@@ -88,7 +100,7 @@ def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
         fail(f"{stop_requested()} received before the pipeline started: nothing ran", EXIT_STOPPED)
     with store_lock():  # a run started at the same moment may be creating the store
         pass
-    problem = device_problem(experiment) or tracking_server_problem()
+    problem = device_problem(experiment) or foreign_target_problem(os.environ) or tracking_server_problem()
     if problem:
         fail(problem)
     try:

@@ -9,7 +9,9 @@ The main seed's rerun (`repro_seed_<seed>`) runs as on another machine shape (an
 CPUs), so Exp-5 compares the same seed across two thread settings. load_data makes every split once
 (`data_splits`); each training invocation picks its data view from it.
 On a stack with an MLflow experiment tracker every step but load_data logs to MLflow: one parent run per
-pipeline run, one nested run per step invocation (registry.stack, registry.tracking).
+pipeline run, one nested run per step invocation (registry.stack, registry.tracking). Every step's cache key
+holds that tracker's target (tracking and registry URI): pointed at another MLflow, the whole run runs again
+and logs there; rerun against the same one, it is cached.
 """
 
 from typing import Any
@@ -20,7 +22,7 @@ from model.config import TableDataConfig, parse_experiment
 from model.data_view import MAIN_VIEW
 from model.files import input_digest
 from pipelines.plan import MAIN_TRAINING, cohort_invocations, repro_invocations
-from registry.stack import tracked_step_options
+from registry.stack import active_mlflow_target, target_step_options, tracked_step_options
 from steps.analyze_lattice import analyze_lattice as analyze_lattice_step
 from steps.embed_latent import embed_latent as embed_latent_step
 from steps.extract_attention import extract_attention as extract_attention_step
@@ -47,8 +49,12 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     config = parse_experiment(experiment or {})
     take_over_sigterm()  # SIGTERM stops the run after the running step (steps/runtime.py)
     # With an MLflow tracker on the active stack every step after load_data is tracked (nested MLflow runs);
-    # without one the options are empty and the steps run untracked.
-    tracked = tracked_step_options()
+    # without one the options are empty and the steps run untracked. Its target is resolved once, here, and
+    # is part of every step's cache key: a step that finished against another MLflow is not reused (it would
+    # leave this one without its runs and model). load_data opens the MLflow parent run, so it carries it too.
+    target = active_mlflow_target()
+    tracked = tracked_step_options(target)
+    load = load_data.with_options(**target_step_options(target))
     train = train_step.with_options(**tracked)
     extract_attention = extract_attention_step.with_options(**tracked)
     embed_latent = embed_latent_step.with_options(**tracked)
@@ -60,7 +66,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     promote = promote_step.with_options(**tracked)
     data = config.data
     files = [data.path, data.edges_path] if isinstance(data, TableDataConfig) else []
-    dataset, data_splits = load_data(config, input_digest=input_digest(files))
+    dataset, data_splits = load(config, input_digest=input_digest(files))
     main_model = train(data_splits, config, view=MAIN_VIEW, id=MAIN_TRAINING)
     attention = extract_attention(main_model, data_splits, config)
     latent = embed_latent(main_model, data_splits, config)

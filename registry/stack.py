@@ -2,9 +2,11 @@
 MLflow tracker.
 
 `resolve_tracking_uri` is the only place that decides the URI (the gate command, the local stack set-up);
-`tracked_step_options()` is called while the pipeline is being defined (on the client, with the stack it will
-run on): with an MLflow experiment tracker in the stack the training and evaluation steps get it, with nested
-runs in one experiment; without one they get nothing and run untracked.
+`active_mlflow_target()` and `tracked_step_options()` are called while the pipeline is being defined (on the
+client, with the stack it will run on): with an MLflow experiment tracker in the stack the training and
+evaluation steps get it, with nested runs in one experiment, and every step is pinned to that tracker's target
+(`MlflowTarget.step_environment`), which is also part of its cache key; without one they get nothing and run
+untracked.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from model.config import ConfigError
@@ -22,6 +25,7 @@ if TYPE_CHECKING:
 
 MLFLOW_FLAVOR = "mlflow"
 ENV_TRACKING_URI = "MLFLOW_TRACKING_URI"
+ENV_REGISTRY_URI = "MLFLOW_REGISTRY_URI"
 
 
 class TrackingServerError(RuntimeError):
@@ -105,19 +109,69 @@ def active_mlflow_tracker_name() -> str | None:
     return names[0] if names else None
 
 
-def tracked_step_options() -> dict[str, Any]:
-    """`step.with_options(**options)` for a step that logs to MLflow; `{}` on a stack without an MLflow
-    tracker.
+@dataclass(frozen=True)
+class MlflowTarget:
+    """Where a run's steps log (the tracking server) and register the model (the registry): the active stack's
+    MLflow tracker URI for both, since ZenML's MLflow model registry has no URI of its own."""
+
+    tracking_uri: str
+    registry_uri: str
+
+    def step_environment(self) -> dict[str, str]:
+        """MLflow's own variables for a step that uses this target. They pin the step's MLflow client to it (a
+        stray `MLFLOW_REGISTRY_URI` in the shell cannot send the model elsewhere), and ZenML hashes a step's
+        environment into its cache key: a step that finished against another target is not a cache hit, so
+        it runs again and logs here."""
+        return {ENV_TRACKING_URI: self.tracking_uri, ENV_REGISTRY_URI: self.registry_uri}
+
+    def foreign_setting(self, environment: Mapping[str, str]) -> str | None:
+        """Why `environment` (the shell's) points MLflow elsewhere than this target, or None: the run logs
+        to the stack's target whatever the shell says, so another URI there would lose the run without a
+        word."""
+        for variable, uri in self.step_environment().items():
+            wanted = environment.get(variable)
+            if not wanted or wanted.rstrip("/") == uri.rstrip("/"):
+                continue
+            if variable == ENV_REGISTRY_URI:
+                return (
+                    f"{variable} is {wanted} but the model is registered where the active ZenML stack's MLflow "
+                    f"tracker logs, {uri}: unset {variable}"
+                )
+            return (
+                f"{variable} is {wanted} but the active ZenML stack's MLflow tracker logs to {uri}: point the "
+                f"stack at it (in a checkout `make run` does, or `python -m tools local-stack`), or unset {variable}"
+            )
+        return None
+
+
+def active_mlflow_target() -> MlflowTarget | None:
+    """The active stack's MLflow target, None on a stack without an MLflow tracker."""
+    tracker = active_mlflow_tracker()
+    if tracker is None:
+        return None
+    uri = tracker.get_tracking_uri()
+    return MlflowTarget(tracking_uri=uri, registry_uri=uri)
+
+
+def target_step_options(target: MlflowTarget | None) -> dict[str, Any]:
+    """`step.with_options(**options)` for any step of a run against `target` (`{}` without one)."""
+    return {} if target is None else {"environment": target.step_environment()}
+
+
+def tracked_step_options(target: MlflowTarget | None) -> dict[str, Any]:
+    """`step.with_options(**options)` for a step that logs to MLflow at `target` (the active stack's);
+    `{}` on a stack without an MLflow tracker.
 
     `nested: True` makes ZenML open one parent MLflow run per pipeline run (named after the ZenML run) and one
     nested run per step invocation, named after the invocation id (`repro_seed_43`, `logo_lung`, ...).
     """
     name = active_mlflow_tracker_name()
-    if name is None:
+    if name is None or target is None:
         return {}
     return {
         "experiment_tracker": name,
         "settings": {"experiment_tracker": {"nested": True, "experiment_name": MLFLOW_EXPERIMENT}},
+        **target_step_options(target),
     }
 
 

@@ -123,9 +123,17 @@ class Scenario:
     registry_after: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def run(argv: list[str], scenario: Scenario, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+def run(
+    argv: list[str], scenario: Scenario, timeout: int = 600, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """`argv` in the scenario's working directory and environment, with `env` on top of it."""
     return subprocess.run(
-        argv, cwd=scenario.workdir, env=scenario.env, capture_output=True, text=True, timeout=timeout
+        argv,
+        cwd=scenario.workdir,
+        env={**scenario.env, **env},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

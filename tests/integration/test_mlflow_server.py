@@ -8,7 +8,10 @@ scenario runs once, in order, as a module fixture; each test checks one promise 
 3. the server goes down -> the next run fails at its first MLflow step naming the URI, after load_data's
    ZenML artifacts were stored;
 4. the server is back (same store) -> a rerun completes; it is compared with the champion on the same held-out
-   data and, at least as good, takes `champion`.
+   data and, at least as good, takes `champion`;
+5. the same configuration pointed at a second, empty server B (`MLFLOW_TRACKING_URI=B`, as `make run` does it:
+   `python -m tools local-stack`, then `causal-lattice run`) -> B gets the whole run and one registered version,
+   A is unchanged; run again against B -> fully cached, nothing new on B.
 
 Every pipeline run is `zenml pipeline run pipelines.causal_experiment.causal_experiment_pipeline -c <config>`
 in a subprocess (cwd tmp, so results/ land there), on the stack `python -m tools local-stack` registered with
@@ -21,6 +24,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +40,19 @@ from tests.integration.mlflow_scenario import (
     SUBSET,
     TINY_CONFIG,
     TRAININGS,
+    MlflowServer,
     Scenario,
+    free_port,
+    registry_state,
     run,
     zenml_query,
 )
-from tests.integration.zenml_env import CAUSAL_LATTICE
+from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK
 
 pytestmark = pytest.mark.integration
+
+TRACKED_STEPS = {*TRAININGS, "extract_attention", "embed_latent", "analyze_lattice", "measure_utility",
+                 "repro_check", "subset_generalization", "report", "promote"}  # fmt: skip
 
 
 def _output(result: subprocess.CompletedProcess[str]) -> str:
@@ -80,9 +92,7 @@ def test_runs_params_metrics_and_artifacts_are_on_the_server(scenario: Scenario)
     children = {
         r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id
     }
-    expected_steps = {*TRAININGS, "extract_attention", "embed_latent", "analyze_lattice", "measure_utility",
-                      "repro_check", "subset_generalization", "report", "promote"}  # fmt: skip
-    assert set(children) == expected_steps
+    assert set(children) == TRACKED_STEPS
     for name, child in children.items():
         assert child.data.tags["zenml_step"] == name and child.data.tags["zenml_run"] == run_name
 
@@ -276,3 +286,119 @@ def test_scheduled_retraining_trains_only_when_data_drifted_from_the_champion(sc
     assert drifted["retrain"] is True, drifted
     assert drifted["drifted_share"] >= 0.25
     assert list((scenario.workdir / "results" / "retraining").glob("*/drift_report.html"))
+
+
+def _experiment_runs(uri: str) -> list[Any]:
+    """Every MLflow run (parents and nested step runs) of the project's experiment on the server at `uri`."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=uri)
+    experiment = client.get_experiment_by_name(MLFLOW_EXPERIMENT)
+    return [] if experiment is None else client.search_runs([experiment.experiment_id], max_results=1000)
+
+
+def _results_folders(scenario: Scenario) -> set[str]:
+    results = scenario.workdir / "results"
+    return {p.name for p in results.iterdir() if p.is_dir() and not p.is_symlink() and p.name != "retraining"}
+
+
+@dataclass
+class TargetSwitch:
+    """Step 5 of the scenario: what servers A and B held before and after each run against B."""
+
+    server_b: MlflowServer
+    runs: list[subprocess.CompletedProcess[str]]
+    a_before: tuple[int, dict[str, Any]]
+    a_after: tuple[int, dict[str, Any]]
+    b_after: list[tuple[int, dict[str, Any]]]
+    new_folders: list[set[str]]
+    seconds: float
+    shell_elsewhere: subprocess.CompletedProcess[str]
+
+
+@pytest.fixture(scope="module")
+def target_switch(scenario: Scenario, tmp_path_factory: pytest.TempPathFactory) -> Iterator[TargetSwitch]:
+    """After the scenario (every step of `passing_gates.yaml` has finished against server A), the same
+    configuration with caching on (as in zenml_config.yaml) twice against a fresh server B, then the stack
+    pointed back at A for the other tests."""
+    started = time.monotonic()
+    server_a = scenario.server.uri
+    server_b = MlflowServer(root=tmp_path_factory.mktemp("mlflow-server-b"), port=free_port())
+    server_b.start()
+    try:
+        a_before = (len(_experiment_runs(server_a)), registry_state(server_a))
+        setup = run(LOCAL_STACK, scenario, MLFLOW_TRACKING_URI=server_b.uri)
+        assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
+        document = yaml.safe_load((scenario.workdir / "passing_gates.yaml").read_text())
+        cached = scenario.workdir / "passing_gates_cached.yaml"
+        cached.write_text(yaml.safe_dump(document | {"enable_cache": True}))
+        config = str(cached)
+        runs, b_after, new_folders = [], [], []
+        for _ in range(2):
+            before = _results_folders(scenario)
+            runs.append(
+                run([CAUSAL_LATTICE, "run", "-c", config], scenario, MLFLOW_TRACKING_URI=server_b.uri)
+            )
+            new_folders.append(_results_folders(scenario) - before)
+            b_after.append((len(_experiment_runs(server_b.uri)), registry_state(server_b.uri)))
+        a_after = (len(_experiment_runs(server_a)), registry_state(server_a))
+        before = _results_folders(scenario)
+        shell_elsewhere = run(
+            [CAUSAL_LATTICE, "run", "-c", config], scenario
+        )  # the shell says A, the stack B
+        assert _results_folders(scenario) == before
+        back = run(LOCAL_STACK, scenario)
+        assert back.returncode == 0, back.stdout[-2000:] + back.stderr[-3000:]
+        seconds = time.monotonic() - started
+        yield TargetSwitch(server_b, runs, a_before, a_after, b_after, new_folders, seconds, shell_elsewhere)
+    finally:
+        server_b.stop()
+
+
+def test_a_new_server_gets_the_whole_run_and_one_version_and_the_old_one_is_untouched(
+    target_switch: TargetSwitch,
+) -> None:
+    from mlflow import MlflowClient
+
+    first = target_switch.runs[0]
+    assert first.returncode == 0, _output(first)[-6000:]
+    assert "All steps of the pipeline run were cached" not in _output(first)
+    (new_folder,) = target_switch.new_folders[0]  # the run's own results folder; nothing overwritten
+    runs = _experiment_runs(target_switch.server_b.uri)
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert [p.info.run_name for p in parents] == [new_folder]  # one parent run: this ZenML run
+    client = MlflowClient(tracking_uri=target_switch.server_b.uri)
+    children = {r.info.run_name: r for r in runs if r.data.tags.get("mlflow.parentRunId")}
+    assert set(children) == TRACKED_STEPS and len(runs) == 1 + len(TRACKED_STEPS)
+    assert all(r.info.status == "FINISHED" for r in runs)
+    assert "loss/total" in children["train"].data.metrics
+    assert {a.path for a in client.list_artifacts(parents[0].info.run_id, "reports")} >= {
+        "reports/summary.html",
+        "reports/promotion.md",
+    }
+    count, state = target_switch.b_after[0]
+    assert list(state["versions"]) == ["1"] and state["aliases"] == {CHALLENGER: "1", CHAMPION: "1"}
+    assert state["versions"]["1"]["zenml.run_name"] == new_folder
+    assert target_switch.a_after == target_switch.a_before  # server A: no run, no version, no alias moved
+
+
+def test_a_rerun_against_the_same_new_server_is_cached(target_switch: TargetSwitch) -> None:
+    second = target_switch.runs[1]
+    assert second.returncode == 0, _output(second)[-6000:]
+    assert "All steps of the pipeline run were cached" in _output(second)
+    assert target_switch.new_folders[1] == set()  # trained nothing, wrote no results folder
+    assert target_switch.b_after[1] == target_switch.b_after[0]  # no new MLflow run, no second version
+    print(f"target switch: {target_switch.seconds:.0f} s (server B, local-stack twice, two runs)")
+
+
+def test_a_shell_pointing_elsewhere_than_the_stack_is_refused_before_the_run(
+    scenario: Scenario, target_switch: TargetSwitch
+) -> None:
+    refused = target_switch.shell_elsewhere
+    assert refused.returncode == 2, _output(refused)[-3000:]
+    last = refused.stderr.strip().splitlines()[-1]
+    assert [line for line in refused.stderr.splitlines() if line.startswith("error:")] == [last]
+    assert last.startswith(
+        f"error: MLFLOW_TRACKING_URI is {scenario.server.uri} but the active ZenML stack's"
+    )
+    assert f"MLflow tracker logs to {target_switch.server_b.uri}" in last and "local-stack" in last

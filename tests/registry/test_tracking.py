@@ -7,7 +7,7 @@ from pathlib import Path
 from model.config import ExperimentConfig
 from model.run_config import read_run_config
 from model.trainer import EpochRecord
-from registry.stack import resolve_tracking_uri
+from registry.stack import MlflowTarget, resolve_tracking_uri, target_step_options
 from registry.tracking import StepIdentity, config_params, flatten, history_metrics, log_step, numeric_metrics
 
 
@@ -78,3 +78,31 @@ def test_tracking_uri_precedence(tmp_path: Path) -> None:
     assert resolve_tracking_uri(None, env, configured, fallback) == "http://env:2"
     assert resolve_tracking_uri(None, {}, configured, fallback) == "http://config:5000"
     assert resolve_tracking_uri(None, {}, None, fallback) == "sqlite:///fallback.db"
+
+
+def test_a_target_pins_both_mlflow_variables_of_a_step() -> None:
+    """The step environment is what ZenML hashes into the cache key and what the step's MLflow client reads."""
+    target = MlflowTarget(tracking_uri="http://a:5000", registry_uri="http://a:5000")
+    assert target_step_options(target) == {
+        "environment": {"MLFLOW_TRACKING_URI": "http://a:5000", "MLFLOW_REGISTRY_URI": "http://a:5000"}
+    }
+    assert target_step_options(None) == {}
+
+
+def test_a_shell_pointing_mlflow_elsewhere_than_the_target_is_named() -> None:
+    target = MlflowTarget(tracking_uri="http://a:5000", registry_uri="http://a:5000")
+    assert target.foreign_setting({}) is None
+    assert (
+        target.foreign_setting({"MLFLOW_TRACKING_URI": "http://a:5000/", "MLFLOW_REGISTRY_URI": ""}) is None
+    )
+    tracking = target.foreign_setting({"MLFLOW_TRACKING_URI": "http://b:5000"})
+    assert tracking == (
+        "MLFLOW_TRACKING_URI is http://b:5000 but the active ZenML stack's MLflow tracker logs to http://a:5000: "
+        "point the stack at it (in a checkout `make run` does, or `python -m tools local-stack`), or unset "
+        "MLFLOW_TRACKING_URI"
+    )
+    registry = target.foreign_setting({"MLFLOW_REGISTRY_URI": "sqlite:///other.db"})
+    assert registry == (
+        "MLFLOW_REGISTRY_URI is sqlite:///other.db but the model is registered where the active ZenML stack's "
+        "MLflow tracker logs, http://a:5000: unset MLFLOW_REGISTRY_URI"
+    )
