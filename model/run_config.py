@@ -140,30 +140,33 @@ def read_run_config(path: str | Path) -> RunConfig:
     return RunConfig(path=path, document=document, experiment=experiment)
 
 
+def _refuse_unknown_keys(
+    path: Path, where: str, block: dict[str, Any], allowed: frozenset[str], why: str = ""
+) -> None:
+    """A ConfigError naming the keys of the mapping at `where` that are not `allowed`."""
+    unknown = sorted(map(str, set(block) - allowed))
+    if unknown:
+        raise ConfigError(
+            f"{path}: `{where}` has unknown key(s) {unknown}{why} (allowed: {sorted(allowed)}): fix the spelling"
+        )
+
+
 def _check_steps(path: Path, steps: dict[str, Any]) -> None:
     for name, block in steps.items():
         if not isinstance(block or {}, dict):
             raise ConfigError(
                 f"{path}: `steps.{name}` must be a mapping (see zenml_config.yaml for the layout)"
             )
-        unknown = sorted(map(str, set(block or {}) - ALLOWED_STEP_KEYS))
-        if unknown:
-            raise ConfigError(
-                f"{path}: `steps.{name}` has unknown key(s) {unknown}, which ZenML would ignore (allowed: "
-                f"{sorted(ALLOWED_STEP_KEYS)}): fix the spelling"
-            )
+        _refuse_unknown_keys(
+            path, f"steps.{name}", block or {}, ALLOWED_STEP_KEYS, ", which ZenML would ignore"
+        )
 
 
 def _check_extra(path: Path, extra: dict[str, Any]) -> None:
     mlflow = extra.get("mlflow") or {}
     if not isinstance(mlflow, dict):
         raise ConfigError(f"{path}: `extra.mlflow` must be a mapping (see zenml_config.yaml for the layout)")
-    unknown = sorted(map(str, set(mlflow) - ALLOWED_MLFLOW_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"{path}: `extra.mlflow` has unknown key(s) {unknown} (allowed: {sorted(ALLOWED_MLFLOW_KEYS)}): fix "
-            "the spelling"
-        )
+    _refuse_unknown_keys(path, "extra.mlflow", mlflow, ALLOWED_MLFLOW_KEYS)
     uri = mlflow.get("tracking_uri")
     if uri is not None and not isinstance(uri, str):
         raise ConfigError(
