@@ -20,6 +20,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from model.config import parse_experiment
+from pipelines.plan import step_names
+
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 K8S_README = REPO / "k8s" / "README.md"
@@ -70,12 +73,17 @@ def documented(command: str) -> bool:
 
 def write_config(workdir: Path, name: str, base: Path | dict[str, Any], override: Mapping[str, Any]) -> Path:
     """A run configuration: `base` (a file of the repository or a document) with `override` merged into its
-    `parameters.experiment`, results under `workdir/results`."""
+    `parameters.experiment`, results under `workdir/results`, and the `steps:` blocks of the steps it runs."""
     document = yaml.safe_load(base.read_text()) if isinstance(base, Path) else copy.deepcopy(base)
     document.setdefault("parameters", {}).setdefault("experiment", {})
     experiment = merge(document["parameters"]["experiment"], override)
     experiment["results_dir"] = str(workdir / "results")
     document["parameters"]["experiment"] = experiment
+    # As the docs tell a user who runs fewer cohorts or seeds: drop the `steps:` blocks of the steps this
+    # configuration's pipeline does not run (the front door refuses them).
+    running = set(step_names(parse_experiment(experiment)))
+    if document.get("steps"):
+        document["steps"] = {name: block for name, block in document["steps"].items() if name in running}
     path = workdir / f"{name}.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
