@@ -262,21 +262,20 @@ def test_make_compile_writes_the_kubeflow_yaml(docs) -> None:
     assert all("platforms" in document for document in platform)
 
 
-def test_the_readme_serving_call_predicts_with_the_champion(docs) -> None:
+def test_the_readme_serving_call_predicts_with_the_champion(docs, monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
 
     from model.run_config import read_run_config
     from model.sources import load_dataset
 
+    # MLflow's own variables, as a user's shell sets them; restored after the test, so no later test's client
+    # reads this registry (mlflow.set_registry_uri would leave MLFLOW_REGISTRY_URI set in this process).
     uri = f"sqlite:///{docs['workdir'] / '.state' / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    try:
-        experiment = read_run_config(docs["configs"]["default"]).require_experiment()
-        dataset = load_dataset(experiment.data, experiment.split.min_group_size)
-        frame = pd.DataFrame(dataset.features[:20].astype("float64"), columns=dataset.feature_names)
-        probabilities = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion").predict(frame)
-    finally:
-        mlflow.set_tracking_uri("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    experiment = read_run_config(docs["configs"]["default"]).require_experiment()
+    dataset = load_dataset(experiment.data, experiment.split.min_group_size)
+    frame = pd.DataFrame(dataset.features[:20].astype("float64"), columns=dataset.feature_names)
+    probabilities = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion").predict(frame)
     assert probabilities.shape == (20, dataset.n_classes)
     assert (probabilities.sum(axis=1).round(5) == 1.0).all()

@@ -47,7 +47,7 @@ def test_markdown_renders_to_text_structure_and_shows_the_names(hostile_run, doc
 
 
 def test_mlflow_keeps_the_names_as_values_and_out_of_keys_and_artifact_paths(hostile_run) -> None:
-    client = MlflowClient(tracking_uri=hostile_run.tracking_uri)
+    client = MlflowClient(tracking_uri=hostile_run.tracking_uri, registry_uri=hostile_run.tracking_uri)
     experiment_ids = [e.experiment_id for e in client.search_experiments()]
     runs = client.search_runs(experiment_ids)
     parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
