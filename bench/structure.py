@@ -47,7 +47,6 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,23 +94,12 @@ def _label_edge_changes(trained: Any, prefix: str = "") -> dict[str, list[str]]:
     }
 
 
-def part_accuracy(model: CausalLatticeTransformer, dataset: Dataset, parts: tuple[str, ...]) -> float:
-    """Accuracy on `dataset`'s rows of the logits of `parts` alone ("head" and/or "readout";
-    CausalLatticeTransformer.prediction_logits): what each part of a trained model contributes, without
-    retraining. The same gated pass as evaluate_model, so both parts together give its accuracy."""
-    if dataset.labels is None:
-        raise ValueError("part accuracies need a label column")
-    model.eval()
-    x = torch.from_numpy(np.ascontiguousarray(dataset.features, dtype=np.float32))
-    with torch.no_grad():
-        logits = model.prediction_logits(x, model(x).z, parts)
-    return float((logits.argmax(-1).numpy() == dataset.labels).mean())
-
-
-def _part_accuracies(model: CausalLatticeTransformer, dataset: Dataset, prefix: str) -> dict[str, float]:
+def _accuracies(model: CausalLatticeTransformer, dataset: Dataset, prefix: str) -> dict[str, float]:
+    """Test accuracy of `model` on `dataset`, and what the head's and the readout's logits each give alone
+    (evaluate_model's part accuracies): what each part of a trained model contributes, without retraining."""
+    metrics = evaluate_model(model, dataset)
     return {
-        f"{prefix}_accuracy_head_part": part_accuracy(model, dataset, ("head",)),
-        f"{prefix}_accuracy_readout_part": part_accuracy(model, dataset, ("readout",)),
+        f"{prefix}_accuracy{part}": metrics[f"accuracy{part}"] for part in ("", "_head_part", "_readout_part")
     }
 
 
@@ -160,8 +148,7 @@ def run_case(
         "structure_rounds": trained.structure.rounds,
         "removed_cycle_edges": len(trained.structure.removed_cycle_edges),
         **_label_edge_changes(trained),
-        "iid_accuracy": evaluate_model(trained.model, iid.test)["accuracy"],
-        **_part_accuracies(trained.model, iid.test, "iid"),
+        **_accuracies(trained.model, iid.test, "iid"),
         "readable_true_label_children": sorted(
             set(trained.model.readable_features()) & set(data.label_children or [])
         ),
@@ -179,8 +166,7 @@ def run_case(
     flip = leave_one_group_out(data, str(data_config.flip_group))
     logger.info("%s: training without the flip cohort %s", name, data_config.flip_group)
     flipped = train_model(flip.train, model_config, train_config, None, None)
-    record["flip_accuracy"] = evaluate_model(flipped.model, flip.test)["accuracy"]
-    record.update(_part_accuracies(flipped.model, flip.test, "flip"))
+    record.update(_accuracies(flipped.model, flip.test, "flip"))
     record["flip_label_parent_recall"] = _label_parent_recall(flipped.model, data)
     flip_readable = set(flipped.model.readable_features())
     record["flip_readable_true_label_children"] = sorted(flip_readable & set(data.label_children or []))
@@ -222,8 +208,7 @@ def breast_cancer(ablation: str | None, epochs: int | None, baselines: bool, thr
     split = split_dataset(load_breast_cancer_dataset(), SplitConfig())
     trained = train_model(split.train, model_config, train_config, None, None)
     record: dict[str, Any] = {
-        "iid_accuracy": evaluate_model(trained.model, split.test)["accuracy"],
-        **_part_accuracies(trained.model, split.test, "iid"),
+        **_accuracies(trained.model, split.test, "iid"),
         "n_readable": len(trained.model.readable_features()),
     }
     if baselines:

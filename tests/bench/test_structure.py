@@ -3,19 +3,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
-import torch
 
-from bench.structure import main, part_accuracy, reusable_structure_baselines, run_case
+from bench.structure import main, reusable_structure_baselines, run_case
 from bench.structure_report import markdown_table, summarise
 from bench.structure_suite import ABLATIONS, SUITE, configure
 from model.baselines import BASELINES
-from model.config import ModelConfig, SyntheticDataConfig
-from model.data import Dataset
-from model.trainer import evaluate_model
-from model.transformer import CausalLatticeTransformer
-from tests.model.conftest import set_lattice
+from model.config import SyntheticDataConfig
 
 
 def test_an_unknown_case_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
@@ -72,27 +66,6 @@ def test_structure_baselines_are_reused_only_from_a_record_on_the_same_data() ->
     assert reusable_structure_baselines({**earlier, "data": {**before, "seed": 1}}, data) is None
     assert reusable_structure_baselines({"data": data}, data) is None
     assert reusable_structure_baselines(None, data) is None
-
-
-def test_part_accuracies_add_up_to_the_models_accuracy() -> None:
-    torch.manual_seed(0)
-    config = ModelConfig(d_model=16, n_heads=2, n_blocks=3, d_latent=8, rope_dims=2)
-    rng = np.random.default_rng(0)
-    names = [f"f{i}" for i in range(6)]
-    features = rng.normal(size=(64, 6)).astype(np.float32)
-    labels = (features[:, 0] > 0).astype(np.int64)
-    dataset = Dataset(features=features, feature_names=names, labels=labels, class_names=["a", "b"])
-    model = CausalLatticeTransformer(names, 2, config)
-    set_lattice(model, [(0, 6)])  # f0 causes the label (node 6): every feature is readable
-    with torch.no_grad():  # a readout of f0 alone, beside a random head
-        model.readable_readout.copy_(torch.tensor([[-3.0, 0, 0, 0, 0, 0], [3.0, 0, 0, 0, 0, 0]]))
-    both = part_accuracy(model, dataset, ("head", "readout"))
-    assert both == pytest.approx(evaluate_model(model, dataset)["accuracy"])
-    assert part_accuracy(model, dataset, ("readout",)) == 1.0
-    head = part_accuracy(model, dataset, ("head",))
-    with torch.no_grad():
-        expected = model.head(model(torch.from_numpy(features)).z).argmax(-1).numpy()
-    assert head == pytest.approx(float((expected == labels).mean()))
 
 
 def test_a_case_on_a_tiny_nonlinear_label_scm_records_every_key() -> None:

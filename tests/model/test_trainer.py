@@ -196,3 +196,27 @@ def test_cuda_out_of_memory_becomes_one_line_naming_the_size_and_what_to_lower(
     assert f"train.batch_size {tiny_train_config.batch_size}, precision fp32" in line
     assert "lower train.batch_size" in line and "set train.precision: bf16" in line
     assert error.value.__cause__ is None and error.value.__suppress_context__
+
+
+def test_evaluate_model_reports_what_the_head_and_the_readout_each_carry() -> None:
+    """The part accuracies are those of each part's logits alone (the head's bias kept): a readout of the one
+    cause alone is exact, and the head's part is the argmax of its own logits."""
+    from tests.model.conftest import set_lattice
+
+    torch.manual_seed(0)
+    config = ModelConfig(d_model=16, n_heads=2, n_blocks=3, d_latent=8, rope_dims=2)
+    rng = np.random.default_rng(0)
+    names = [f"f{i}" for i in range(6)]
+    features = rng.normal(size=(64, 6)).astype(np.float32)
+    labels = (features[:, 0] > 0).astype(np.int64)
+    dataset = Dataset(features=features, feature_names=names, labels=labels, class_names=["a", "b"])
+    model = CausalLatticeTransformer(names, 2, config)
+    set_lattice(model, [(0, 6)])  # f0 causes the label (node 6): every feature is readable
+    with torch.no_grad():  # a readout of f0 alone, beside a random head
+        model.readable_readout.copy_(torch.tensor([[-3.0, 0, 0, 0, 0, 0], [3.0, 0, 0, 0, 0, 0]]))
+    metrics = evaluate_model(model, dataset)
+    assert metrics["accuracy_readout_part"] == 1.0
+    with torch.no_grad():
+        expected = model.head(model(torch.from_numpy(features)).z).argmax(-1).numpy()
+    assert metrics["accuracy_head_part"] == pytest.approx(float((expected == labels).mean()))
+    assert metrics["accuracy_head_part"] < metrics["accuracy_readout_part"]
