@@ -4,7 +4,7 @@ the same size over the same feature tokens, in one process, for growing feature 
     python bench/gpu_scaling.py                                   # CUDA: F = 64, 256, 1024, 4096
     python bench/gpu_scaling.py --device cpu --sizes 64,256       # anywhere (small model; what CI smoke-tests)
 
-For each F, on synthetic pan-cancer data with F features (model/scm.py): the plain encoder (PyTorch's
+For each F, on synthetic pan-cancer data with F features (model/data/generator.py): the plain encoder (PyTorch's
 TransformerEncoder, pre-LN, the same d_model / heads / blocks / MLP width, the same tokenizer and [CLS] head),
 eager and under torch.compile, and `train_model` with the seed's λ (bf16 autocast and compiled blocks on CUDA,
 its defaults). Each runs a warm-up epoch, then `--timed-epochs` full epochs (3), and is credited the median
@@ -48,10 +48,11 @@ from bench.plain_baseline import (  # noqa: E402
     time_plain,
 )
 from bench.record import finite_or_none, write_new  # noqa: E402
+from model.artifacts import EpochRecord  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
-from model.data import DataSplit, split_dataset  # noqa: E402
-from model.scm import make_synthetic_pancancer  # noqa: E402
-from model.trainer import EpochRecord, evaluate_model, train_model  # noqa: E402
+from model.data.generator import make_synthetic_pancancer  # noqa: E402
+from model.data.splits import DataSplit, split_dataset  # noqa: E402
+from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
 logger = logging.getLogger("causal_lattice.bench.gpu")
 N_BIOMARKERS = 4
@@ -116,7 +117,7 @@ def time_train_model(
 def time_inference(
     split: DataSplit, args: argparse.Namespace, device: torch.device, batch: int
 ) -> dict[str, Any]:
-    """Train long enough for the routers to learn, then gated vs dense inference over the test rows."""
+    """Train long enough for the routers to learn, then routed vs dense inference over the test rows."""
     model_config = ModelConfig(d_model=args.d_model, n_heads=args.heads, n_blocks=args.blocks, d_latent=32)
     structure = bench_structure(args)
     train_config = TrainConfig(
@@ -136,7 +137,7 @@ def time_inference(
             for _ in range(2):  # warm-up, then timed
                 sync(device)
                 started = time.perf_counter()
-                shares = [model(chunk, dense=dense).gates.float().mean() for chunk in x.split(batch)]
+                shares = [model(chunk, dense=dense).routes.float().mean() for chunk in x.split(batch)]
                 sync(device)
                 elapsed = time.perf_counter() - started
         rates["dense" if dense else "gated"] = x.shape[0] / elapsed
@@ -146,10 +147,10 @@ def time_inference(
     return {
         "epochs": args.inference_epochs,
         "dense_samples_per_s": rates["dense"],
-        "gated_samples_per_s": rates["gated"],
-        "gated_over_dense": rates["gated"] / rates["dense"],
+        "routed_samples_per_s": rates["gated"],
+        "routed_over_dense": rates["gated"] / rates["dense"],
         "block_passes_run_share": gate_share,
-        "gated_accuracy": gated["accuracy"],
+        "routed_accuracy": gated["accuracy"],
         "dense_accuracy": dense_metrics["accuracy"],
     }
 
@@ -173,7 +174,7 @@ def with_batch(run: Callable[[int], dict[str, Any]], batch: int) -> dict[str, An
 def measure(
     n_features: int, args: argparse.Namespace, device: torch.device, peak: float, inference: bool
 ) -> dict[str, Any]:
-    """Every model at one feature count; with `inference`, also gated vs dense inference."""
+    """Every model at one feature count; with `inference`, also routed vs dense inference."""
     split = synthetic_split(n_features, args.rows or int(10 * args.batch / 0.8))
     logger.info("F=%d: %d training rows", n_features, split.train.features.shape[0])
     case: dict[str, Any] = {"n_features": n_features, "train_rows": int(split.train.features.shape[0])}
@@ -242,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
         "--timed-epochs", type=int, default=3, help="timed epochs after the warm-up (the median counts)"
     )
     parser.add_argument(
-        "--inference-epochs", type=int, default=12, help="training for the gated inference test"
+        "--inference-epochs", type=int, default=12, help="training for the routed inference test"
     )
     parser.add_argument(
         "--no-compile",

@@ -14,8 +14,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from model.data import DataSplit
-from model.tokenizer import FeatureTokenizer
+from model.data.splits import DataSplit
+from model.nn.tokenizer import FeatureTokenizer
 
 
 class PlainEncoder(nn.Module):

@@ -5,7 +5,7 @@ against standard baselines on generated SCMs with known truth, side by side in o
     .venv/bin/python bench/structure.py --ablation head_only     # one ablation (this model only)
     .venv/bin/python bench/structure.py --cases er20-nonlinear-3c --epochs 2 --no-baselines   # a smoke run
 
-Data: the SCMs of SUITE (model/scm.py; 20 to 100 features, Erdős–Rényi and scale-free graphs, linear and
+Data: the SCMs of SUITE (model/data/generator.py; 20 to 100 features, Erdős–Rényi and scale-free graphs, linear and
 nonlinear mechanisms, 2 to 4 cohorts with shifted roots and changed mechanisms, biomarkers whose link to the label
 flips sign in one held-out cohort), each with its true DAG: seven whose label is a linear logit of its causes, and
 the `-xlabel-<term>` ones whose label adds a term no linear reader of its causes can represent (a product of two
@@ -20,7 +20,7 @@ same rows:
 - structure baselines on the i.i.d. training rows (features only): causal-learn PC (Fisher-z, alpha 0.01) and
   GES (BIC), and DAGMA's nonlinear MLP model (dagma package); a CPDAG's undirected edge counts as both directions
   (one SHD error when the true edge is there);
-- prediction baselines (model/baselines.py), i.i.d. and on the flip cohort: logistic regression, histogram
+- prediction baselines (model/evaluation/baselines.py), i.i.d. and on the flip cohort: logistic regression, histogram
   gradient boosting and an MLP on every feature (`baselines_iid`, `baselines_flip`) and on the features that
   training's model may read (`baselines_iid_readable`, `baselines_flip_readable`); the causal ceiling, the best of
   the three on the label's true parents (`causal_ceiling_iid`, `causal_ceiling_flip`, with the reader that won);
@@ -57,13 +57,14 @@ from bench.record import finite_or_none, write_new  # noqa: E402
 from bench.structure_baselines import non_descendant_ceiling, prediction_baselines, structure_baselines  # noqa: E402
 from bench.structure_report import markdown_table, summarise  # noqa: E402
 from bench.structure_suite import ABLATIONS, SUITE, configure, record_data  # noqa: E402
-from model.baselines import causal_ceiling  # noqa: E402
 from model.config import SplitConfig, SyntheticDataConfig  # noqa: E402
-from model.data import Dataset, leave_one_group_out, load_breast_cancer_dataset, split_dataset  # noqa: E402
-from model.metrics import structure_recovery  # noqa: E402
-from model.scm import make_synthetic_pancancer  # noqa: E402
-from model.trainer import evaluate_model, train_model  # noqa: E402
-from model.transformer import CausalLatticeTransformer  # noqa: E402
+from model.data.generator import make_synthetic_pancancer  # noqa: E402
+from model.data.splits import leave_one_group_out, split_dataset  # noqa: E402
+from model.data.tables import Dataset, load_breast_cancer_dataset  # noqa: E402
+from model.evaluation.baselines import causal_ceiling  # noqa: E402
+from model.evaluation.graph_metrics import structure_recovery  # noqa: E402
+from model.nn.transformer import CausalLatticeTransformer  # noqa: E402
+from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
 logger = logging.getLogger("causal_lattice.bench.structure")
 

@@ -1,7 +1,7 @@
 """The baselines of bench/structure.py: structure learners (causal-learn's PC and GES, DAGMA's nonlinear MLP
 model), each in its own spawned process with a time limit, scored against the true DAG; and the prediction
-baselines (model/baselines.py) on every feature or on the features a trained model may read, with the
-non-descendant ceiling they are compared with (the causal ceiling is model/baselines.py: causal_ceiling)."""
+baselines (model/evaluation/baselines.py) on every feature or on the features a trained model may read, with the
+non-descendant ceiling they are compared with (the causal ceiling is model/evaluation/baselines.py: causal_ceiling)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from model.baselines import baseline_accuracies, baseline_accuracy, feature_subset
-from model.data import Dataset, DataSplit
-from model.metrics import structure_recovery
+from model.data.splits import DataSplit
+from model.data.tables import Dataset
+from model.evaluation.baselines import baseline_accuracies, baseline_accuracy, feature_subset
+from model.evaluation.graph_metrics import structure_recovery
 
 logger = logging.getLogger("causal_lattice.bench.structure")
 
@@ -84,7 +85,7 @@ def structure_baselines(train: Dataset, timeout_s: float) -> dict[str, dict[str,
 
 
 def prediction_baselines(split: DataSplit, features: list[str] | None = None) -> dict[str, float | None]:
-    """Logistic regression, gradient boosting and the MLP (model/baselines.py) on the columns `features` (None:
+    """Logistic regression, gradient boosting and the MLP (model/evaluation/baselines.py) on the columns `features` (None:
     every feature) of the split's training rows, scored on its test rows."""
     return baseline_accuracies(split.train, split.test, features)
 

@@ -13,7 +13,7 @@ COHORTS = ["lung", "colon", "breast", "skin"]
 # The suite. Seeds are not the ones the structure learner's defaults were chosen on (docs/science.md). The first
 # seven SCMs (seeds 101-107) have a label whose logit is linear in its causes, where logistic regression on them
 # is already the best reader: `label_nonlinearity="none"` keeps them the data they were before issue 21. The
-# `-xlabel-<term>` SCMs (seeds 108+) add a term of the causes no linear reader can represent (model/scm.py:
+# `-xlabel-<term>` SCMs (seeds 108+) add a term of the causes no linear reader can represent (model/data/generator.py:
 # label_nonlinear_term), at the generator's default strength (twice label_strength).
 SUITE: dict[str, SyntheticDataConfig] = {
     "er20-nonlinear-3c": SyntheticDataConfig(

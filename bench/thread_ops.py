@@ -25,11 +25,12 @@ from torch.utils._pytree import tree_flatten, tree_map
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from model.data import split_dataset  # noqa: E402
-from model.metrics import forward_flops, kl_causal  # noqa: E402
-from model.run_config import read_run_config  # noqa: E402
-from model.sources import load_dataset  # noqa: E402
-from model.trainer import evaluate_model, train_model  # noqa: E402
+from model.data.sources import load_dataset
+from model.data.splits import split_dataset
+from model.evaluation.graph_metrics import forward_flops
+from model.run_config import read_run_config
+from model.training.metrics import kl_causal
+from model.training.trainer import evaluate_model, train_model
 
 
 def _clone(value: Any) -> Any:

@@ -9,13 +9,14 @@ from typing import NoReturn
 
 import click
 
-from model.config import ConfigError, ExperimentConfig
-from model.data import Dataset, DataValidationError
-from model.files import check_results_dir
-from model.memory import process_memory_limits
+from model.config import ExperimentConfig
+from model.data.files import check_results_dir
+from model.data.sources import load_dataset
+from model.data.tables import Dataset
+from model.errors import ConfigError, DataValidationError
 from model.run_config import read_run_config
-from model.sources import load_dataset
-from model.validation import check_training_plan
+from model.training.memory import process_memory_limits
+from model.training.plan import check_training_plan
 from pipelines.plan import step_names
 from registry.stack import check_tracking_uri
 
@@ -32,7 +33,7 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 def check_inputs(config_path: Path) -> tuple[ExperimentConfig, Dataset]:
     """The front door: everything that can be checked before a step runs. The config's keys and values (its
     step names against the pipeline's, its MLflow URI against what MLflow can use), the data itself (read
-    through `model.files`), every split the run will train, the memory a training needs under this process's
+    through `model.data.files`), every split the run will train, the memory a training needs under this process's
     limits and the results folder. Any failure is one line and exit code 2."""
     try:
         run_config = read_run_config(config_path)

@@ -16,9 +16,9 @@ import click
 
 from cli.front_door import EXIT_FAILED, check_inputs, fail
 from cli.pipeline_run import foreign_target_problem, run_pipeline
-from model.config import ConfigError
+from model.errors import ConfigError
 from model.run_config import read_run_config
-from model.signals import install_stop_handler
+from model.training.signals import install_stop_handler
 from registry import MODEL_NAME
 
 DEFAULT_CONFIG = Path("zenml_config.yaml")

@@ -11,9 +11,10 @@ import click
 
 from cli.front_door import EXIT_FAILED, fail
 from cli.stacks import store_lock
-from model.config import ConfigError, ExperimentConfig
-from model.files import check_results_dir
-from model.signals import EXIT_STOPPED, RunStopped, stop_requested
+from model.config import ExperimentConfig
+from model.data.files import check_results_dir
+from model.errors import ConfigError
+from model.training.signals import EXIT_STOPPED, RunStopped, stop_requested
 
 
 def tracking_server_problem() -> str | None:
@@ -33,7 +34,7 @@ def tracking_server_problem() -> str | None:
 def device_problem(experiment: ExperimentConfig) -> str | None:
     """Why the trainings cannot run where the active stack runs them: `train.device: cuda` while the local
     orchestrator runs every step in this process, on a machine where torch sees no CUDA device. Elsewhere (a
-    Kubeflow pod) each training step checks its own node before any work (steps/runtime.py)."""
+    Kubeflow pod) each training step checks its own node before any work (steps/support/runtime.py)."""
     if experiment.train.device != "cuda":
         return None
     from zenml.client import Client
@@ -43,7 +44,8 @@ def device_problem(experiment: ExperimentConfig) -> str | None:
     orchestrators = stack.components.get(StackComponentType.ORCHESTRATOR) or []
     if not orchestrators or orchestrators[0].flavor_name != "local":
         return None
-    from model.numerics import DeviceUnavailableError, resolve_device
+    from model.errors import DeviceUnavailableError
+    from model.training.device import resolve_device
 
     try:
         resolve_device("cuda")
@@ -93,7 +95,7 @@ def run_pipeline(config_path: Path, experiment: ExperimentConfig) -> None:
     """Run the pipeline; a failed run is one line naming the first failed step and, where it can be seen, the
     cause (exit code 1; ZenML has logged the step's traceback). A rerun reuses every step that finished. On
     SIGTERM a running training checkpoints at its epoch's end, any other running step finishes, and the run
-    stops (exit 143, model/signals.py)."""
+    stops (exit 143, model/training/signals.py)."""
     from pipelines.causal_experiment import causal_experiment_pipeline
 
     if stop_requested():

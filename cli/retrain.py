@@ -16,8 +16,8 @@ from pathlib import Path
 import pandas as pd
 
 from model.config import ExperimentConfig
-from model.data import Dataset
-from model.drift import RetrainDecision, retraining_decision
+from model.data.drift import RetrainDecision, retraining_decision
+from model.data.tables import Dataset
 
 
 def frame(dataset: Dataset) -> pd.DataFrame:

@@ -15,8 +15,8 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from model.data import Dataset, DataSplits, Standardizer, split_from_rows
-from model.data_view import DataView
+from model.data.splits import DataSplits, DataView, split_from_rows
+from model.data.tables import Dataset, Standardizer
 
 
 def _save_array(path: str, array: np.ndarray) -> None:

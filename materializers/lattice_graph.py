@@ -11,7 +11,7 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from model.plots import lattice_drawing
+from model.evaluation.plots import lattice_drawing
 
 GRAPH_FILE = "lattice.json"
 

@@ -10,7 +10,7 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from model.protocol import ProtocolOutcome
+from model.artifacts import ProtocolOutcome
 
 INDEX_FILE = "outcome.json"
 PREVIEW_TYPES = {

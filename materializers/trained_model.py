@@ -12,12 +12,11 @@ from zenml.enums import ArtifactType, VisualizationType
 from zenml.io import fileio
 from zenml.materializers.base_materializer import BaseMaterializer
 
-from model.data import Standardizer
-from model.data_view import DataView
-from model.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
-from model.structure import StructureFit
-from model.threads import RuntimeInfo
-from model.trainer import EpochRecord, TrainedModel
+from model.artifacts import EpochRecord, RuntimeInfo, TrainedModel
+from model.data.splits import DataView
+from model.data.tables import Standardizer
+from model.nn.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from model.structure.equations import StructureFit
 
 RECORD_FILE = "training_record.json"
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from model.report_config import ReportConfig
+from model.errors import ConfigError
 
 
 class _Strict(BaseModel):
@@ -49,7 +49,7 @@ class ModelConfig(_Strict):
     rope_base: float = Field(default=10.0, gt=1)
     prior_temperature: float = Field(default=1.0, gt=0)
     # Utility threshold above which a block runs for a sample at inference.
-    gate_threshold: float = Field(default=0.5, gt=0, lt=1)
+    route_threshold: float = Field(default=0.5, gt=0, lt=1)
     # Initial router bias: sigmoid(2.0) = 0.88, so every block starts on (seed IV.4: uniform early).
     router_init_bias: float = 2.0
     # What the logits add up: the head on z and the linear readout of the readable features (the model), or one
@@ -70,7 +70,7 @@ class ModelConfig(_Strict):
 
 
 class StructureConfig(_Strict):
-    """The structure phase (model/structure_fit.py): fitting the structural equations and the lattice.
+    """The structure phase (model/structure/fit.py): fitting the structural equations and the lattice.
 
     It runs before the predictor's epochs with its own optimiser: the lattice is the output of a structure
     learner, the predictor only reads it. Defaults were chosen on generated SCMs (docs/science.md) and are the
@@ -102,7 +102,7 @@ class StructureConfig(_Strict):
     rho_max: float = Field(default=1e8, gt=0)
     rho_progress: float = Field(default=0.9, gt=0, le=1)  # rho grows when h fell less than to this share
     grad_clip: float = Field(default=10.0, gt=0)
-    # Refit steps per candidate move of the label-edge search (model/label_orientation.py); 0: off.
+    # Refit steps per candidate move of the label-edge search (model/structure/label_edges.py); 0: off.
     orientation_steps: int = Field(default=200, ge=0)
     task_gradient: bool = False  # ablation: the task loss writes into the lattice in the predictor phase
     acyclicity: bool = True  # False (ablation): no acyclicity schedule and no final cycle breaking
@@ -141,7 +141,7 @@ class TrainConfig(_Strict):
     kl_rows: int = Field(default=64, ge=1)
     kl_samples: int = Field(default=64, ge=1)
     checkpoint_every: int = Field(default=5, ge=0)  # after the structure phase and every N epochs; 0: off
-    # CPU threads of each step's numeric work, capped by the cgroup CPU quota (model/threads.py: why fixed, why 1).
+    # CPU threads of each step's numeric work, capped by the cgroup CPU quota (model/training/threads.py: why fixed, why 1).
     threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
     structure: StructureConfig = StructureConfig()
 
@@ -150,7 +150,7 @@ MAX_CELLS = 50_000_000  # 200 MB of float32: a large omics table, generated in s
 
 
 class SyntheticDataConfig(_Strict):
-    """The embedded synthetic pan-cancer structural causal model (SPEC §3, model/scm.py).
+    """The embedded synthetic pan-cancer structural causal model (SPEC §3, model/data/generator.py).
 
     Genes on a random DAG (Erdős–Rényi or scale-free) with linear or nonlinear mechanisms; cohorts differ by
     shifted root means and a few changed mechanisms; a label caused by `n_causal_genes` genes; downstream
@@ -264,8 +264,8 @@ class GateConfig(_Strict):
     max_seed_accuracy_std: float = 0.015
     max_subset_accuracy_gap: float = 0.05
     min_flops_reduction: float = 0.27
-    max_gated_accuracy_drop: float = 0.01
-    # A test accuracy of 1.000 needs logistic regression within this margin of it (model/leakage.py).
+    max_routed_accuracy_drop: float = 0.01
+    # A test accuracy of 1.000 needs logistic regression within this margin of it (model/gates/leakage.py).
     perfect_accuracy_margin: float = Field(default=0.05, ge=0, le=1)
     # The seed's reference values (VII), reported beside the measured ones.
     reference_kl_causal: float = 0.021
@@ -277,6 +277,14 @@ class RetrainingConfig(_Strict):
     """Scheduled retraining (pipelines/retrain.py): retrain only when fresh data drifted from the champion's."""
 
     drift_share_threshold: float = Field(default=0.25, gt=0, le=1)
+
+
+class ReportConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # The summary's language. en or ja: reports/summary.{md,html} in that language; both: English there and
+    # Japanese (the seed's own terms and VII headings) in reports/summary.ja.{md,html}. One set of numbers.
+    language: Literal["en", "ja", "both"] = "both"
 
 
 class ExperimentConfig(_Strict):
@@ -295,8 +303,8 @@ class ExperimentConfig(_Strict):
     results_dir: Path = Path("results")
 
 
-class ConfigError(ValueError):
-    """A configuration file or value is wrong; the message names the key and the fix."""
+# Keys that were renamed: the block router's on/off decisions are "routes", a "gate" is a promotion gate.
+RENAMED_KEYS = {"gate_threshold": "route_threshold", "max_gated_accuracy_drop": "max_routed_accuracy_drop"}
 
 
 def format_validation_error(error: ValidationError, prefix: str = "") -> str:
@@ -305,7 +313,10 @@ def format_validation_error(error: ValidationError, prefix: str = "") -> str:
     for item in error.errors():
         key = ".".join(str(part) for part in item["loc"])
         where = f"{prefix}{key}" if key else prefix.rstrip(".") or "<root>"
-        if item["type"] == "extra_forbidden":
+        renamed = RENAMED_KEYS.get(str(item["loc"][-1])) if item["loc"] else None
+        if item["type"] == "extra_forbidden" and renamed:
+            lines.append(f"{where}: renamed to {renamed} (use that name)")
+        elif item["type"] == "extra_forbidden":
             lines.append(f"{where}: unknown key (remove it or check its spelling)")
         else:
             lines.append(f"{where}: {item['msg']} (got {repr(item.get('input'))[:80]})")

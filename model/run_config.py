@@ -1,6 +1,6 @@
 """The one reader of a ZenML run configuration file (`zenml_config.yaml`, `configs/*.yaml`).
 
-`read_run_config` parses the YAML once (through the front door for users' files, `model.files`), checks its layout (known top-level keys, `steps` a mapping) and
+`read_run_config` parses the YAML once (through the front door for users' files, `model.data.files`), checks its layout (known top-level keys, `steps` a mapping) and
 validates `parameters.experiment` with `ExperimentConfig`; every command that takes `-c/--config` uses it,
 and reads what else it needs (the MLflow URI, the image) from the returned `RunConfig`, never from the file
 again. ZenML reads the same file itself when it runs the pipeline.
@@ -12,8 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from model.config import ConfigError, ExperimentConfig, parse_experiment
-from model.files import read_yaml_file
+from model.config import ExperimentConfig, parse_experiment
+from model.data.files import read_yaml_file
+from model.errors import ConfigError
 
 # What ZenML 0.92 accepts at the top level of a run configuration, plus `extra` (read by our own commands).
 ALLOWED_TOP_LEVEL = frozenset(

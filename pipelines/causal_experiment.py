@@ -19,8 +19,8 @@ from typing import Any
 from zenml import pipeline
 
 from model.config import TableDataConfig, parse_experiment
-from model.data_view import MAIN_VIEW
-from model.files import input_digest
+from model.data.files import input_digest
+from model.data.splits import MAIN_VIEW
 from pipelines.plan import MAIN_TRAINING, cohort_invocations, repro_invocations
 from registry.stack import active_mlflow_target, target_step_options, tracked_step_options
 from steps.analyze_lattice import analyze_lattice as analyze_lattice_step
@@ -31,13 +31,13 @@ from steps.measure_utility import measure_utility as measure_utility_step
 from steps.promote import promote as promote_step
 from steps.report import report as report_step
 from steps.repro_check import repro_check as repro_check_step
-from steps.run_progress import step_failed, step_finished
-from steps.runtime import take_over_sigterm
 from steps.subset_generalization import subset_generalization as subset_generalization_step
+from steps.support.run_progress import step_failed, step_finished
+from steps.support.runtime import take_over_sigterm
 from steps.train import train as train_step
 
 
-# Every step ends with a line of the run's progress: steps done and left (steps/run_progress.py).
+# Every step ends with a line of the run's progress: steps done and left (steps/support/run_progress.py).
 @pipeline(enable_cache=True, on_success=step_finished, on_failure=step_failed)
 def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None:
     """`experiment` is the `parameters.experiment` block of zenml_config.yaml, validated before any step runs.
@@ -47,7 +47,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
     is an input of load_data, so a file changed in place is never a cache hit.
     """
     config = parse_experiment(experiment or {})
-    take_over_sigterm()  # SIGTERM stops the run after the running step (steps/runtime.py)
+    take_over_sigterm()  # SIGTERM stops the run after the running step (steps/support/runtime.py)
     # With an MLflow tracker on the active stack every step after load_data is tracked (nested MLflow runs);
     # without one the options are empty and the steps run untracked. Its target is resolved once, here, and
     # is part of every step's cache key: a step that finished against another MLflow is not reused (it would
@@ -75,7 +75,7 @@ def causal_experiment_pipeline(experiment: dict[str, Any] | None = None) -> None
 
     invocations, pairs = repro_invocations(config.evaluation.repro_seeds, config.train.seed)
     # The main seed's rerun resolves its threads as on another machine shape: Exp-5 shows whether that changes
-    # the numbers (model/threads.py).
+    # the numbers (model/training/threads.py).
     reruns = {second for _, second in pairs}
     repro_models = [
         train(data_splits, config, view=MAIN_VIEW, seed=s, other_machine_shape=name in reruns, id=name)

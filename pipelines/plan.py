@@ -5,7 +5,7 @@ would silently lose that step's settings, its GPU placement among them)."""
 from __future__ import annotations
 
 from model.config import ExperimentConfig
-from model.data_view import DataView, cohort_views
+from model.data.splits import DataView, cohort_views
 
 MAIN_TRAINING = "train"
 # The steps that run once per pipeline run, each named after its step function.

@@ -7,8 +7,7 @@ measured on the same held-out data) with `registry.decision.decide_promotion`.
 
 from __future__ import annotations
 
-from registry import CHALLENGER, CHAMPION
-from registry.decision import (
+from model.gates.decision import (
     ACCURACY_CHALLENGER_TAG,
     ACCURACY_CHAMPION_TAG,
     CHAMPION_VERSION_TAG,
@@ -18,6 +17,7 @@ from registry.decision import (
     gates_from_tags,
     promotion_table,
 )
+from registry import CHALLENGER, CHAMPION
 
 
 class GateError(RuntimeError):

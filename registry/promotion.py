@@ -25,12 +25,8 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-from model.markup import markdown_text
-from model.model_card import DESCRIPTION_CHARS
-from model.promotion_gates import PromotionGate
-from model.trainer import TrainedModel
-from registry import CHALLENGER, CHAMPION, MODEL_NAME
-from registry.decision import (
+from model.artifacts import PromotionGate, TrainedModel
+from model.gates.decision import (
     ACCURACY_CHALLENGER_TAG,
     ACCURACY_CHAMPION_TAG,
     CHAMPION_VERSION_TAG,
@@ -40,14 +36,11 @@ from registry.decision import (
     decide_promotion,
     gate_tags,
 )
-from registry.pyfunc import (
-    ARTIFACT_KEY,
-    ENTRY_FILE,
-    class_names_for,
-    predict_probabilities,
-    save_model_directory,
-    stage_code,
-)
+from model.markup import markdown_text
+from model.report.model_card import DESCRIPTION_CHARS
+from registry import CHALLENGER, CHAMPION, MODEL_NAME
+from registry.model_package import ENTRY_FILE, class_names_for, save_model_directory, stage_code
+from registry.pyfunc import ARTIFACT_KEY, predict_probabilities
 
 logger = logging.getLogger(__name__)
 INPUT_EXAMPLE_ROWS = 5

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from model.config import ConfigError
+from model.errors import ConfigError
 from registry import MLFLOW_EXPERIMENT
 
 if TYPE_CHECKING:

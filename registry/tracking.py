@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from mlflow.entities import Run
 
-    from model.trainer import EpochRecord
+    from model.artifacts import EpochRecord
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 MAX_PARAM_LENGTH = 6000  # MLflow 3's limit on a param value

@@ -6,12 +6,12 @@ import networkx as nx
 from zenml import step
 
 from materializers.lattice_graph import LatticeGraphMaterializer
+from model.artifacts import ProtocolOutcome, TrainedModel
 from model.config import ExperimentConfig
-from model.data import Dataset
-from model.protocol import ProtocolOutcome, exp3_lattice
-from model.trainer import TrainedModel
-from steps.runtime import begin_step
-from steps.tracking import publish_outcome
+from model.data.tables import Dataset
+from model.evaluation.lattice_check import check_lattice
+from steps.support.runtime import begin_step
+from steps.support.tracking import publish_outcome
 
 
 @step(output_materializers={"lattice_graph": LatticeGraphMaterializer})
@@ -26,7 +26,7 @@ def analyze_lattice(
     (the thresholded lattice as a graph).
     """
     begin_step(experiment)
-    outcome, graph = exp3_lattice(trained_model.model, dataset)
+    outcome, graph = check_lattice(trained_model.model, dataset)
     if not experiment.visualization.graph_structure:
         outcome.files.pop("lattice/lattice_graph.png")
     publish_outcome(experiment, outcome)

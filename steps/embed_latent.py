@@ -4,12 +4,12 @@ from typing import Annotated
 
 from zenml import step
 
+from model.artifacts import ProtocolOutcome, TrainedModel
 from model.config import ExperimentConfig
-from model.data import DataSplits
-from model.protocol import ProtocolOutcome, exp2_latent
-from model.trainer import TrainedModel
-from steps.runtime import begin_step
-from steps.tracking import publish_outcome
+from model.data.splits import DataSplits
+from model.evaluation.latent_check import check_latent
+from steps.support.runtime import begin_step
+from steps.support.tracking import publish_outcome
 
 
 @step
@@ -23,7 +23,7 @@ def embed_latent(
     `latent/z_tsne.png`, `z_pca.png`, `z_stat.json` and `z_stat.npz`.
     """
     begin_step(experiment)
-    outcome = exp2_latent(
+    outcome = check_latent(
         trained_model.model,
         data_splits.main.test,
         experiment.evaluation.tsne_perplexity,

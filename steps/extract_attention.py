@@ -4,12 +4,12 @@ from typing import Annotated
 
 from zenml import step
 
+from model.artifacts import ProtocolOutcome, TrainedModel
 from model.config import ExperimentConfig
-from model.data import DataSplits
-from model.protocol import ProtocolOutcome, exp1_attention
-from model.trainer import TrainedModel
-from steps.runtime import begin_step
-from steps.tracking import publish_outcome
+from model.data.splits import DataSplits
+from model.evaluation.attention_check import check_attention
+from steps.support.runtime import begin_step
+from steps.support.tracking import publish_outcome
 
 
 @step
@@ -23,7 +23,7 @@ def extract_attention(
     `attention_weight.csv`.
     """
     begin_step(experiment)
-    outcome = exp1_attention(trained_model.model, data_splits.main.test)
+    outcome = check_attention(trained_model.model, data_splits.main.test)
     if not experiment.visualization.attention_heatmap:
         outcome.files.pop("visuals/attention/heatmap.png")
     publish_outcome(experiment, outcome)

@@ -7,12 +7,13 @@ from typing import Annotated
 from zenml import step
 
 from model.config import ExperimentConfig
-from model.data import Dataset, DataSplits
-from model.memory import process_memory_limits
-from model.sources import load_dataset
-from model.validation import check_training_plan
-from steps.runtime import begin_step
-from steps.tracking import open_pipeline_run
+from model.data.sources import load_dataset
+from model.data.splits import DataSplits
+from model.data.tables import Dataset
+from model.training.memory import process_memory_limits
+from model.training.plan import check_training_plan
+from steps.support.runtime import begin_step
+from steps.support.tracking import open_pipeline_run
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +25,7 @@ def load_data(
     """Loads and validates the data, then makes every split the run trains on.
 
     Reads `experiment.data`, `experiment.split` (including `min_group_size`) and `evaluation.subsets`.
-    `input_digest` is the content hash of the files the data source reads (`model.files.input_digest`, taken
+    `input_digest` is the content hash of the files the data source reads (`model.data.files.input_digest`, taken
     when the pipeline is built): with caching on, a changed file at the same path is a new input, never a
     cache hit. Returns `dataset`, the whole validated table, and `data_splits`: the main stratified split plus,
     per cohort of `evaluation.subsets`, the within-cohort and leave-one-cohort-out splits, each standardised

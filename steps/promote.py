@@ -6,18 +6,17 @@ from typing import Annotated
 from zenml import step
 from zenml.types import MarkdownString
 
+from model.artifacts import PromotionVerdict, TrainedModel
 from model.config import ExperimentConfig
-from model.data import DataSplits
+from model.data.splits import DataSplits
+from model.gates.decision import decide_promotion, promotion_table
 from model.markup import markdown_code
-from model.promotion_gates import PromotionVerdict
-from model.report import PROMOTION_FILE
-from model.trainer import TrainedModel
+from model.report.summary import PROMOTION_FILE
 from registry import CHALLENGER, CHAMPION, MODEL_NAME
-from registry.decision import decide_promotion, promotion_table
 from registry.tracking import active_run
-from steps.results import write_files
-from steps.runtime import begin_step
-from steps.tracking import step_identity, track
+from steps.support.results import write_files
+from steps.support.runtime import begin_step
+from steps.support.tracking import step_identity, track
 
 logger = logging.getLogger(__name__)
 

@@ -2,81 +2,22 @@
 as one self-contained interactive HTML page, in English, Japanese or both; and the model card."""
 
 import logging
-import os
 from typing import Annotated
 
 from zenml import step
 from zenml.types import HTMLString, MarkdownString
 
-from model.baselines import baseline_accuracy
+from model.artifacts import PromotionVerdict, ProtocolOutcome, TrainedModel
 from model.config import ExperimentConfig
-from model.data import DataSplits
-from model.leakage import integrity_gates
-from model.model_card import render_model_card
-from model.promotion_gates import PromotionVerdict, evaluate_promotion_gates
-from model.protocol import ProtocolOutcome
-from model.report import DataFacts, render_summary, summary_files
-from model.report_figures import interactive_figures
-from model.report_html import render_html
-from model.trainer import TrainedModel
-from steps.results import run_directory, write_files
-from steps.runtime import begin_step
-from steps.tracking import track
+from model.data.splits import DataSplits
+from model.gates.verdict import promotion_verdict
+from model.report.documents import render_report
+from model.report.summary import DataFacts
+from steps.support.results import point_latest_at, run_directory, write_files
+from steps.support.runtime import begin_step
+from steps.support.tracking import track
 
 logger = logging.getLogger(__name__)
-SUMMARY_HTML_FILE = "reports/summary.html"
-MODEL_CARD_FILE = "reports/model_card.md"
-
-
-def not_applicable_reasons(experiment: ExperimentConfig, data_splits: DataSplits) -> dict[str, str]:
-    """The SPEC §5 gates this data cannot have, and why."""
-    reasons = {}
-    cohorts = experiment.evaluation.subsets
-    if len(cohorts) < 2:
-        reasons["subset_accuracy_gap"] = (
-            f"evaluation.subsets names {len(cohorts)} cohort(s), a gap needs two"
-            + ("; the data has no group column" if data_splits.dataset.groups is None else "")
-        )
-    if data_splits.dataset.labels is None:
-        no_label = "the data has no label column: no accuracy"
-        reasons |= {"seed_accuracy_std": no_label, "gated_accuracy_drop": no_label}
-        reasons.setdefault("subset_accuracy_gap", no_label)
-    elif len(set(experiment.evaluation.repro_seeds) | {experiment.train.seed}) < 2:
-        reasons["seed_accuracy_std"] = "one seed only (evaluation.repro_seeds): no spread to measure"
-    return reasons
-
-
-def promotion_verdict(
-    experiment: ExperimentConfig,
-    trained_model: TrainedModel,
-    data_splits: DataSplits,
-    reproducibility: ProtocolOutcome,
-    subsets: ProtocolOutcome,
-    utility: ProtocolOutcome,
-) -> PromotionVerdict:
-    """SPEC §5's gates (not applicable where the data cannot have them) and the leakage gates."""
-    gate_inputs = {
-        "accuracy_std": reproducibility.metrics["accuracy_std"],
-        "subset_accuracy_gap": subsets.metrics["subset_accuracy_gap"],
-        "flops_reduction": utility.metrics["flops_reduction"],
-        "gated_accuracy": utility.metrics["gated_accuracy"],
-        "dense_accuracy": utility.metrics["dense_accuracy"],
-    }
-    gates = evaluate_promotion_gates(
-        gate_inputs, experiment.gates, not_applicable_reasons(experiment, data_splits)
-    )
-    main = data_splits.main
-    accuracy = trained_model.test_metrics.get("accuracy")
-    baseline = (
-        baseline_accuracy("logistic_regression", main.train, main.test)
-        if main.train.labels is not None
-        else None
-    )
-    gates += integrity_gates(
-        data_splits.dataset, accuracy, baseline, experiment.gates.perfect_accuracy_margin
-    )
-    metrics = {k: None if v is None or v != v else float(v) for k, v in gate_inputs.items()}
-    return PromotionVerdict(gates=gates, metrics=metrics | {"logistic_regression_accuracy": baseline})
 
 
 @step
@@ -117,17 +58,9 @@ def report(
         "reproducibility": reproducibility_result,
         "subsets": subset_result,
     }
-    metrics = {name: outcome.metrics for name, outcome in outcomes.items()}
-    metrics["main"] = trained_model.test_metrics
     verdict = promotion_verdict(
         experiment, trained_model, data_splits, reproducibility_result, subset_result, utility_result
     )
-    figures = {
-        path: content
-        for outcome in outcomes.values()
-        for path, content in outcome.files.items()
-        if path.endswith(".png")
-    }
     dataset = data_splits.dataset
     data = DataFacts(
         name=dataset.name,
@@ -137,24 +70,10 @@ def report(
     )
     directory = run_directory(experiment)
     runtime = trained_model.runtime.describe() if trained_model.runtime else "not recorded"
-    files: dict[str, bytes] = {}
-    pages: list[tuple[str, str]] = []
-    for language, (md_name, html_name) in summary_files(experiment.report.language).items():
-
-        def summary(figure_paths: list[str], language: str = language) -> str:
-            return render_summary(
-                directory.name, experiment, metrics, verdict.gates, figure_paths, data, language, runtime
-            )
-
-        markdown = summary(sorted(figures))
-        page = render_html(
-            summary([]), f"causal-lattice {directory.name}", interactive_figures(outcomes, language), language
-        )
-        files[f"reports/{md_name}"], files[f"reports/{html_name}"] = markdown.encode(), page.encode()
-        pages.append((markdown, page))
-    card = render_model_card(directory.name, experiment, data, metrics, verdict.gates)
-    files[MODEL_CARD_FILE] = card.encode()
-    write_files(experiment, files)
+    documents = render_report(
+        directory.name, experiment, outcomes, trained_model.test_metrics, verdict, data, runtime
+    )
+    write_files(experiment, documents.files)
     track(
         experiment,
         metrics={
@@ -163,16 +82,13 @@ def report(
             "all_gates_passed": verdict.passed,
             "main": trained_model.test_metrics,
         },
-        files=files,
+        files=documents.files,
     )
-    latest = directory.parent / "latest"
-    # A relative symlink to the newest run; earlier runs stay where they are.
-    try:
-        if latest.is_symlink() or not latest.exists():
-            latest.unlink(missing_ok=True)
-            os.symlink(directory.name, latest)
-    except OSError as error:  # only a convenience link: the report itself is written
-        logger.warning("could not point %s at %s (%s)", latest, directory.name, error.strerror)
-    logger.info("report: %s (all gates passed: %s)", directory / SUMMARY_HTML_FILE, verdict.passed)
-    markdown, page = pages[0]
-    return verdict, MarkdownString(markdown), HTMLString(page), MarkdownString(card)
+    point_latest_at(directory)
+    logger.info("report: %s (all gates passed: %s)", directory / "reports" / "summary.html", verdict.passed)
+    return (
+        verdict,
+        MarkdownString(documents.summary),
+        HTMLString(documents.summary_html),
+        MarkdownString(documents.model_card),
+    )

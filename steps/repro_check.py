@@ -4,13 +4,12 @@ from typing import Annotated
 
 from zenml import step
 
+from model.artifacts import ProtocolOutcome, RunSummary, TrainedModel, weights_digest
 from model.config import ExperimentConfig
-from model.data import DataValidationError
-from model.protocol import ProtocolOutcome
-from model.protocol_trainings import RunSummary, exp5_reproducibility, weights_digest
-from model.trainer import TrainedModel
-from steps.runtime import begin_step
-from steps.tracking import publish_outcome
+from model.errors import DataValidationError
+from model.evaluation.reproducibility import check_reproducibility
+from steps.support.runtime import begin_step
+from steps.support.tracking import publish_outcome
 
 
 def summarise(models: list[TrainedModel], names: list[str]) -> list[RunSummary]:
@@ -45,6 +44,6 @@ def repro_check(
     """
     begin_step(experiment)
     runs = summarise(trained_models, run_names)
-    outcome = exp5_reproducibility(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
+    outcome = check_reproducibility(runs, experiment.gates.max_seed_accuracy_std, rerun_pairs)
     publish_outcome(experiment, outcome)
     return outcome

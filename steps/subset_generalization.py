@@ -4,14 +4,13 @@ from typing import Annotated
 
 from zenml import step
 
+from model.artifacts import ProtocolOutcome, TrainedModel
 from model.config import ExperimentConfig
-from model.data import DataSplits
-from model.protocol import ProtocolOutcome
-from model.protocol_trainings import cohort_subsets
-from model.trainer import TrainedModel
+from model.data.splits import DataSplits
+from model.evaluation.cohort_subsets import cohort_subsets
 from steps.repro_check import summarise
-from steps.runtime import begin_step
-from steps.tracking import publish_outcome
+from steps.support.runtime import begin_step
+from steps.support.tracking import publish_outcome
 
 
 @step

@@ -6,17 +6,18 @@ from typing import Annotated
 
 from zenml import get_step_context, step
 
+from model.artifacts import TrainedModel
 from model.config import ExperimentConfig
-from model.data import DataSplits
-from model.data_view import MAIN_VIEW, DataView
-from model.progress import TrainingProgress
-from model.signals import stop_requested
-from model.threads import this_machine
-from model.trainer import TrainedModel, TrainingStopped, evaluate_model, train_model
-from steps.checkpoints import training_checkpoint
-from steps.results import write_files
-from steps.runtime import begin_step, steps_run_in_this_process, stop_this_step
-from steps.tracking import track
+from model.data.splits import MAIN_VIEW, DataSplits, DataView
+from model.errors import TrainingStopped
+from model.training.progress import TrainingProgress
+from model.training.signals import stop_requested
+from model.training.threads import this_machine
+from model.training.trainer import evaluate_model, train_model
+from steps.support.checkpoints import training_checkpoint
+from steps.support.results import write_files
+from steps.support.runtime import begin_step, steps_run_in_this_process, stop_this_step
+from steps.support.tracking import track
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +38,7 @@ def train(
     whether the numbers depend on the machine. Writes `logs/grad/<invocation>.json` (gradient norms per epoch).
     Checkpoints the training in the artifact store every `train.checkpoint_every` epochs, and at the end of the
     running epoch on SIGTERM (a preempted pod), then stops; a rerun of the same training (after a kill or a
-    stop) resumes from the last one to the same weights (steps/checkpoints.py).
+    stop) resumes from the last one to the same weights (steps/support/checkpoints.py).
     Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view,
     seed and runtime (device, threads, torch version).
     """

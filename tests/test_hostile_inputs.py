@@ -17,7 +17,8 @@ import torch
 from click.testing import CliRunner
 
 from cli.main import main
-from model.numerics import DeviceUnavailableError, resolve_device
+from model.errors import DeviceUnavailableError
+from model.training.device import resolve_device
 from tools.hostile import ACCEPT, all_cases, run_all, summary_table
 from tools.hostile.common import config_change, table
 
@@ -80,7 +81,7 @@ def test_the_memory_check_counts_the_address_space_limit(tmp_path: Path) -> None
 @pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
 def test_device_cuda_without_cuda(tmp_path: Path, monkeypatch) -> None:
     """Refused before the pipeline starts where the local orchestrator would train here; in a step on a node
-    without a GPU, one line naming the host and the fix, raised before any work (steps/runtime.py)."""
+    without a GPU, one line naming the host and the fix, raised before any work (steps/support/runtime.py)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZENML_CONFIG_PATH", str(tmp_path / "zenml"))
     config = config_change({"train": {"device": "cuda"}})(tmp_path)

@@ -59,3 +59,92 @@ def test_no_import_cycle_but_the_flavor_pair() -> None:
     except CycleError as error:
         raise AssertionError(f"import cycle {error.args[1]}") from None
     assert set(graph) >= FLAVOR_PAIR
+
+
+# Inside model/: each unit and the units it may import. The science at the bottom (structure learning, data),
+# the network on the structure, training on both, the protocol's checks on a trained model, the gates on the
+# checks, the report on everything. `artifacts` are the types passed between steps; `errors`, `config` and
+# `markup` are leaves every unit may use.
+MODEL_UNITS = {
+    "errors": set(),
+    "markup": set(),
+    "config": {"errors"},
+    "run_config": {"config", "errors", "data"},
+    "structure": {"config", "errors"},
+    "data": {"config", "errors"},
+    "nn": {"config", "errors", "structure"},
+    "artifacts": {"config", "errors", "structure", "data", "nn"},
+    "training": {"config", "errors", "structure", "data", "nn", "artifacts"},
+    "evaluation": {"config", "errors", "structure", "data", "nn", "artifacts", "training"},
+    "gates": {"config", "errors", "markup", "data", "artifacts", "evaluation"},
+    "report": {"config", "errors", "markup", "artifacts", "evaluation", "gates"},
+}
+# Frameworks of the pipeline and the registry: the science never imports them.
+FRAMEWORKS = ("zenml", "mlflow", "kfp")
+
+
+def _model_unit(module: str) -> str:
+    return module.split(".")[1]
+
+
+def _imports(path: Path) -> set[str]:
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            modules |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            modules.add(node.module)
+    return modules
+
+
+def test_every_module_of_model_belongs_to_a_unit() -> None:
+    units = {_model_unit(module) for module in _modules() if module.startswith("model.")}
+    assert units == set(MODEL_UNITS), units ^ set(MODEL_UNITS)
+
+
+def test_model_units_only_import_the_units_below() -> None:
+    wrong = sorted(
+        (module, target)
+        for module, targets in _modules().items()
+        if module.startswith("model.")
+        for target in targets
+        if target.startswith("model.")
+        and _model_unit(target) != _model_unit(module)
+        and _model_unit(target) not in MODEL_UNITS[_model_unit(module)]
+    )
+    assert not wrong, wrong
+
+
+def test_the_network_never_imports_data_training_evaluation_or_report() -> None:
+    # Spelled out, beside the table above: the layering a reader of nn/ relies on.
+    for path in (REPO / "model" / "nn").rglob("*.py"):
+        imported = {module.split(".")[1] for module in _imports(path) if module.startswith("model.")}
+        assert not imported & {"data", "training", "evaluation", "report", "gates"}, (path, imported)
+
+
+def test_model_never_imports_zenml_mlflow_or_kfp() -> None:
+    wrong = sorted(
+        (str(path.relative_to(REPO)), module)
+        for path in (REPO / "model").rglob("*.py")
+        for module in _imports(path)
+        if module.split(".")[0] in FRAMEWORKS
+    )
+    assert not wrong, wrong
+
+
+# A module is one concept, split where the concept ends: none so long that it holds several, none so short that
+# its concept is part of another's. Entry files whose form their tool fixes are the exceptions.
+MIN_LINES, MAX_LINES = 30, 400
+ENTRY_FILES = {"cli/__main__.py", "registry/pyfunc_entry.py"}
+
+
+def test_every_module_is_between_30_and_400_lines() -> None:
+    wrong = sorted(
+        (relative, lines)
+        for package in ALLOWED
+        for path in (REPO / package).rglob("*.py")
+        if path.name != "__init__.py"
+        and (relative := str(path.relative_to(REPO))) not in ENTRY_FILES
+        and not MIN_LINES <= (lines := len(path.read_text().splitlines())) <= MAX_LINES
+    )
+    assert not wrong, wrong

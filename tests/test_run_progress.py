@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from steps.run_progress import progress_line
+from steps.support.run_progress import progress_line
 
 PLAN = ["load_data", "train", "repro_seed_42", "extract_attention", "report", "promote"]
 

@@ -32,7 +32,7 @@ def local_stack(state_dir: Path, tracking_uri: str | None, config_path: Path) ->
     Exit codes: 0 the stack is active; 2 the MLflow server does not answer, or a bad config.
     """
     from cli.stacks import StackSetupError
-    from model.config import ConfigError
+    from model.errors import ConfigError
     from model.run_config import read_run_config
     from registry.stack import TrackingServerError
     from tools.local_stack import REGISTRY_NAME, STACK_NAME, TRACKER_NAME, set_up_local_stack

@@ -8,8 +8,8 @@ import pytest
 from bench.structure import main, reusable_structure_baselines, run_case
 from bench.structure_report import markdown_table, summarise
 from bench.structure_suite import ABLATIONS, SUITE, configure
-from model.baselines import BASELINES
 from model.config import SyntheticDataConfig
+from model.evaluation.baselines import BASELINES
 
 
 def test_an_unknown_case_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

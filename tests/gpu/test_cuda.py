@@ -1,5 +1,5 @@
 """CUDA correctness: the same model on the GPU agrees with the CPU, the fused attention with a lattice bias runs on
-a memory-efficient kernel, compiled blocks agree with eager ones, bf16 (the CUDA default) trains, gated
+a memory-efficient kernel, compiled blocks agree with eager ones, bf16 (the CUDA default) trains, routed
 inference skips work, and the structure phase and the label-edge search learn on the GPU as on the CPU.
 
 Skipped without CUDA (CI has none); run on a GPU machine with `pytest tests/gpu`.
@@ -13,12 +13,12 @@ import torch.nn.functional as F
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
-from model.data import split_dataset
-from model.label_orientation import search_label_edges
-from model.metrics import structure_recovery
-from model.scm import make_synthetic_pancancer
-from model.trainer import evaluate_model, train_model
-from model.transformer import CausalLatticeTransformer
+from model.data.generator import make_synthetic_pancancer
+from model.data.splits import split_dataset
+from model.evaluation.graph_metrics import structure_recovery
+from model.nn.transformer import CausalLatticeTransformer
+from model.structure.label_edges import search_label_edges
+from model.training.trainer import evaluate_model, train_model
 from tests.model.conftest import set_lattice
 from tests.model.test_label_orientation import CAUSE, CHILD, OTHER_CAUSE, ROOT, _data, _sem_on
 from tests.model.test_label_orientation import LABEL as LABEL_NODE
@@ -104,14 +104,14 @@ def test_descendants_cannot_move_the_prediction_on_cuda() -> None:
         assert torch.equal(model(x, dense=True).logits, model(changed, dense=True).logits)
 
 
-def test_gated_inference_skips_work_on_cuda() -> None:
+def test_routed_inference_skips_work_on_cuda() -> None:
     model = _model().cuda()
     for router in model.meta_utility_layer.routers:
         torch.nn.init.constant_(router[-1].bias, -100.0)
     x = torch.randn(32, 12, device="cuda")
-    gated = model(x)
-    assert float(gated.gates[:, 1:].sum()) == 0.0
-    assert torch.isfinite(gated.logits).all()
+    routed = model(x)
+    assert float(routed.routes[:, 1:].sum()) == 0.0
+    assert torch.isfinite(routed.logits).all()
 
 
 def test_bf16_by_default_trains_like_fp32(split) -> None:

@@ -43,7 +43,7 @@ TINY: dict[str, Any] = {
         "max_seed_accuracy_std": 1.0,
         "max_subset_accuracy_gap": 1.0,
         "min_flops_reduction": 0.0,
-        "max_gated_accuracy_drop": 1.0,
+        "max_routed_accuracy_drop": 1.0,
     },
 }
 TINY_SYNTHETIC = {"n_samples": 360, "n_genes": 8, "n_causal_genes": 2, "n_biomarkers": 2}

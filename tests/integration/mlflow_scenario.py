@@ -28,7 +28,7 @@ PASSING_GATES = {
     "max_seed_accuracy_std": 1.0,
     "max_subset_accuracy_gap": 1.0,
     "min_flops_reduction": 0.0,
-    "max_gated_accuracy_drop": 1.0,
+    "max_routed_accuracy_drop": 1.0,
 }
 FAILING_GATES = {**PASSING_GATES, "min_flops_reduction": 1.0}  # the gated model can never skip all compute
 TRAININGS = ["train", "repro_seed_42", f"subset_{SUBSET}", f"logo_{SUBSET}"]

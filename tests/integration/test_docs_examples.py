@@ -265,8 +265,8 @@ def test_make_compile_writes_the_kubeflow_yaml(docs) -> None:
 def test_the_readme_serving_call_predicts_with_the_champion(docs, monkeypatch: pytest.MonkeyPatch) -> None:
     import mlflow
 
+    from model.data.sources import load_dataset
     from model.run_config import read_run_config
-    from model.sources import load_dataset
 
     # MLflow's own variables, as a user's shell sets them; restored after the test, so no later test's client
     # reads this registry (mlflow.set_registry_uri would leave MLFLOW_REGISTRY_URI set in this process).

@@ -150,7 +150,7 @@ def test_failing_gate_is_registered_but_never_champion(scenario: Scenario) -> No
     assert (
         tags["gate.flops_reduction.passed"] == "false" and tags["gate.flops_reduction.threshold"] == ">= 1.0"
     )
-    assert tags["gate.gated_accuracy_drop.passed"] == "true"
+    assert tags["gate.routed_accuracy_drop.passed"] == "true"
     # One repro seed (the main one): no spread to measure, so the gate is not applicable, and says so.
     assert (
         tags["gate.seed_accuracy_std.applicable"] == "false"

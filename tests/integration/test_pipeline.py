@@ -87,7 +87,7 @@ def test_summary_table_holds_measured_numbers(two_runs) -> None:
         "seed_accuracy_std",
         "subset_accuracy_gap",
         "flops_reduction",
-        "gated_accuracy_drop",
+        "routed_accuracy_drop",
         "feature_leakage",
         "perfect_accuracy",
     ]

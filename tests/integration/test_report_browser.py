@@ -158,7 +158,7 @@ def test_japanese_and_english_pages_give_the_same_gate_verdicts(two_runs, browse
         ]
         opened.page.close()
     assert [name for name, _ in verdicts["en"]] == [
-        "seed_accuracy_std", "subset_accuracy_gap", "flops_reduction", "gated_accuracy_drop", "feature_leakage",
+        "seed_accuracy_std", "subset_accuracy_gap", "flops_reduction", "routed_accuracy_drop", "feature_leakage",
         "perfect_accuracy",
     ]  # fmt: skip
     assert verdicts["en"] == verdicts["ja"]

@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
-from model.data import Dataset, split_dataset
-from model.scm import make_synthetic_pancancer
-from model.transformer import CausalLatticeTransformer
+from model.data.generator import make_synthetic_pancancer
+from model.data.splits import split_dataset
+from model.data.tables import Dataset
+from model.nn.transformer import CausalLatticeTransformer
 
 N_FEATURES = 6
 FEATURE_NAMES = [f"f{i}" for i in range(N_FEATURES)]

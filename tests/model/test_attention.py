@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 
-from model.attention import CausalBlock, attention_bias, attention_kl, causal_prior
-from model.graph_ops import hop_distances, transitive_closure
-from model.lattice import LatticeView
-from model.rope import CausalRoPE
+from model.nn.attention import CausalBlock, attention_bias, attention_kl, causal_prior
+from model.nn.message_passing import LatticeView
+from model.nn.rope import CausalRoPE
+from model.structure.graph_ops import hop_distances, transitive_closure
 from tests.model.conftest import assert_finite_nonzero_grads
 
 

@@ -1,4 +1,4 @@
-"""model/baselines.py: the readers on a subset of the features and the causal ceiling (issue 21)."""
+"""model/evaluation/baselines.py: the readers on a subset of the features and the causal ceiling (issue 21)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from model.baselines import (
+from model.data.tables import Dataset
+from model.evaluation.baselines import (
     BASELINES,
     baseline_accuracies,
     best_of,
@@ -15,7 +16,6 @@ from model.baselines import (
     feature_subset,
     oracle_accuracy,
 )
-from model.data import Dataset
 
 
 def _product_label(n: int, seed: int) -> Dataset:

@@ -22,13 +22,14 @@ SCRIPT = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO)
 from pathlib import Path
-from model.checkpoint import DirectoryStore, TrainingCheckpoint
+from model.training.checkpoint import DirectoryStore, TrainingCheckpoint
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
-from model.data import split_dataset
-from model.protocol_trainings import weights_digest
-from model.scm import make_synthetic_pancancer
-from model.signals import install_stop_handler, stop_requested
-from model.trainer import TrainingStopped, evaluate_model, train_model
+from model.artifacts import weights_digest
+from model.data.splits import split_dataset
+from model.data.generator import make_synthetic_pancancer
+from model.training.signals import install_stop_handler, stop_requested
+from model.errors import TrainingStopped
+from model.training.trainer import evaluate_model, train_model
 
 data = make_synthetic_pancancer(SyntheticDataConfig(n_samples=200, n_genes=6, n_causal_genes=2, n_biomarkers=1))
 split = split_dataset(data, SplitConfig())

@@ -8,7 +8,6 @@ import yaml
 
 from model.config import (
     BreastCancerDataConfig,
-    ConfigError,
     ExperimentConfig,
     ModelConfig,
     SyntheticDataConfig,
@@ -16,6 +15,7 @@ from model.config import (
     TrainConfig,
     parse_experiment,
 )
+from model.errors import ConfigError
 from model.run_config import ALLOWED_STEP_KEYS, ALLOWED_TOP_LEVEL, read_run_config
 from pipelines.plan import step_names
 
@@ -49,6 +49,19 @@ def test_unknown_key_is_rejected_with_its_dotted_path() -> None:
         parse_experiment({"trian": {}})
     with pytest.raises(ConfigError, match=r"parameters\.experiment\.train\.lambdas\.causel: unknown key"):
         parse_experiment({"train": {"lambdas": {"causel": 1.0}}})
+
+
+def test_a_renamed_key_is_refused_with_its_new_name() -> None:
+    """The router's threshold and the promotion gate on its accuracy drop were renamed (a "gate" is a promotion
+    gate only): an old configuration is told the new name."""
+    with pytest.raises(
+        ConfigError, match=r"parameters\.experiment\.model\.gate_threshold: renamed to route_threshold"
+    ):
+        parse_experiment({"model": {"gate_threshold": 0.5}})
+    with pytest.raises(
+        ConfigError, match=r"gates\.max_gated_accuracy_drop: renamed to max_routed_accuracy_drop"
+    ):
+        parse_experiment({"gates": {"max_gated_accuracy_drop": 0.01}})
 
 
 def test_wrong_type_is_named() -> None:

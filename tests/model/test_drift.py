@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from model.drift import data_drift, retraining_decision
+from model.data.drift import data_drift, retraining_decision
 
 COLUMNS = ["a", "b", "c", "d"]
 

@@ -6,18 +6,19 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from model.artifacts import PromotionVerdict
 from model.config import GateConfig
-from model.data import Dataset
-from model.leakage import integrity_gates, leaking_features
-from model.promotion_gates import PromotionVerdict, evaluate_promotion_gates, gate_table
-from model.protocol import tsne_problem
-from registry.decision import decide_promotion, gate_tags, gates_from_tags
+from model.data.tables import Dataset
+from model.evaluation.latent_check import tsne_problem
+from model.gates.decision import decide_promotion, gate_tags, gates_from_tags
+from model.gates.leakage import integrity_gates, leaking_features
+from model.gates.promotion import evaluate_promotion_gates, gate_table
 
 MEASURED = {
     "accuracy_std": 0.01,
     "subset_accuracy_gap": float("nan"),
     "flops_reduction": 0.4,
-    "gated_accuracy": 0.9,
+    "routed_accuracy": 0.9,
     "dense_accuracy": 0.9,
 }
 
@@ -138,8 +139,8 @@ def test_exp2_on_constant_features_skips_the_tsne_figure_with_its_reason() -> No
     import torch
 
     from model.config import ModelConfig
-    from model.protocol import exp2_latent
-    from model.transformer import CausalLatticeTransformer
+    from model.evaluation.latent_check import check_latent
+    from model.nn.transformer import CausalLatticeTransformer
 
     n, names = 40, ["a", "b", "c", "d"]
     data = Dataset(
@@ -152,7 +153,7 @@ def test_exp2_on_constant_features_skips_the_tsne_figure_with_its_reason() -> No
     model.refresh_lattice()
     model.eval()
     with torch.no_grad():
-        outcome = exp2_latent(model, data, perplexity=10, seed=0)
+        outcome = check_latent(model, data, perplexity=10, seed=0)
     stats = json.loads(outcome.files["latent/z_stat.json"])
     assert "same z" in stats["tsne_skipped"] and outcome.metrics["tsne_skipped"] == stats["tsne_skipped"]
     assert outcome.files["latent/z_tsne.png"].startswith(b"\x89PNG")

@@ -1,4 +1,4 @@
-"""The score search over the label's edges (model/label_orientation.py): a cause of the label that the fit left
+"""The score search over the label's edges (model/structure/label_edges.py): a cause of the label that the fit left
 as its child is turned back, a cause it left unconnected is added, even when both errors come together; true
 children, non-causes and a right graph are left alone."""
 
@@ -8,13 +8,13 @@ import pytest
 import torch
 
 from model.config import StructureConfig
-from model.label_orientation import (
+from model.structure.equations import StructuralEquationModel
+from model.structure.label_edges import (
     LabelEdgeChanges,
     parent_score_test,
     refit_mechanisms,
     search_label_edges,
 )
-from model.structure import StructuralEquationModel
 
 ROOT, CAUSE, CHILD, OTHER_CAUSE, LABEL = 0, 1, 2, 3, 4
 

@@ -6,9 +6,9 @@ import networkx as nx
 import pytest
 import torch
 
-from model.graph_ops import aggregate_parents, hop_distances, transitive_closure
-from model.lattice import LatticeEncoder
-from model.structure import StructuralEquationModel
+from model.nn.message_passing import LatticeEncoder
+from model.structure.equations import StructuralEquationModel
+from model.structure.graph_ops import aggregate_parents, hop_distances, transitive_closure
 from tests.model.conftest import assert_finite_nonzero_grads
 
 

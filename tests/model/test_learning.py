@@ -8,12 +8,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from model.batching import group_codes
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig
-from model.data import Dataset, split_dataset
-from model.scm import make_synthetic_pancancer
-from model.trainer import train_model
-from model.transformer import CausalLatticeTransformer
+from model.data.batching import group_codes
+from model.data.generator import make_synthetic_pancancer
+from model.data.splits import split_dataset
+from model.data.tables import Dataset
+from model.nn.transformer import CausalLatticeTransformer
+from model.training.trainer import train_model
 
 MODEL = ModelConfig(d_model=16, n_heads=2, n_blocks=2, d_latent=8)
 STRUCTURE = StructureConfig(steps_per_round=100, min_rounds=4, max_rounds=15)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from model.config import TrainConfig
-from model.invariance import group_risk_variance, invariance_weight
-from model.losses import dirichlet_energy, regulariser_stride
+from model.nn.readout import group_risk_variance
+from model.training.losses import dirichlet_energy, invariance_weight, regulariser_stride
 
 
 def test_dirichlet_energy_over_edges() -> None:

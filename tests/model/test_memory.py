@@ -1,5 +1,5 @@
-"""The limits the memory check counts (model/memory.py), read from stand-in /proc and cgroup folders, and the
-check taking the tightest of them (model/validation.py)."""
+"""The limits the memory check counts (model/training/memory.py), read from stand-in /proc and cgroup folders, and the
+check taking the tightest of them (`model/training/memory.py`: `check_memory`)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from model.config import ExperimentConfig
-from model.data import Dataset, DataValidationError
-from model.memory import MemoryLimit, process_memory_limits, read_memory_limits
-from model.validation import check_memory
+from model.data.tables import Dataset
+from model.errors import DataValidationError
+from model.training.memory import MemoryLimit, check_memory, process_memory_limits, read_memory_limits
 
 GIB = 1 << 30
 

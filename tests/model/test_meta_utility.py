@@ -3,9 +3,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.attention import CausalBlock
-from model.meta_utility import MetaUtilityLayer
-from model.rope import CausalRoPE
+from model.nn.attention import CausalBlock
+from model.nn.block_router import MetaUtilityLayer
+from model.nn.rope import CausalRoPE
 from tests.model.conftest import assert_finite_nonzero_grads
 
 # Full attention between the 7 tokens: these tests are about routing, not the lattice mask.
@@ -27,13 +27,13 @@ def _force(layer: MetaUtilityLayer, biases: list[float]) -> None:
             router[-1].bias.fill_(bias)
 
 
-def _reference(layer: MetaUtilityLayer, h: torch.Tensor, cos, sin, gates: torch.Tensor) -> torch.Tensor:
-    """Run each sample alone through only the blocks its gates switched on."""
+def _reference(layer: MetaUtilityLayer, h: torch.Tensor, cos, sin, routes: torch.Tensor) -> torch.Tensor:
+    """Run each sample alone through only the blocks its router switched on."""
     rows = []
     for b in range(h.shape[0]):
         state = h[b : b + 1]
         for index, block in enumerate(layer.blocks):
-            if gates[b, index]:
+            if routes[b, index]:
                 state = state + block(state, cos, sin, BIAS)[0]
         rows.append(state)
     return torch.cat(rows)
@@ -46,15 +46,15 @@ def test_shapes_block_zero_always_on_and_utility_tracking() -> None:
     layer.train()
     result = layer(h, cos, sin, BIAS)
     assert result.hidden.shape == (5, 7, 16)
-    assert result.utilities.shape == result.gates.shape == (5, 3)
+    assert result.utilities.shape == result.routes.shape == (5, 3)
     assert torch.equal(result.utilities[:, 0], torch.ones(5))
     assert ((result.utilities > 0) & (result.utilities <= 1)).all()
     # init bias 2.0: every routed block starts on (sigmoid(2) = 0.88 > 0.5).
-    assert torch.equal(result.gates, torch.ones(5, 3))
+    assert torch.equal(result.routes, torch.ones(5, 3))
     torch.testing.assert_close(layer.get_utility(), result.utilities.mean(dim=0))
     layer(h, cos, sin, BIAS)
     torch.testing.assert_close(layer.get_utility(), result.utilities.mean(dim=0))
-    # A dense pass (made for attention) is not a gated pass: it does not count towards Exp-4's utility.
+    # A dense pass (made for attention) is not a routed pass: it does not count towards Exp-4's utility.
     layer(h * 3, cos, sin, BIAS, dense=True)
     torch.testing.assert_close(layer.get_utility(), result.utilities.mean(dim=0))
     layer.reset_utility()
@@ -68,8 +68,8 @@ def test_block_zero_on_even_when_routers_off() -> None:
     h = torch.randn(4, 7, 16)
     with torch.no_grad():
         result = layer(h, cos, sin, BIAS)
-    assert result.gates[:, 0].tolist() == [1.0] * 4
-    assert result.gates[:, 1:].sum() == 0
+    assert result.routes[:, 0].tolist() == [1.0] * 4
+    assert result.routes[:, 1:].sum() == 0
     torch.testing.assert_close(result.hidden, h + layer.blocks[0](h, cos, sin, BIAS)[0])
 
 
@@ -88,7 +88,7 @@ def test_training_gate_is_hard_in_forward() -> None:
     layer.train()
     h = torch.randn(3, 7, 16)
     result = layer(h, cos, sin, BIAS)
-    assert result.gates.tolist() == [[1.0, 0.0, 1.0]] * 3
+    assert result.routes.tolist() == [[1.0, 0.0, 1.0]] * 3
     after_first = h + layer.blocks[0](h, cos, sin, BIAS)[0]
     expected = after_first + layer.blocks[2](after_first, cos, sin, BIAS)[0]
     torch.testing.assert_close(result.hidden, expected)
@@ -100,10 +100,10 @@ def test_all_gates_on_equals_dense() -> None:
     layer.eval()
     h = torch.randn(6, 7, 16)
     with torch.no_grad():
-        gated = layer(h, cos, sin, BIAS)
+        routed = layer(h, cos, sin, BIAS)
         dense = layer(h, cos, sin, BIAS, dense=True)
-    assert torch.equal(gated.gates, torch.ones(6, 3))
-    torch.testing.assert_close(gated.hidden, dense.hidden, rtol=0, atol=1e-6)
+    assert torch.equal(routed.routes, torch.ones(6, 3))
+    torch.testing.assert_close(routed.hidden, dense.hidden, rtol=0, atol=1e-6)
 
 
 def test_skipped_samples_equal_running_their_blocks_only() -> None:
@@ -115,21 +115,21 @@ def test_skipped_samples_equal_running_their_blocks_only() -> None:
         state = h + layer.blocks[0](h, cos, sin, BIAS)[0]
         logits = layer.routers[0](state[:, 0]).squeeze(-1)
         layer.routers[0][-1].bias -= logits.median() + 1e-4
-        gated = layer(h, cos, sin, BIAS)
-    on = gated.gates[:, 1]
+        routed = layer(h, cos, sin, BIAS)
+    on = routed.routes[:, 1]
     assert 0 < on.sum() < 10, "need a mix of on and off samples"
-    assert torch.equal(gated.gates[:, 2], torch.ones(10))
+    assert torch.equal(routed.routes[:, 2], torch.ones(10))
     with torch.no_grad():
-        expected = _reference(layer, h, cos, sin, gated.gates)
-    torch.testing.assert_close(gated.hidden, expected, rtol=1e-5, atol=1e-5)
+        expected = _reference(layer, h, cos, sin, routed.routes)
+    torch.testing.assert_close(routed.hidden, expected, rtol=1e-5, atol=1e-5)
     # And it is not the dense result for the samples that skipped.
     with torch.no_grad():
         dense = layer(h, cos, sin, BIAS, dense=True).hidden
     off = on == 0
-    assert not torch.allclose(gated.hidden[off], dense[off])
+    assert not torch.allclose(routed.hidden[off], dense[off])
 
 
-def test_eval_gated_pass_refuses_weights() -> None:
+def test_eval_routed_pass_refuses_weights() -> None:
     layer, cos, sin = _layer()
     layer.eval()
     with pytest.raises(ValueError, match="dense=True"):

@@ -8,16 +8,13 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
-from model.metrics import (
-    KLCausal,
-    LaplacianEnergy,
-    UtilityEntropy,
+from model.evaluation.graph_metrics import (
     isolated_node_share,
     lattice_degree_variance,
     lattice_sparsity,
     structure_recovery,
-    utility_entropy,
 )
+from model.training.metrics import KLCausal, LaplacianEnergy, UtilityEntropy, utility_entropy
 
 NAMES = ["a", "b", "c", "d"]
 

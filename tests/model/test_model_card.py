@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from model.config import ExperimentConfig
-from model.model_card import MAX_CHARS, render_model_card
-from model.promotion_gates import evaluate_promotion_gates
-from model.report import DataFacts
-from registry.decision import PromotionDecision
+from model.gates.decision import PromotionDecision
+from model.gates.promotion import evaluate_promotion_gates
+from model.report.model_card import MAX_CHARS, render_model_card
+from model.report.summary import DataFacts
 from registry.promotion import describe
 from tests.model.test_report import GATE_INPUTS, METRICS
 

@@ -7,10 +7,11 @@ import logging
 
 import pytest
 
+from model.artifacts import EpochRecord
 from model.config import ModelConfig, TrainConfig
-from model.data import Dataset
-from model.progress import TrainingProgress, bar, format_duration
-from model.trainer import EpochRecord, train_model
+from model.data.tables import Dataset
+from model.training.progress import TrainingProgress, bar, format_duration
+from model.training.trainer import train_model
 from tests.model.conftest import TINY_STRUCTURE
 
 

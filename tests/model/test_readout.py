@@ -5,10 +5,10 @@ import torch
 from sklearn.linear_model import LogisticRegression
 
 from model.config import ModelConfig, TrainConfig
-from model.data import Dataset
-from model.readout import fit_linear_readout
-from model.trainer import evaluate_model, train_model
-from model.transformer import CausalLatticeTransformer
+from model.data.tables import Dataset
+from model.nn.readout import fit_linear_readout
+from model.nn.transformer import CausalLatticeTransformer
+from model.training.trainer import evaluate_model, train_model
 from tests.model.conftest import TINY_STRUCTURE, set_lattice
 
 

@@ -7,9 +7,9 @@ import re
 import pytest
 
 from model.config import ExperimentConfig
-from model.promotion_gates import evaluate_promotion_gates, gate_table
-from model.report import PROMOTION_FILE, DataFacts, render_summary, summary_files
-from registry.decision import decide_promotion, promotion_table
+from model.gates.decision import decide_promotion, promotion_table
+from model.gates.promotion import evaluate_promotion_gates, gate_table
+from model.report.summary import PROMOTION_FILE, DataFacts, render_summary, summary_files
 
 DATA = DataFacts(name="synthetic", rows=10, features=3, fingerprint="abc")
 
@@ -36,7 +36,7 @@ METRICS = {
     },
     "utility": {
         "flops_reduction": 0.3,
-        "gated_accuracy": 0.9,
+        "routed_accuracy": 0.9,
         "dense_accuracy": 0.9,
         "utility_per_block": [1.0, 0.4],
         "utility_entropy": 0.5,
@@ -64,7 +64,7 @@ GATE_INPUTS = {
     "accuracy_std": 0.01,
     "subset_accuracy_gap": 0.02,
     "flops_reduction": 0.3,
-    "gated_accuracy": 0.9,
+    "routed_accuracy": 0.9,
     "dense_accuracy": 0.9,
 }
 
@@ -128,7 +128,7 @@ def test_japanese_summary_has_the_seeds_headings_and_the_same_numbers_and_verdic
     # The same gate verdicts: 3 PASS and 1 FAIL in both, gate by gate.
     verdicts = {
         language: [(cells[0], "PASS" in cells[3]) for cells in _cells(text, "seed_") + _cells(text, "subset_")
-                   + _cells(text, "flops_") + _cells(text, "gated_")]
+                   + _cells(text, "flops_") + _cells(text, "routed_")]
         for language, text in (("en", english), ("ja", japanese))
     }  # fmt: skip
     assert verdicts["en"] == verdicts["ja"] == [(g.name, g.passed) for g in gates]

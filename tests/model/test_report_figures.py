@@ -10,10 +10,10 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from model.figure_data import EDGE_TRUTH, LATENT_POINTS, edge_truth, latent_points, layered_layout
-from model.protocol import ProtocolOutcome
-from model.report_figures import interactive_figures
-from model.report_html import render_html
+from model.artifacts import ProtocolOutcome
+from model.evaluation.figure_data import EDGE_TRUTH, LATENT_POINTS, edge_truth, latent_points, layered_layout
+from model.report.figures import interactive_figures
+from model.report.html import render_html
 
 NAMES = ["g0", "g1", "g2", "b0"]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.rope import CausalRoPE, lattice_positions
+from model.nn.rope import CausalRoPE, lattice_positions
 
 
 def _scores(rope: CausalRoPE, q: torch.Tensor, k: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:

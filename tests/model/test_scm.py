@@ -9,8 +9,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from model.config import SyntheticDataConfig
-from model.scm import make_synthetic_pancancer
-from model.validation import validate_dataset
+from model.data.generator import make_synthetic_pancancer
+from model.data.validation import validate_dataset
 from tests.model.conftest import tiny_synthetic_config
 
 

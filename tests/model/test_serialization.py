@@ -8,8 +8,8 @@ import torch
 from safetensors import safe_open
 
 from model.config import ModelConfig
-from model.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
-from model.transformer import CausalLatticeTransformer
+from model.nn.serialization import CONFIG_FILE, WEIGHTS_FILE, load_model, save_model
+from model.nn.transformer import CausalLatticeTransformer
 
 
 def _trained_looking(model: CausalLatticeTransformer) -> CausalLatticeTransformer:

@@ -6,18 +6,19 @@ import numpy as np
 import pytest
 
 from model.config import SplitConfig
-from model.data import (
-    Dataset,
-    DataValidationError,
-    Standardizer,
+from model.data.generator import make_synthetic_pancancer
+from model.data.splits import (
+    MAIN_VIEW,
+    DataView,
+    cohort_views,
     group_split,
     leave_one_group_out,
     make_splits,
     split_dataset,
     split_from_rows,
 )
-from model.data_view import MAIN_VIEW, DataView, cohort_views
-from model.scm import make_synthetic_pancancer
+from model.data.tables import Dataset, Standardizer
+from model.errors import DataValidationError
 from tests.model.conftest import tiny_synthetic_config
 
 # ---------------------------------------------------------------- splits and standardisation

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from model.acyclicity import AugmentedLagrangian, notears_acyclicity
 from model.config import StructureConfig
-from model.structure import StructuralEquationModel, additive_basis
-from model.structure_fit import break_cycles, fit_structure
+from model.structure.acyclicity import AugmentedLagrangian, notears_acyclicity
+from model.structure.equations import StructuralEquationModel, additive_basis
+from model.structure.fit import break_cycles, fit_structure
 
 FAST = StructureConfig(steps_per_round=100, min_rounds=6, max_rounds=20)
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from model.config import TableDataConfig
-from model.data import DataValidationError
-from model.sources import load_dataset, load_table
+from model.data.sources import load_dataset, load_table
+from model.errors import DataValidationError
 
 # ---------------------------------------------------------------- tables
 

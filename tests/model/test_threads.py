@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from model.threads import cgroup_cpu_limit, resolve_threads, usable_cpus
+from model.training.threads import cgroup_cpu_limit, resolve_threads, usable_cpus
 from tests.integration.docs_runs import cpu_cgroup, in_cgroup, remove_cgroup
 
 REPO = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def test_usable_cpus_and_resolved_threads() -> None:
 
 
 def test_layer_norm_backward_depends_on_the_thread_count() -> None:
-    """Why `train.threads` is fixed (model/threads.py): the same LayerNorm backward on 1 and on 2 threads."""
+    """Why `train.threads` is fixed (model/training/threads.py): the same LayerNorm backward on 1 and on 2 threads."""
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(64, 21, 32, generator=generator)
     grad = torch.randn(64, 21, 32, generator=generator)
@@ -94,9 +94,9 @@ TRAIN = """
 import hashlib, json, sys
 import torch
 from model.config import ExperimentConfig
-from model.data import split_dataset
-from model.sources import load_dataset
-from model.threads import machine_threads
+from model.data.splits import split_dataset
+from model.data.sources import load_dataset
+from model.training.threads import machine_threads
 requested = json.loads(sys.argv[1])
 runtime = machine_threads(requested, "cpu")
 experiment = ExperimentConfig.model_validate({
@@ -105,7 +105,7 @@ experiment = ExperimentConfig.model_validate({
     "train": {"epochs": 2, "lr": 3e-3, "device": "cpu",
               "structure": {"steps_per_round": 10, "min_rounds": 2, "max_rounds": 2}},
 })
-from model.trainer import evaluate_model, train_model
+from model.training.trainer import evaluate_model, train_model
 split = split_dataset(load_dataset(experiment.data, 20), experiment.split)
 fit = train_model(split.train, experiment.model, experiment.train, progress=None, structure_progress=None)
 digest = hashlib.sha256(b"".join(t.numpy().tobytes() for t in fit.model.state_dict().values())).hexdigest()
@@ -146,7 +146,7 @@ def test_auto_threads_follow_a_real_cgroup_quota(tmp_path: Path) -> None:
     if group is None:
         pytest.skip("this machine does not let the test make a cgroup with a CPU quota (needs root)")
     code = (
-        "from model.threads import machine_threads; import torch, json; "
+        "from model.training.threads import machine_threads; import torch, json; "
         "r = machine_threads('auto', 'cpu'); print(json.dumps([r.cpu_limit, r.usable_cpus, torch.get_num_threads()]))"
     )
     try:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import torch
 
-from model.tokenizer import FeatureTokenizer
+from model.nn.tokenizer import FeatureTokenizer
 from tests.model.conftest import assert_finite_nonzero_grads
 
 

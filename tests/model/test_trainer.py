@@ -7,17 +7,13 @@ import numpy as np
 import pytest
 import torch
 
-from model.batching import balanced_batches, shuffled_batches
+from model.artifacts import EpochRecord
 from model.config import ModelConfig, TrainConfig
-from model.data import Dataset
-from model.trainer import (
-    EpochRecord,
-    TrainingDivergedError,
-    TrainingOutOfMemoryError,
-    evaluate_model,
-    train_model,
-)
-from model.transformer import CausalLatticeTransformer
+from model.data.batching import balanced_batches, shuffled_batches
+from model.data.tables import Dataset
+from model.errors import TrainingDivergedError, TrainingOutOfMemoryError
+from model.nn.transformer import CausalLatticeTransformer
+from model.training.trainer import evaluate_model, train_model
 from tests.model.conftest import TINY_STRUCTURE
 
 
@@ -54,8 +50,8 @@ def test_trains_both_phases_and_records_history(
     metrics = evaluate_model(result.model, tiny_train_split)
     for key in ("accuracy", "auroc", "f1", "kl_causal", "laplacian", "utility_entropy", "structure_nll"):
         assert math.isfinite(metrics[key]), key
-    assert 0 <= metrics["gate_on_share"] <= 1
-    assert evaluate_model(result.model, tiny_train_split, dense=True)["gate_on_share"] == 1.0
+    assert 0 <= metrics["route_on_share"] <= 1
+    assert evaluate_model(result.model, tiny_train_split, dense=True)["route_on_share"] == 1.0
 
 
 def test_the_predictor_phase_leaves_the_lattice_as_the_structure_phase_made_it(

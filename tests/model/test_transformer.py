@@ -3,11 +3,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model.attention import attention_kl
 from model.config import ModelConfig, TrainConfig
-from model.losses import predictor_loss
-from model.metrics import forward_flops
-from model.transformer import CausalLatticeTransformer
+from model.evaluation.graph_metrics import forward_flops
+from model.nn.attention import attention_kl
+from model.nn.transformer import CausalLatticeTransformer
+from model.training.losses import predictor_loss
 from tests.model.conftest import N_FEATURES, assert_finite_nonzero_grads, set_lattice, set_router_bias
 
 LABEL = N_FEATURES  # the label's node index in the lattice
@@ -22,7 +22,7 @@ def test_output_shapes(tiny_model: CausalLatticeTransformer, x_batch: torch.Tens
     assert out.logits is not None and out.logits.shape == (8, 2)
     assert out.z.shape == (8, 8)
     assert out.feature_states.shape == (8, 6, 16)
-    assert out.utilities.shape == out.gates.shape == (8, 3)
+    assert out.utilities.shape == out.routes.shape == (8, 3)
     assert len(out.attentions) == 3 and out.attentions[0].shape == (8, 2, 2, 7)
 
 
@@ -118,12 +118,12 @@ def test_all_gates_on_equals_dense(tiny_model: CausalLatticeTransformer, x_batch
     set_router_bias(tiny_model, 100.0)
     tiny_model.eval()
     with torch.no_grad():
-        gated = tiny_model(x_batch)
+        routed = tiny_model(x_batch)
         dense = tiny_model(x_batch, dense=True)
-    assert torch.equal(gated.gates, torch.ones(8, 3))
-    torch.testing.assert_close(gated.logits, dense.logits, rtol=0, atol=1e-6)
-    torch.testing.assert_close(gated.z, dense.z, rtol=0, atol=1e-6)
-    # Same counted compute: routing with every gate on adds no block FLOPs.
+    assert torch.equal(routed.routes, torch.ones(8, 3))
+    torch.testing.assert_close(routed.logits, dense.logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(routed.z, dense.z, rtol=0, atol=1e-6)
+    # Same counted compute: routing with every block on adds no block FLOPs.
     assert forward_flops(tiny_model, x_batch, dense=False) == forward_flops(tiny_model, x_batch, dense=True)
 
 
@@ -132,9 +132,9 @@ def test_gates_off_really_lower_counted_flops(
 ) -> None:
     dense_flops = forward_flops(tiny_model, x_batch, dense=True)
     set_router_bias(tiny_model, -100.0)
-    gated_flops = forward_flops(tiny_model, x_batch, dense=False)
+    routed_flops = forward_flops(tiny_model, x_batch, dense=False)
     # Two of three blocks are skipped for every sample: well over a third of the block compute is saved.
-    assert gated_flops < 0.8 * dense_flops
+    assert routed_flops < 0.8 * dense_flops
     # Dense FLOPs do not depend on the routers.
     assert forward_flops(tiny_model, x_batch, dense=True) == dense_flops
 
@@ -163,11 +163,11 @@ def test_skipped_blocks_equal_model_without_those_blocks(
     one_block.load_state_dict(state)
     one_block.refresh_lattice()
     with torch.no_grad():
-        gated = tiny_model(x_batch)
+        routed = tiny_model(x_batch)
         reference = one_block(x_batch)
-    assert torch.equal(gated.gates[:, 1:], torch.zeros(8, 2))
-    torch.testing.assert_close(gated.logits, reference.logits, rtol=0, atol=1e-6)
-    torch.testing.assert_close(gated.feature_states, reference.feature_states, rtol=0, atol=1e-6)
+    assert torch.equal(routed.routes[:, 1:], torch.zeros(8, 2))
+    torch.testing.assert_close(routed.logits, reference.logits, rtol=0, atol=1e-6)
+    torch.testing.assert_close(routed.feature_states, reference.feature_states, rtol=0, atol=1e-6)
 
 
 def test_train_and_eval_agree_on_hard_gates(
@@ -183,7 +183,7 @@ def test_train_and_eval_agree_on_hard_gates(
     tiny_model.eval()
     with torch.no_grad():
         skipped = tiny_model(x_batch)
-    assert torch.equal(trained.gates, skipped.gates)
+    assert torch.equal(trained.routes, skipped.routes)
     torch.testing.assert_close(trained.logits, skipped.logits, rtol=0, atol=1e-5)
 
 

@@ -6,15 +6,16 @@ import math
 
 import pytest
 
+from model.artifacts import PromotionGate
 from model.config import GateConfig
-from model.promotion_gates import PromotionGate, evaluate_promotion_gates
-from registry.decision import (
+from model.gates.decision import (
     accuracy_from_tag,
     decide_promotion,
     gate_tags,
     gates_from_tags,
     promotion_table,
 )
+from model.gates.promotion import evaluate_promotion_gates
 
 
 def gates(passing: bool = True) -> list[PromotionGate]:
@@ -22,7 +23,7 @@ def gates(passing: bool = True) -> list[PromotionGate]:
         "accuracy_std": 0.01,
         "subset_accuracy_gap": 0.02,
         "flops_reduction": 0.30 if passing else 0.10,
-        "gated_accuracy": 0.80,
+        "routed_accuracy": 0.80,
         "dense_accuracy": 0.80,
     }
     return evaluate_promotion_gates(metrics, GateConfig())
@@ -71,7 +72,7 @@ def test_gate_with_nan_value_fails() -> None:
         "accuracy_std": float("nan"),
         "subset_accuracy_gap": 0.0,
         "flops_reduction": 0.5,
-        "gated_accuracy": 0.8,
+        "routed_accuracy": 0.8,
         "dense_accuracy": 0.8,
     }
     decision = decide_promotion(evaluate_promotion_gates(metrics, GateConfig()), 0.9, None)

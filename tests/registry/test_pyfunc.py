@@ -13,12 +13,13 @@ import pytest
 import torch
 from mlflow.models import infer_signature
 
+from model.artifacts import TrainedModel
 from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig
-from model.data import split_dataset
-from model.data_view import MAIN_VIEW
-from model.scm import make_synthetic_pancancer
-from model.trainer import TrainedModel, train_model
-from registry.pyfunc import ARTIFACT_KEY, ENTRY_FILE, predict_probabilities, save_model_directory, stage_code
+from model.data.generator import make_synthetic_pancancer
+from model.data.splits import MAIN_VIEW, split_dataset
+from model.training.trainer import train_model
+from registry.model_package import ENTRY_FILE, save_model_directory, stage_code
+from registry.pyfunc import ARTIFACT_KEY, predict_probabilities
 from tests.model.conftest import TINY_STRUCTURE
 
 
@@ -57,14 +58,20 @@ def test_saved_pyfunc_predicts_what_the_trained_model_predicts(trained, tmp_path
         "cols = m.metadata.get_input_schema().input_names()\n"
         f"raw = np.load({str(tmp_path / 'raw.npy')!r})\n"
         "out = m.predict(pd.DataFrame(raw.astype(np.float64), columns=cols))\n"
-        f"np.save({str(tmp_path / 'out.npy')!r}, out.to_numpy()); print(list(out.columns))\n"
+        f"np.save({str(tmp_path / 'out.npy')!r}, out.to_numpy())\n"
+        "import importlib.util, model\n"
+        "print(model.__file__, importlib.util.find_spec('model.training'))\n"
+        "print(list(out.columns))\n"
     )
     # A fresh process, outside the repository: the model's own code_paths must be enough.
     result = subprocess.run(
         [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert result.stdout.strip().splitlines()[-1] == str(class_names)
+    *_, served_from, columns = result.stdout.strip().splitlines()
+    assert columns == str(class_names)
+    # It ran the logged code, which has no training package, not the repository's.
+    assert served_from == f"{target / 'code' / 'model' / '__init__.py'} None", served_from
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(output.to_numpy(), expected, rtol=0, atol=1e-6)
 
@@ -74,3 +81,24 @@ def test_missing_feature_column_is_named(trained) -> None:
     frame = pd.DataFrame(raw, columns=model.model.feature_names).drop(columns=[model.model.feature_names[0]])
     with pytest.raises(ValueError, match=model.model.feature_names[0]):
         predict_probabilities(model.model, model.standardizer, class_names, frame)
+
+
+def test_the_served_code_has_no_training_loop_metrics_or_report(tmp_path: Path) -> None:
+    """The code logged with the model is what inference imports: the network, its config and the
+    standardisation; no training loop, torchmetrics, report, gates or ZenML."""
+    paths = stage_code(tmp_path)
+    files = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*.py"))
+    assert [Path(p).name for p in paths] == ["model", "registry"]
+    assert "model/nn/transformer.py" in files and "registry/pyfunc.py" in files
+    for package in (
+        "model/training/",
+        "model/evaluation/",
+        "model/report/",
+        "model/gates/",
+        "model/data/files",
+    ):
+        assert not [f for f in files if f.startswith(package)], files
+    for file in files:
+        text = (tmp_path / file).read_text()
+        for library in ("torchmetrics", "zenml", "sklearn", "plotly", "evidently"):
+            assert f"import {library}" not in text and f"from {library}" not in text, (file, library)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from model.artifacts import EpochRecord
 from model.config import ExperimentConfig
 from model.run_config import read_run_config
-from model.trainer import EpochRecord
 from registry.stack import MlflowTarget, resolve_tracking_uri, target_step_options
 from registry.tracking import StepIdentity, config_params, flatten, history_metrics, log_step, numeric_metrics
 

@@ -61,10 +61,10 @@ def time_limit(seconds: int) -> Iterator[None]:
 
 def train_briefly(config: Path) -> None:
     """Train one short model on the main split of an accepted input (what `run` would start with)."""
+    from model.data.sources import load_dataset
     from model.run_config import read_run_config
-    from model.sources import load_dataset
-    from model.trainer import evaluate_model, train_model
-    from model.validation import check_training_plan
+    from model.training.plan import check_training_plan
+    from model.training.trainer import evaluate_model, train_model
 
     experiment = read_run_config(config).require_experiment()
     dataset = load_dataset(experiment.data, experiment.split.min_group_size)

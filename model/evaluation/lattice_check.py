@@ -1,0 +1,92 @@
+"""Exp-3 of the seed's protocol: the learned lattice as a graph (degree statistics, recovery against a known DAG, the drawing)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import pandas as pd
+
+from model.artifacts import ProtocolOutcome, json_bytes
+from model.data.tables import Dataset
+from model.evaluation import figure_data, plots
+from model.evaluation.graph_metrics import (
+    isolated_node_share,
+    lattice_degree_variance,
+    lattice_sparsity,
+    structure_recovery,
+)
+from model.nn.transformer import CausalLatticeTransformer
+
+LABEL_NODE = "[label]"
+
+
+def _names(graph: nx.DiGraph, nodes: Any) -> list[str]:
+    return sorted(str(node) for node in nodes)
+
+
+def check_lattice(model: CausalLatticeTransformer, data: Dataset) -> tuple[ProtocolOutcome, nx.DiGraph]:
+    """Exp-3: the thresholded lattice, its degree statistics, recovery against the true DAG, the label's place
+    in it (parents, children, the features the prediction may read) and how the structure phase ended."""
+    encoder = model.lattice_encoder
+    graph = encoder.get_graph()
+    with_label = encoder.get_graph(label_name=LABEL_NODE)
+    readable = model.readable_features()
+    metrics: dict[str, Any] = {
+        "degree_variance": lattice_degree_variance(graph),
+        "sparsity": lattice_sparsity(graph),
+        "isolated_node_share": isolated_node_share(graph),
+        "n_edges": graph.number_of_edges(),
+        "is_dag": nx.is_directed_acyclic_graph(with_label),
+        "threshold": encoder.threshold,
+        "readable_features": readable,
+        "n_readable": len(readable),
+        "nodes": [str(node) for node in with_label.nodes],
+    }
+    if LABEL_NODE in with_label:
+        metrics.update(
+            label_parents=_names(with_label, with_label.predecessors(LABEL_NODE)),
+            label_children=_names(with_label, with_label.successors(LABEL_NODE)),
+        )
+        if data.label_parents is not None and data.label_children is not None:
+            learned_parents = set(metrics["label_parents"])
+            metrics.update(
+                label_parent_recall=len(learned_parents & set(data.label_parents))
+                / max(len(data.label_parents), 1),
+                # Downstream features the prediction may still read: each one is a leak of anti-causal signal.
+                readable_true_label_children=sorted(set(readable) & set(data.label_children)),
+            )
+    true_graph = data.true_graph()
+    if true_graph is not None:
+        recovery = structure_recovery(
+            encoder.adjacency().detach().numpy(), encoder.feature_names, true_graph, encoder.threshold
+        )
+        metrics.update(
+            shd=recovery.shd,
+            edge_precision=recovery.precision,
+            edge_recall=recovery.recall,
+            edge_auroc=recovery.edge_auroc,
+        )
+    edges = pd.DataFrame(
+        [(s, t, d["weight"]) for s, t, d in with_label.edges(data=True)],
+        columns=["source", "target", "weight"],
+    )
+    probability = encoder.sem.adjacency().detach().numpy()
+    index = {name: i for i, name in enumerate(with_label.nodes)}  # the features, then the label node
+    true_edges = data.true_edges
+    if true_edges is not None and LABEL_NODE in with_label and data.label_parents is not None:
+        true_edges = [*true_edges, *((p, LABEL_NODE) for p in data.label_parents)]
+        true_edges += [(LABEL_NODE, c) for c in data.label_children or []]
+    outcome = ProtocolOutcome(
+        metrics=metrics,
+        files={
+            figure_data.EDGE_TRUTH: figure_data.edge_truth(
+                with_label, lambda s, t: float(probability[index[s], index[t]]), true_edges
+            ),
+            "lattice/lattice_graph.png": plots.lattice_drawing(with_label, encoder.threshold, set(readable)),
+            "lattice/degree_dist.png": plots.degree_distribution(graph),
+            "lattice/edges.csv": edges.to_csv(index=False).encode(),
+            "lattice/lattice_stats.json": json_bytes(metrics),
+        },
+    )
+    return outcome, graph

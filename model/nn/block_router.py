@@ -1,0 +1,156 @@
+"""MetaUtilityLayer: per-sample, per-block utilities that switch the causal blocks on and off (SPEC §2.6).
+
+Training uses a straight-through hard switch (forward value 0/1, gradient through the soft utility) over the
+full batch. Inference really skips: each block runs only on the sub-batch whose switch is on (gather, run,
+scatter back), so a skipped block costs no FLOPs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import cast
+
+import torch
+from torch import nn
+
+from model.nn.attention import CausalBlock
+
+
+@dataclass
+class RoutedPass:
+    """What one pass through the routed stack produced."""
+
+    hidden: torch.Tensor  # (B, T, d)
+    utilities: torch.Tensor  # (B, n_blocks) soft utilities in (0, 1)
+    routes: torch.Tensor  # (B, n_blocks) the router's on/off decisions applied (0/1)
+    attentions: list[torch.Tensor]  # per block (B, heads, R, T) for the requested query rows; else empty
+    kl_terms: list[torch.Tensor]  # per block kl_causal of the requested rows, when their prior was given
+
+
+class MetaUtilityLayer(nn.Module):
+    """Routes each sample through a subset of the blocks.
+
+    Block 0 is always on: the [CLS] state entering it is the same learned vector for every sample, so a
+    router there could only switch the block on or off for the whole batch (and switching it off leaves [CLS]
+    blind to the features). Its utility is reported as 1. Blocks 1.. each have a router.
+    """
+
+    utility_sum: torch.Tensor
+    utility_count: torch.Tensor
+
+    def __init__(
+        self, blocks: list[CausalBlock], d_model: int, threshold: float = 0.5, init_bias: float = 2.0
+    ) -> None:
+        super().__init__()
+        self.blocks = nn.ModuleList(blocks)
+        hidden = max(d_model // 4, 4)
+        self.routers = nn.ModuleList(
+            nn.Sequential(nn.LayerNorm(d_model), nn.Linear(d_model, hidden), nn.GELU(), nn.Linear(hidden, 1))
+            for _ in blocks[1:]
+        )
+        self.threshold = threshold
+        self.init_bias = init_bias
+        self.register_buffer("utility_sum", torch.zeros(len(blocks)), persistent=False)
+        self.register_buffer("utility_count", torch.zeros(()), persistent=False)
+        # Full-batch passes (training, dense) may run through compiled blocks; a plain list, so the compiled
+        # wrappers (which share the blocks' parameters) are not registered twice in the state dict.
+        self.full_batch_blocks: list[Callable[..., tuple[torch.Tensor, torch.Tensor | None]]] = []
+        self.use_eager_blocks()
+        self.reset_parameters()
+
+    def compile_blocks(self, cuda_graphs: bool = False) -> None:
+        """Run full-batch passes through `torch.compile`d blocks, with `cuda_graphs` replayed as CUDA graphs
+        (one launch per block instead of dozens: at small F a step is bound by launches, not by the GPU).
+        Routed inference keeps the eager blocks: its sub-batches change size from block to block, which would
+        recompile."""
+        # Static shapes: a training run has one batch shape (and at most a smaller last batch); dynamic-shape
+        # graphs hit an inductor backward bug (torch 2.11, "shape ... is invalid") when sizes change.
+        self.full_batch_blocks = [
+            torch.compile(
+                cast(CausalBlock, block).routed_update,
+                dynamic=False,
+                mode="reduce-overhead" if cuda_graphs else None,
+            )
+            for block in self.blocks
+        ]
+
+    def use_eager_blocks(self) -> None:
+        self.full_batch_blocks = [cast(CausalBlock, block).routed_update for block in self.blocks]
+
+    def reset_parameters(self) -> None:
+        for router in self.routers:
+            router = cast(nn.Sequential, router)
+            for module in router:
+                if isinstance(module, nn.LayerNorm | nn.Linear):
+                    module.reset_parameters()
+            nn.init.constant_(cast(nn.Linear, router[-1]).bias, self.init_bias)
+        self.reset_utility()
+
+    def reset_utility(self) -> None:
+        self.utility_sum.zero_()
+        self.utility_count.zero_()
+
+    def get_utility(self) -> torch.Tensor:
+        """Mean utility per block over the samples seen since the last `reset_utility()`."""
+        return self.utility_sum / self.utility_count.clamp_min(1)
+
+    def utility(self, index: int, h: torch.Tensor) -> torch.Tensor:
+        """u_b per sample from the [CLS] state entering block b: (B, T, d) -> (B,)."""
+        if index == 0:
+            return h.new_ones(h.shape[0])
+        return torch.sigmoid(self.routers[index - 1](h[:, 0])).squeeze(-1)
+
+    def forward(
+        self,
+        h: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+        bias: torch.Tensor,
+        dense: bool = False,
+        weight_rows: torch.Tensor | None = None,
+        prior_rows: torch.Tensor | None = None,
+        kl_stride: int = 1,
+    ) -> RoutedPass:
+        """Run the stack. Training: straight-through switches over the full batch. Inference: real skipping unless
+        `dense`. `weight_rows` asks every block for the explicit attention of those query rows, or with
+        `prior_rows` for their kl_causal on every `kl_stride`-th sample (not while skipping: a skipped sample
+        has no attention to report)."""
+        skipping = not dense and not self.training
+        if skipping and weight_rows is not None:
+            raise ValueError("attention weights come from the dense pass: call with dense=True")
+        utilities: list[torch.Tensor] = []
+        routes: list[torch.Tensor] = []
+        attentions: list[torch.Tensor] = []
+        kl_terms: list[torch.Tensor] = []
+        for index, (block, full_batch_block) in enumerate(
+            zip(self.blocks, self.full_batch_blocks, strict=True)
+        ):
+            u = self.utility(index, h)
+            utilities.append(u)
+            if skipping:
+                route = (u > self.threshold).to(u.dtype)
+                active = torch.nonzero(route, as_tuple=True)[0]
+                if active.numel():
+                    delta, _ = block(h.index_select(0, active), cos, sin, bias)
+                    h = h.index_add(0, active, delta.to(h.dtype))
+            else:
+                # Dense: every block on. Training: straight-through switch, forward 0/1, gradient of u.
+                route = torch.ones_like(u) if dense else (u > self.threshold).to(u.dtype) + (u - u.detach())
+                h, extra = full_batch_block(h, route, cos, sin, bias, weight_rows, prior_rows, kl_stride)
+                if extra is not None:
+                    (kl_terms if prior_rows is not None else attentions).append(extra)
+            routes.append(route.detach())
+        stacked = torch.stack(utilities, dim=1)
+        if not dense:
+            # Exp-4 reports the utility of routed passes only; a dense pass (made for attention) is not one.
+            with torch.no_grad():
+                self.utility_sum += stacked.detach().sum(dim=0)
+                self.utility_count += stacked.shape[0]
+        return RoutedPass(
+            hidden=h,
+            utilities=stacked,
+            routes=torch.stack(routes, dim=1),
+            attentions=attentions,
+            kl_terms=kl_terms,
+        )

@@ -1,0 +1,208 @@
+"""Structure learning for the lattice (SPEC §2.2): a structural-equation model with per-target input masks,
+edge-inclusion probabilities `A = sigmoid(Θ/τ)`, cohorts as environments and acyclicity enforced by an
+augmented-Lagrangian schedule.
+
+Nodes are the F features and, with a label, the label as node F. Each node j has its own mechanism over its
+masked parents, `x̂_j = f_j(M[:, j] ⊙ x) = Σ_i M_ij Σ_k w_ijk φ_k(x_i) + b_j`: a first layer of its own
+(`w_·j`) over a fixed basis φ of each parent (the value and five Gaussian bumps), i.e. a causal additive model.
+All targets are evaluated at once as one matrix product over the basis, so the cost is B·F·|φ|·F with no
+per-sample F×F tensor. Additivity is deliberate: a mechanism cannot build interactions, so it cannot use a
+cohort-revealing feature to switch the sign of an anti-causal predictor (measured: MLP mechanisms did exactly
+that, see docs/science.md). Features are Gaussian with a learned noise scale (the score is invariant to each
+feature's scale); the label's mechanism is an additive logistic classifier.
+
+`M` is a straight-through Bernoulli sample of A while fitting (a few samples per step, each on its own slice of
+the batch), so a mechanism cannot rescale a small gate back up and the L1 term on A really removes edges.
+
+Cohorts are environments. Every feature mechanism has a per-cohort shift and a signed per-cohort scale, and
+the label's effect on each of its children may differ per cohort; all are centred over cohorts and
+L1-penalised (sparse mechanism shifts). The label's own mechanism gets only a per-cohort base rate: how the
+label's causes act is the same everywhere. Explaining data against the causal direction needs more shifts (or
+a cohort-dependent label mechanism, which is not available), so the score prefers the causal orientation.
+
+This module holds the model and its score; the fitting loop is model/structure/fit.py, the acyclicity term
+and its schedule model/structure/acyclicity.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BASIS_CENTRES = (-2.0, -1.0, 0.0, 1.0, 2.0)
+N_BASIS = len(BASIS_CENTRES) + 1
+
+
+def additive_basis(x: torch.Tensor) -> torch.Tensor:
+    """(B, F) -> (B, F, 6): each value and Gaussian bumps at -2..2, a basis for smooth 1-D functions of a
+    standardised variable."""
+    centres = torch.tensor(BASIS_CENTRES, dtype=x.dtype, device=x.device)
+    bumps = torch.exp(-0.5 * (x.unsqueeze(-1) - centres) ** 2)
+    return torch.cat([x.unsqueeze(-1), bumps], dim=-1)
+
+
+@dataclass
+class StructureScore:
+    """Per-sample negative log-likelihood of the structural equations and the regularisers."""
+
+    nll: torch.Tensor  # scalar: sum over nodes of the mean per-sample NLL (nats)
+    node_nll: torch.Tensor  # (N,) per-node mean NLL
+    mechanism_shift: torch.Tensor  # L1 of the per-cohort mechanism changes
+
+
+class StructuralEquationModel(nn.Module):
+    """Mechanisms for N nodes: the F features and, with `n_classes > 0`, the label as node F.
+
+    `edge_logits[i, j]` is the logit (before the temperature) of edge i -> j.
+    """
+
+    basis_node: torch.Tensor
+    output_node: torch.Tensor
+    off_diagonal: torch.Tensor
+
+    def __init__(
+        self, n_features: int, n_classes: int = 0, n_groups: int = 1, temperature: float = 1.0
+    ) -> None:
+        super().__init__()
+        self.n_features = n_features
+        self.n_classes = n_classes
+        self.n_groups = n_groups
+        self.temperature = temperature
+        self.n_nodes = n_features + (1 if n_classes else 0)
+        n_outputs = n_features + n_classes  # feature means, then the label's logits
+        self.edge_logits = nn.Parameter(torch.empty(self.n_nodes, self.n_nodes))
+        # Rows: every feature's basis columns, then the label's one-hot columns (how the label enters its
+        # children); columns: the outputs.
+        self.weight = nn.Parameter(torch.empty(n_features * N_BASIS + n_classes, n_outputs))
+        self.bias = nn.Parameter(torch.empty(n_outputs))
+        self.log_noise = nn.Parameter(torch.empty(n_features))
+        self.group_shift = nn.Parameter(torch.empty(n_groups, n_features))
+        self.group_scale = nn.Parameter(torch.empty(n_groups, n_features))
+        self.label_effect_shift = nn.Parameter(torch.empty(n_groups, max(n_classes, 1), n_features))
+        self.label_group_bias = nn.Parameter(torch.empty(n_groups, max(n_classes, 1)))
+        label = torch.full((n_classes,), n_features)
+        self.register_buffer(
+            "basis_node",
+            torch.cat([torch.arange(n_features).repeat_interleave(N_BASIS), label]),
+            persistent=False,
+        )
+        self.register_buffer("output_node", torch.cat([torch.arange(n_features), label]), persistent=False)
+        self.register_buffer("off_diagonal", ~torch.eye(self.n_nodes, dtype=torch.bool), persistent=False)
+        self.reset_parameters()
+
+    @property
+    def label_node(self) -> int | None:
+        return self.n_features if self.n_classes else None
+
+    def initialise_edges(self, probability: float) -> None:
+        """Every edge starts at `probability` (plus a little noise that breaks ties)."""
+        logit = math.log(probability / (1 - probability)) * self.temperature
+        with torch.no_grad():
+            nn.init.normal_(self.edge_logits, mean=logit, std=0.01)
+
+    def reset_parameters(self) -> None:
+        self.initialise_edges(0.5)
+        for parameter in (
+            self.weight,
+            self.bias,
+            self.log_noise,
+            self.group_shift,
+            self.group_scale,
+            self.label_effect_shift,
+            self.label_group_bias,
+        ):
+            nn.init.zeros_(parameter)
+
+    def mechanism_parameters(self) -> dict[str, nn.Parameter]:
+        """Every parameter but the edge logits, by name: what is refitted for a fixed graph."""
+        return {name: p for name, p in self.named_parameters() if name != "edge_logits"}
+
+    def adjacency(self) -> torch.Tensor:
+        """(N, N) edge-inclusion probabilities with a zero diagonal."""
+        return torch.sigmoid(self.edge_logits / self.temperature) * self.off_diagonal
+
+    def hard_mask(self, threshold: float = 0.5) -> torch.Tensor:
+        """The thresholded lattice as a 0/1 mask (the graph the fitted mechanisms are evaluated with)."""
+        return (self.adjacency() >= threshold).to(self.edge_logits.dtype)
+
+    def sample_masks(self, samples: int, generator: torch.Generator) -> torch.Tensor:
+        """(S, N, N) straight-through Bernoulli(A) samples: forward 0/1, gradient of the logistic relaxation.
+        The noise comes from `generator`, on the lattice's device (N² draws a step: no host round trip)."""
+        logits = self.edge_logits / self.temperature
+        uniform = torch.rand((samples, *logits.shape), generator=generator, device=generator.device)
+        uniform = uniform.clamp(1e-6, 1 - 1e-6)
+        soft = torch.sigmoid(logits + uniform.log() - (-uniform).log1p())
+        hard = (soft > 0.5).to(soft.dtype)
+        return (hard + soft - soft.detach()) * self.off_diagonal
+
+    def mechanisms(
+        self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Feature means (B, F) and label logits (B, C) or None, each node from its masked parents only.
+
+        `masks` is (N, N), or (S, N, N) with the batch split into S equal slices, one mask each. `groups`
+        None (rows of a cohort not seen while fitting) evaluates the cohort-free mechanisms."""
+        if masks.dim() == 2:
+            masks = masks.unsqueeze(0)
+        samples, batch = masks.shape[0], x.shape[0]
+        columns = [additive_basis(x).flatten(1)]
+        label_columns = None
+        if self.n_classes:
+            if y is None:
+                raise ValueError("this structural-equation model has a label node: pass the labels")
+            label_columns = F.one_hot(y, self.n_classes).to(x.dtype) - 1.0 / self.n_classes
+            columns.append(label_columns)
+        basis = torch.cat(columns, dim=1)
+        gate = masks[:, self.basis_node][:, :, self.output_node]  # (S, K, outputs)
+        out = torch.bmm(basis.view(samples, batch // samples, -1), self.weight * gate).reshape(batch, -1)
+        out = out + self.bias
+        mean = out[:, : self.n_features]
+        logits = out[:, self.n_features :] if self.n_classes else None
+        if groups is not None:
+            # Cohort changes are relative (centred over cohorts): they cannot absorb a mechanism's own scale.
+            scale = 1.0 + self.group_scale - self.group_scale.mean(dim=0)
+            shift = self.group_shift - self.group_shift.mean(dim=0)
+            mean = mean * scale[groups] + shift[groups]
+            if label_columns is not None and logits is not None:
+                effect = self.label_effect_shift - self.label_effect_shift.mean(dim=0)
+                label_gate = masks[:, self.n_features, : self.n_features].repeat_interleave(
+                    batch // samples, 0
+                )
+                mean = mean + torch.einsum("bc,bcf->bf", label_columns, effect[groups]) * label_gate
+                logits = logits + (self.label_group_bias - self.label_group_bias.mean(dim=0))[groups]
+        return mean, logits
+
+    def score(
+        self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
+    ) -> StructureScore:
+        mean, logits = self.mechanisms(x, y, groups, masks)
+        standardised = (x - mean) * torch.exp(-self.log_noise)
+        node_nll = (0.5 * math.log(2 * math.pi) + self.log_noise + 0.5 * standardised.pow(2)).mean(dim=0)
+        if logits is not None and y is not None:
+            node_nll = torch.cat([node_nll, F.cross_entropy(logits, y).unsqueeze(0)])
+        shift = (
+            self.group_shift.abs().sum() + self.group_scale.abs().sum() + self.label_effect_shift.abs().sum()
+        )
+        return StructureScore(nll=node_nll.sum(), node_nll=node_nll, mechanism_shift=shift)
+
+
+@dataclass
+class StructureFit:
+    """How the structure phase ended."""
+
+    steps: int
+    rounds: int
+    acyclicity: float
+    # Edges (source, target, probability) the schedule left on a cycle and the final projection removed.
+    removed_cycle_edges: list[tuple[int, int, float]] = field(default_factory=list)
+    # The label-edge search's changes (model/structure/label_edges.py), each (feature, nats per sample gained), in
+    # the order made: label -> feature edges turned around, and feature -> label edges added.
+    reversed_label_edges: list[tuple[int, float]] = field(default_factory=list)
+    added_label_parents: list[tuple[int, float]] = field(default_factory=list)
+    history: list[dict[str, float]] = field(default_factory=list)
+    # Mean L2 gradient norm per parameter of the structural-equation model, one value per round.
+    grad_norms: dict[str, list[float]] = field(default_factory=dict)

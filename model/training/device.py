@@ -1,0 +1,69 @@
+"""Where and how a training computes: the device it runs on, its seeds, torch's numeric settings and gradient
+clipping with per-parameter norms (used by model/training/trainer.py)."""
+
+from __future__ import annotations
+
+import random
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+
+from model.errors import DeviceUnavailableError
+
+
+def resolve_device(requested: str) -> torch.device:
+    """`auto` picks CUDA when available; asking for `cuda` without a GPU is an error, not a silent fallback."""
+    if requested == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise DeviceUnavailableError(
+            f"train.device is 'cuda' but torch sees no CUDA device on {socket.gethostname()} (torch "
+            f"{torch.__version__}, built for CUDA {torch.version.cuda or 'none'}): run the trainings on a GPU node "
+            "(their steps' settings.resources.gpu_count: 1 and a GPU node selector, zenml_config.yaml), or set "
+            "train.device: auto to fall back to the CPU"
+        )
+    return torch.device(requested)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+@contextmanager
+def numerics_for(device: torch.device) -> Iterator[None]:
+    """torch's global numeric settings for one training, restored afterwards. On the CPU, the reference,
+    deterministic kernels only (bit-identical reruns). On CUDA, TF32 for the float32 products (the structure
+    phase) and the fast kernels: the memory-efficient attention's backward, for one, has no deterministic
+    version, and forcing deterministic scatters costs throughput at width."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    precision = torch.get_float32_matmul_precision()
+    torch.use_deterministic_algorithms(device.type == "cpu")
+    if device.type == "cuda":
+        torch.set_float32_matmul_precision("high")
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+        torch.set_float32_matmul_precision(precision)
+
+
+def clip_and_measure(parameters: list[torch.nn.Parameter], max_norm: float) -> torch.Tensor:
+    """Clip the gradients to a total norm of `max_norm` and return each parameter's norm before clipping (zero
+    where a parameter got no gradient), all on the device: one fused norm kernel, no host sync."""
+    grads = [p.grad for p in parameters]
+    present = [g for g in grads if g is not None]
+    norms = iter(torch._foreach_norm(present))  # the fused per-tensor norm clip_grad_norm_ uses itself
+    per_parameter = torch.stack(
+        [
+            next(norms).float() if g is not None else present[0].new_zeros((), dtype=torch.float32)
+            for g in grads
+        ]
+    )
+    torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, per_parameter.norm())
+    return per_parameter
