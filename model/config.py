@@ -307,6 +307,12 @@ class ExperimentConfig(_Strict):
 RENAMED_KEYS = {"gate_threshold": "route_threshold", "max_gated_accuracy_drop": "max_routed_accuracy_drop"}
 
 
+def saved_model_config(values: dict[str, Any]) -> ModelConfig:
+    """The `ModelConfig` of a saved model, whichever version saved it: a renamed key is read under its current
+    name (a user's configuration is told the new name instead, `format_validation_error`)."""
+    return ModelConfig.model_validate({RENAMED_KEYS.get(key, key): value for key, value in values.items()})
+
+
 def format_validation_error(error: ValidationError, prefix: str = "") -> str:
     """Render pydantic errors as `key.path: problem` lines a user can act on."""
     lines = []

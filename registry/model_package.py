@@ -51,7 +51,7 @@ def _module_file(module: str) -> Path | None:
     return None
 
 
-def _imported_modules(path: Path) -> set[str]:
+def imported_modules(path: Path) -> set[str]:
     """Every module `path` imports, at any depth of its code (`from a.b import c` counts a.b and a.b.c)."""
     modules: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text())):
@@ -72,7 +72,7 @@ def served_modules(entry: Path = ENTRY_FILE) -> list[Path]:
         if path in needed:
             continue
         needed.add(path)
-        for module in _imported_modules(path):
+        for module in imported_modules(path):
             parts = module.split(".")
             for depth in range(1, len(parts) + 1):  # the packages above a module run when it is imported
                 found = _module_file(".".join(parts[:depth]))

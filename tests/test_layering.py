@@ -1,11 +1,14 @@
-"""The import graph, read from the source (no import executed): layers only import downwards, the package never
-imports the tools beside it, and the only module cycle is ZenML's flavor/implementation pair."""
+"""The import graph, read from the source (`imported_modules`, the reader that also finds the served model's
+code): layers only import downwards, inside `model/` as between the packages, the package never imports the
+tools beside it, the only module cycle is ZenML's flavor/implementation pair, and every module is one concept's
+size."""
 
 from __future__ import annotations
 
-import ast
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
+
+from registry.model_package import imported_modules
 
 REPO = Path(__file__).resolve().parents[1]
 # Each package and the packages it may import (model is the bottom: plain typed science, no ZenML).
@@ -29,16 +32,10 @@ def _modules() -> dict[str, set[str]]:
         for package in ALLOWED
         for path in (REPO / package).rglob("*.py")
     }
-    graph: dict[str, set[str]] = {}
-    for name, path in files.items():
-        imported: set[str] = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                imported |= {alias.name for alias in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                imported |= {node.module, *(f"{node.module}.{alias.name}" for alias in node.names)}
-        graph[name] = {target for target in imported if target in files and target != name}
-    return graph
+    return {
+        name: {target for target in imported_modules(path) if target in files and target != name}
+        for name, path in files.items()
+    }
 
 
 def test_packages_only_import_the_layers_below() -> None:
@@ -87,16 +84,6 @@ def _model_unit(module: str) -> str:
     return module.split(".")[1]
 
 
-def _imports(path: Path) -> set[str]:
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            modules |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            modules.add(node.module)
-    return modules
-
-
 def test_every_module_of_model_belongs_to_a_unit() -> None:
     units = {_model_unit(module) for module in _modules() if module.startswith("model.")}
     assert units == set(MODEL_UNITS), units ^ set(MODEL_UNITS)
@@ -118,7 +105,7 @@ def test_model_units_only_import_the_units_below() -> None:
 def test_the_network_never_imports_data_training_evaluation_or_report() -> None:
     # Spelled out, beside the table above: the layering a reader of nn/ relies on.
     for path in (REPO / "model" / "nn").rglob("*.py"):
-        imported = {module.split(".")[1] for module in _imports(path) if module.startswith("model.")}
+        imported = {module.split(".")[1] for module in imported_modules(path) if module.startswith("model.")}
         assert not imported & {"data", "training", "evaluation", "report", "gates"}, (path, imported)
 
 
@@ -126,7 +113,7 @@ def test_model_never_imports_zenml_mlflow_or_kfp() -> None:
     wrong = sorted(
         (str(path.relative_to(REPO)), module)
         for path in (REPO / "model").rglob("*.py")
-        for module in _imports(path)
+        for module in imported_modules(path)
         if module.split(".")[0] in FRAMEWORKS
     )
     assert not wrong, wrong

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from safetensors.torch import load_file, save_file
 
-from model.config import ModelConfig
+from model.config import saved_model_config
 from model.nn.transformer import CausalLatticeTransformer
 
 WEIGHTS_FILE = "model.safetensors"
@@ -38,7 +38,7 @@ def load_model(directory: str | Path) -> CausalLatticeTransformer:
     model = CausalLatticeTransformer(
         description["feature_names"],
         int(description["n_classes"]),
-        ModelConfig(**description["model"]),
+        saved_model_config(description["model"]),
         int(description["n_groups"]),
     )
     model.load_state_dict(load_file(str(directory / WEIGHTS_FILE)))

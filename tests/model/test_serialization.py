@@ -78,3 +78,16 @@ def test_load_names_the_missing_file(tmp_path: Path, tiny_model: CausalLatticeTr
     (directory / WEIGHTS_FILE).unlink()
     with pytest.raises(FileNotFoundError, match=WEIGHTS_FILE):
         load_model(directory)
+
+
+SAVED_BEFORE_SUBPACKAGES = Path(__file__).resolve().parents[1] / "data" / "model_saved_before_subpackages"
+
+
+def test_a_model_saved_before_model_was_split_into_subpackages_loads_and_predicts_the_same() -> None:
+    """Weights are keyed by attribute names, not module paths: a model trained and saved by the flat `model/`
+    (commit 5bd5807) loads into today's classes and gives the probabilities it gave then."""
+    expected = json.loads((SAVED_BEFORE_SUBPACKAGES / "expected.json").read_text())
+    model = load_model(SAVED_BEFORE_SUBPACKAGES)
+    with torch.no_grad():
+        probabilities = model.predict_proba(torch.tensor(expected["inputs"], dtype=torch.float32))
+    torch.testing.assert_close(probabilities, torch.tensor(expected["probabilities"]), rtol=0, atol=1e-6)
