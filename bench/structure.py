@@ -59,8 +59,9 @@ from bench.structure_report import markdown_table, summarise  # noqa: E402
 from bench.structure_suite import ABLATIONS, SUITE, configure, record_data  # noqa: E402
 from model.config import SplitConfig, SyntheticDataConfig  # noqa: E402
 from model.data.generator import make_synthetic_pancancer  # noqa: E402
+from model.data.sources import load_breast_cancer_dataset  # noqa: E402
 from model.data.splits import leave_one_group_out, split_dataset  # noqa: E402
-from model.data.tables import Dataset, load_breast_cancer_dataset  # noqa: E402
+from model.data.tables import Dataset  # noqa: E402
 from model.evaluation.baselines import causal_ceiling  # noqa: E402
 from model.evaluation.graph_metrics import structure_recovery  # noqa: E402
 from model.nn.transformer import CausalLatticeTransformer  # noqa: E402

@@ -11,7 +11,7 @@ import pandas as pd
 from model.config import BreastCancerDataConfig, DataSource, SyntheticDataConfig, TableDataConfig
 from model.data.files import read_table_file
 from model.data.generator import make_synthetic_pancancer
-from model.data.tables import Dataset, load_breast_cancer_dataset
+from model.data.tables import Dataset
 from model.data.validation import (
     MAX_ABS_VALUE,
     check_duplicate_names,
@@ -134,3 +134,18 @@ def load_dataset(source: DataSource, min_group_size: int) -> Dataset:
         dataset = load_table(source)
     validate_dataset(dataset, min_group_size)
     return dataset
+
+
+def load_breast_cancer_dataset() -> Dataset:
+    """The Wisconsin breast cancer set shipped inside scikit-learn (no network)."""
+    from sklearn.datasets import load_breast_cancer
+
+    bunch = load_breast_cancer()
+    names = [str(n).replace(" ", "_") for n in bunch.feature_names]
+    return Dataset(
+        features=np.asarray(bunch.data, dtype=np.float32),
+        feature_names=names,
+        labels=np.asarray(bunch.target, dtype=np.int64),
+        class_names=[str(n) for n in bunch.target_names],
+        name="breast_cancer",
+    )

@@ -1,5 +1,5 @@
 """The data the model learns from: the `Dataset` (features, label, cohorts, and the true graph where one is
-known), train-only standardisation, and the shipped Wisconsin breast-cancer table.
+known), and train-only standardisation (the part the served model needs too).
 
 Users' files are read by `model.data.files` and turned into a `Dataset` by `model.data.sources`;
 `model.data.validation` rejects bad input with a `DataValidationError` that names the column or row and the fix,
@@ -98,21 +98,6 @@ class Standardizer:
         return cls(
             mean=np.asarray(values["mean"], dtype=np.float32), std=np.asarray(values["std"], dtype=np.float32)
         )
-
-
-def load_breast_cancer_dataset() -> Dataset:
-    """The Wisconsin breast cancer set shipped inside scikit-learn (no network)."""
-    from sklearn.datasets import load_breast_cancer
-
-    bunch = load_breast_cancer()
-    names = [str(n).replace(" ", "_") for n in bunch.feature_names]
-    return Dataset(
-        features=np.asarray(bunch.data, dtype=np.float32),
-        feature_names=names,
-        labels=np.asarray(bunch.target, dtype=np.int64),
-        class_names=[str(n) for n in bunch.target_names],
-        name="breast_cancer",
-    )
 
 
 def feature_tensor(data: Dataset) -> torch.Tensor:

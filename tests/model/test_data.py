@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from model.config import BreastCancerDataConfig, SplitConfig
-from model.data.sources import load_dataset
+from model.data.sources import load_breast_cancer_dataset, load_dataset
 from model.data.splits import split_dataset
-from model.data.tables import Dataset, load_breast_cancer_dataset
+from model.data.tables import Dataset
 from model.data.validation import validate_dataset
 from model.errors import DataValidationError
 
