@@ -45,6 +45,8 @@ def save_model(model: CausalLatticeTransformer, directory: str | Path) -> Path:
 def load_model(directory: str | Path) -> CausalLatticeTransformer:
     """Rebuild a model that `save_model` wrote, in eval mode, without unpickling anything.
 
+    A model saved by an earlier version loads too: a renamed configuration key is read under its current name.
+
     Args:
         directory (str | Path): the directory holding `WEIGHTS_FILE` and `CONFIG_FILE`.
 
