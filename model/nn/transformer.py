@@ -109,8 +109,9 @@ class CausalLatticeTransformer(nn.Module):
         # A linear classifier of z alone, trained beside the task (TrainConfig.latent_supervision says why); it
         # plays no part in the logits.
         self.latent_head = nn.Linear(config.d_latent, n_classes) if n_classes > 0 else None
-        # A linear readout of the readable features beside the head (model/nn/readout.py says why). Zeros until
-        # `initialise_readout`, and no random draws here: the structure phase's random stream is unchanged.
+        # A linear readout of the readable features beside the head (docs/science.md, "Design in one page", says
+        # why). Zeros until `initialise_readout`, and no random draws here: the structure phase's random stream is
+        # unchanged.
         self.readable_readout = nn.Parameter(torch.zeros(n_classes, len(feature_names)))
         self.lattice_is_dag = True
         for name in ("edge_index", "edge_weight", "readable", "prior", "bias", "rope_cos", "rope_sin"):
