@@ -92,7 +92,8 @@ def prediction_baselines(split: DataSplit, features: list[str] | None = None) ->
 
 def non_descendant_ceiling(split: DataSplit) -> float:
     """Logistic regression on every feature but the label's true descendants: what a linear predictor that reads
-    only the label's non-descendants (SPEC §2.9) can reach, for comparison with the all-feature baselines."""
+    only the label's non-descendants (docs/design.md §2.9) can reach, for comparison with the all-feature
+    baselines."""
     children = set(split.train.label_children or [])
     keep = [name for name in split.train.feature_names if name not in children]
     return baseline_accuracy(

@@ -18,7 +18,7 @@ class _Strict(BaseModel):
 
 
 class LambdaConfig(_Strict):
-    """Loss weights of SPEC §2.7 (seed III.2 defaults)."""
+    """Loss weights of docs/design.md §2.7 (the seed's III.2 defaults: docs/design.md#the-seed-document)."""
 
     causal: float = Field(default=0.5, ge=0)
     geometric: float = Field(default=0.3, ge=0)
@@ -150,7 +150,7 @@ MAX_CELLS = 50_000_000  # 200 MB of float32: a large omics table, generated in s
 
 
 class SyntheticDataConfig(_Strict):
-    """The embedded synthetic pan-cancer structural causal model (SPEC §3, model/data/generator.py).
+    """The embedded synthetic pan-cancer structural causal model (docs/design.md §3, model/data/generator.py).
 
     Genes on a random DAG (Erdős–Rényi or scale-free) with linear or nonlinear mechanisms; cohorts differ by
     shifted root means and a few changed mechanisms; a label caused by `n_causal_genes` genes; downstream
@@ -259,7 +259,7 @@ class VisualizationConfig(_Strict):
 
 
 class GateConfig(_Strict):
-    """Promotion gates of SPEC §5."""
+    """Promotion gates of docs/design.md §5."""
 
     max_seed_accuracy_std: float = 0.015
     max_subset_accuracy_gap: float = 0.05

@@ -7,8 +7,8 @@ pipeline run's parent MLflow run (named after the ZenML run) and a nested run na
 * nested step run: the step's parameters, metrics (per-epoch history for trainings) and tags
   `zenml_pipeline`, `zenml_run`, `zenml_run_id`, `zenml_step` (+ `view`, `seed` for trainings);
 * parent run: the whole validated config as flattened dotted params, the same ZenML tags, summary metrics as
-  `<step>/<metric>`, and every result file of SPEC §4 under the same relative path as in `results/<run>/`
-  (`visuals/attention/heatmap.png`, `logs/grad/train.json`, `reports/summary.md`, ...).
+  `<step>/<metric>`, and every result file of docs/design.md §4 under the same relative path as in
+  `results/<run>/` (`visuals/attention/heatmap.png`, `logs/grad/train.json`, `reports/summary.md`, ...).
 
 Every function is a no-op when no MLflow run is active (a stack without an experiment tracker), so the steps
 run unchanged on any stack. mlflow is only imported when a run can be active: ZenML's tracker has imported it

@@ -1,4 +1,5 @@
-"""promote: register the main model in MLflow and move `champion` only when the SPEC §5 gates allow it."""
+"""promote: register the main model in MLflow and move `champion` only when the gates (docs/design.md §5)
+allow it."""
 
 import logging
 from typing import Annotated

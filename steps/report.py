@@ -45,8 +45,8 @@ def report(
     logistic-regression baseline) and `experiment` (profile, gates, evaluation.metrics, report.language).
     Writes `reports/summary.md` and `reports/summary.html` (every figure interactive, plotly.js inlined), and
     with `report.language: both` also `summary.ja.md` and `summary.ja.html`, and logs them to MLflow. Returns
-    `promotion_verdict` (the SPEC §5 gates and the leakage gates), `summary` and `summary_html` (the first
-    language's) and `model_card` (the registered model version's description, also in
+    `promotion_verdict` (the gates of docs/design.md §5 and the leakage gates), `summary` and `summary_html`
+    (the first language's) and `model_card` (the registered model version's description, also in
     `reports/model_card.md`).
     """
     begin_step(experiment)

@@ -20,7 +20,7 @@ def subset_generalization(
     data_splits: DataSplits,
     experiment: ExperimentConfig,
 ) -> Annotated[ProtocolOutcome, "subset_result"]:
-    """Seed VI.3 over the cohort trainings.
+    """Seed VI.3 (docs/design.md#the-seed-document) over the cohort trainings.
 
     Reads `trained_models[i]` (from invocation `run_names[i]`; their data views say within-cohort or held-out)
     and `data_splits` (the cohorts, for the drift reports, and each held-out cohort's rows, for the logistic

@@ -5,7 +5,7 @@ This executes what the pods would: each task's container `command + args` from t
 environment, the secret-sourced variables you supply, and `KFP_RUN_ID`. Placeholders are filled the way the KFP
 driver/launcher fills them (`{{$.inputs.parameters['x']}}` from the task's constant inputs, whose own
 `{{$.pipeline_job_uuid}}` etc. become the local run's values). Against the ZenML store the YAML was compiled
-on (same `ZENML_CONFIG_PATH`), the steps complete a real ZenML pipeline run (SPEC section 6).
+on (same `ZENML_CONFIG_PATH`), the steps complete a real ZenML pipeline run (docs/design.md §6).
 
     python -m tools kfp-run build/kubeflow/causal_experiment_pipeline.yaml [--secret NAME.KEY=VALUE] ...
 

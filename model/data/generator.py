@@ -1,4 +1,5 @@
-"""Synthetic pan-cancer structural causal models (SPEC §3): the embedded default data and the benchmark suite.
+"""Synthetic pan-cancer structural causal models (docs/design.md §3): the embedded default data and the
+benchmark suite.
 
 Genes sit on a random DAG; each gene's mechanism is a sum of (non)linear functions of its standardised parents,
 rescaled to a fixed signal-to-noise ratio. Cohorts are environments: root genes' means shift between cohorts and

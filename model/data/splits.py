@@ -1,10 +1,10 @@
 """Which rows a training learns from and is tested on: the typed data view, and the splits it names.
 
-`DataView()` is the main stratified split; `DataView(kind="group", group=g)` trains and tests within cohort `g`
-(seed VI.3 `train_subset`); `DataView(kind="logo", group=g)` trains on every other cohort and tests on all of
-`g` (leave-one-group-out). `str(view)` (`main`, `group:lung`, `logo:lung`) is only for people and MLflow tags;
-`DataView.parse` is its one inverse. `make_splits` makes every view's `DataSplit` once, with the standardisation
-fitted on its training rows alone.
+`DataView()` is the main stratified split; `DataView(kind="group", group=g)` trains and tests within cohort
+`g` (seed VI.3 `train_subset`, docs/design.md#the-seed-document); `DataView(kind="logo", group=g)` trains on
+every other cohort and tests on all of `g` (leave-one-group-out). `str(view)` (`main`, `group:lung`,
+`logo:lung`) is only for people and MLflow tags; `DataView.parse` is its one inverse. `make_splits` makes
+every view's `DataSplit` once, with the standardisation fitted on its training rows alone.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 attention weights, the KL to the prior and the least KL any attention under the lattice mask can have).
 
 Every check of the protocol (this package's `*_check` modules, `reproducibility`, `cohort_subsets`) returns a
-`ProtocolOutcome`: measured numbers plus the files of SPEC §4 (relative path -> bytes). The bytes travel inside
-the ZenML artifact, so a later step (the report) has them wherever it runs.
+`ProtocolOutcome`: measured numbers plus the files of docs/design.md §4 (relative path -> bytes). The bytes
+travel inside the ZenML artifact, so a later step (the report) has them wherever it runs.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The cohort subsets of the seed's VI.3: per-cohort trainings and leave-one-cohort-out beside their baselines and drift."""
+"""The cohort subsets of the seed's VI.3 (docs/design.md#the-seed-document): per-cohort trainings and
+leave-one-cohort-out beside their baselines and drift."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """The promotion decision as a pure function, plus its round trip through model-version tags.
 
-SPEC §5: a model that fails a gate is registered but never becomes `champion`; a challenger replaces the
-champion only if it is at least as good on the same held-out data. No MLflow or ZenML here: data in, decision
-out.
+docs/design.md §5: a model that fails a gate is registered but never becomes `champion`; a challenger replaces
+the champion only if it is at least as good on the same held-out data. No MLflow or ZenML here: data in,
+decision out.
 """
 
 from __future__ import annotations
@@ -49,9 +49,9 @@ def decide_promotion(
     reasons = [f"gate failed: {g.describe()}" for g in gates if g.blocks]
     notes = [f"gate not applicable: {g.name} ({g.reason})" for g in gates if not g.applicable]
     if gates and not any(g.applicable for g in gates):
-        reasons.append("no gate applies to this data: nothing shows the model meets SPEC §5")
+        reasons.append("no gate applies to this data: nothing shows the model meets docs/design.md §5")
     if not gates:
-        reasons.append("no gate results: nothing shows the model meets SPEC §5")
+        reasons.append("no gate results: nothing shows the model meets docs/design.md §5")
     if not math.isfinite(challenger_accuracy):
         reasons.append(f"challenger accuracy is not a number ({challenger_accuracy})")
     elif champion_accuracy is not None:

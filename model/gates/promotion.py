@@ -1,4 +1,4 @@
-"""Promotion gates of SPEC §5: whether a trained model may become the MLflow `champion`.
+"""Promotion gates of docs/design.md §5: whether a trained model may become the MLflow `champion`.
 
 The one function that evaluates them from the run's numbers, and the not-applicable gate for data that cannot
 have one; `gate_table` is their one Markdown rendering (the run summary and the promotion decision both print

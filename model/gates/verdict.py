@@ -1,4 +1,5 @@
-"""The promotion verdict of one run: the SPEC §5 gates over the protocol's outcomes, not applicable where the data cannot have them, and the leakage gates."""
+"""The promotion verdict of one run: the gates of docs/design.md §5 over the protocol's outcomes, not
+applicable where the data cannot have them, and the leakage gates."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from model.gates.promotion import evaluate_promotion_gates
 
 
 def not_applicable_reasons(experiment: ExperimentConfig, data_splits: DataSplits) -> dict[str, str]:
-    """The SPEC §5 gates this data cannot have, and why."""
+    """The gates (docs/design.md §5) this data cannot have, and why."""
     reasons = {}
     cohorts = experiment.evaluation.subsets
     if len(cohorts) < 2:
@@ -36,7 +37,8 @@ def promotion_verdict(
     subsets: ProtocolOutcome,
     utility: ProtocolOutcome,
 ) -> PromotionVerdict:
-    """SPEC §5's gates (not applicable where the data cannot have them) and the leakage gates."""
+    """The gates of docs/design.md §5 (not applicable where the data cannot have them) and the leakage
+    gates."""
     gate_inputs = {
         "accuracy_std": reproducibility.metrics["accuracy_std"],
         "subset_accuracy_gap": subsets.metrics["subset_accuracy_gap"],

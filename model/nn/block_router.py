@@ -1,8 +1,9 @@
-"""MetaUtilityLayer: per-sample, per-block utilities that switch the causal blocks on and off (SPEC §2.6).
+"""MetaUtilityLayer: per-sample, per-block utilities that switch the causal blocks on and off (docs/design.md §2.6).
 
 Training uses a straight-through hard switch (forward value 0/1, gradient through the soft utility) over the
 full batch. Inference really skips: each block runs only on the sub-batch whose switch is on (gather, run,
-scatter back), so a skipped block costs no FLOPs.
+scatter back), so a skipped block costs no FLOPs. What routing saves, measured: docs/science.md, "Width on one
+GPU".
 """
 
 from __future__ import annotations
@@ -16,24 +17,48 @@ from torch import nn
 
 from model.nn.attention import CausalBlock
 
+__all__ = ["MetaUtilityLayer", "RoutedPass"]
+
 
 @dataclass
 class RoutedPass:
-    """What one pass through the routed stack produced."""
+    """What one pass through the routed stack produced.
 
-    hidden: torch.Tensor  # (B, T, d)
-    utilities: torch.Tensor  # (B, n_blocks) soft utilities in (0, 1)
-    routes: torch.Tensor  # (B, n_blocks) the router's on/off decisions applied (0/1)
-    attentions: list[torch.Tensor]  # per block (B, heads, R, T) for the requested query rows; else empty
-    kl_terms: list[torch.Tensor]  # per block kl_causal of the requested rows, when their prior was given
+    Attributes:
+        hidden (torch.Tensor): the token states after the last block, shape (B, T, d).
+        utilities (torch.Tensor): soft utilities in (0, 1), shape (B, n_blocks).
+        routes (torch.Tensor): the router's on/off decisions applied (0/1), shape (B, n_blocks).
+        attentions (list[torch.Tensor]): per block, the attention of the requested query rows, shape
+            (B, heads, R, T); empty when none were requested.
+        kl_terms (list[torch.Tensor]): per block, the scalar `kl_causal` of the requested rows, when their prior
+            was given.
+    """
+
+    hidden: torch.Tensor
+    utilities: torch.Tensor
+    routes: torch.Tensor
+    attentions: list[torch.Tensor]
+    kl_terms: list[torch.Tensor]
 
 
 class MetaUtilityLayer(nn.Module):
-    """Routes each sample through a subset of the blocks.
+    """Routes each sample through a subset of the causal blocks.
 
     Block 0 is always on: the [CLS] state entering it is the same learned vector for every sample, so a
     router there could only switch the block on or off for the whole batch (and switching it off leaves [CLS]
-    blind to the features). Its utility is reported as 1. Blocks 1.. each have a router.
+    blind to the features). Its utility is reported as 1. Blocks 1.. each have a router: LayerNorm, a GELU MLP
+    of width max(d / 4, 4), and a sigmoid over the [CLS] state entering the block.
+
+    Args:
+        blocks (list[CausalBlock]): the stack of causal blocks, in order.
+        d_model (int): token width d.
+        threshold (float): a block runs for a sample when its utility exceeds this.
+        init_bias (float): the routers' initial output bias; sigmoid(2.0) = 0.88, so every block starts on.
+
+    Shapes:
+        - **input:** token states `h` (B, T, d) with [CLS] first; RoPE `cos`, `sin` (T, d_h / 2); the attention
+          bias (T, T').
+        - **output:** a `RoutedPass`: states (B, T, d), utilities and routes (B, n_blocks).
     """
 
     utility_sum: torch.Tensor
@@ -60,10 +85,15 @@ class MetaUtilityLayer(nn.Module):
         self.reset_parameters()
 
     def compile_blocks(self, cuda_graphs: bool = False) -> None:
-        """Run full-batch passes through `torch.compile`d blocks, with `cuda_graphs` replayed as CUDA graphs
-        (one launch per block instead of dozens: at small F a step is bound by launches, not by the GPU).
-        Routed inference keeps the eager blocks: its sub-batches change size from block to block, which would
-        recompile."""
+        """Run full-batch passes through `torch.compile`d blocks.
+
+        With `cuda_graphs` they are replayed as CUDA graphs (one launch per block instead of dozens: at small F
+        a step is bound by launches, not by the GPU). Routed inference keeps the eager blocks: its sub-batches
+        change size from block to block, which would recompile.
+
+        Args:
+            cuda_graphs (bool): compile with `mode="reduce-overhead"` (CUDA graphs).
+        """
         # Static shapes: a training run has one batch shape (and at most a smaller last batch); dynamic-shape
         # graphs hit an inductor backward bug (torch 2.11, "shape ... is invalid") when sizes change.
         self.full_batch_blocks = [
@@ -76,9 +106,11 @@ class MetaUtilityLayer(nn.Module):
         ]
 
     def use_eager_blocks(self) -> None:
+        """Run full-batch passes through the blocks as they are, uncompiled."""
         self.full_batch_blocks = [cast(CausalBlock, block).routed_update for block in self.blocks]
 
     def reset_parameters(self) -> None:
+        """Draw the routers' weights afresh, set their output bias to `init_bias`, and clear the utility sums."""
         for router in self.routers:
             router = cast(nn.Sequential, router)
             for module in router:
@@ -88,15 +120,28 @@ class MetaUtilityLayer(nn.Module):
         self.reset_utility()
 
     def reset_utility(self) -> None:
+        """Clear the running utility sums that `get_utility` averages."""
         self.utility_sum.zero_()
         self.utility_count.zero_()
 
     def get_utility(self) -> torch.Tensor:
-        """Mean utility per block over the samples seen since the last `reset_utility()`."""
+        """Mean utility per block over the routed samples seen since the last `reset_utility()`.
+
+        Returns:
+            torch.Tensor: the mean utility of each block, shape (n_blocks,).
+        """
         return self.utility_sum / self.utility_count.clamp_min(1)
 
     def utility(self, index: int, h: torch.Tensor) -> torch.Tensor:
-        """u_b per sample from the [CLS] state entering block b: (B, T, d) -> (B,)."""
+        """The utility u_b of block b per sample, from the [CLS] state entering it.
+
+        Args:
+            index (int): the block's index b; block 0 has no router and its utility is 1.
+            h (torch.Tensor): the token states entering the block, shape (B, T, d).
+
+        Returns:
+            torch.Tensor: u_b in (0, 1), shape (B,).
+        """
         if index == 0:
             return h.new_ones(h.shape[0])
         return torch.sigmoid(self.routers[index - 1](h[:, 0])).squeeze(-1)
@@ -112,10 +157,29 @@ class MetaUtilityLayer(nn.Module):
         prior_rows: torch.Tensor | None = None,
         kl_stride: int = 1,
     ) -> RoutedPass:
-        """Run the stack. Training: straight-through switches over the full batch. Inference: real skipping unless
-        `dense`. `weight_rows` asks every block for the explicit attention of those query rows, or with
-        `prior_rows` for their kl_causal on every `kl_stride`-th sample (not while skipping: a skipped sample
-        has no attention to report)."""
+        """Run the stack of blocks under the routers.
+
+        Training: straight-through switches over the full batch. Inference: real skipping unless `dense`.
+        `weight_rows` asks every block for the explicit attention of those query rows, or with `prior_rows` for
+        their kl_causal on every `kl_stride`-th sample (not while skipping: a skipped sample has no attention to
+        report). Routed (not dense) passes add their utilities to the sums `get_utility` averages.
+
+        Args:
+            h (torch.Tensor): token states after message passing, shape (B, T, d).
+            cos (torch.Tensor): RoPE cosines per token, shape (T, d_h / 2).
+            sin (torch.Tensor): RoPE sines per token, shape (T, d_h / 2).
+            bias (torch.Tensor): the padded attention bias, shape (T, T').
+            dense (bool): run every block for every sample.
+            weight_rows (torch.Tensor | None): token indices of the R query rows whose attention to report.
+            prior_rows (torch.Tensor | None): the causal prior's rows for them, shape (R, F): report the KL.
+            kl_stride (int): estimate the KL on every `kl_stride`-th sample only.
+
+        Returns:
+            RoutedPass: the final states, the utilities, the routes applied and what was asked for.
+
+        Raises:
+            ValueError: `weight_rows` on a skipping pass (eval mode without `dense`).
+        """
         skipping = not dense and not self.training
         if skipping and weight_rows is not None:
             raise ValueError("attention weights come from the dense pass: call with dense=True")

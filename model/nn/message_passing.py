@@ -1,4 +1,4 @@
-"""LatticeEncoder: the learned causal lattice over the variables and message passing over it (SPEC §2.2).
+"""LatticeEncoder: the learned causal lattice over the variables and message passing over it (docs/design.md §2.2).
 
 The lattice is the output of the structure learner (`model.structure.equations`): edge-inclusion probabilities over the
 features, plus the label as one more node when the data has a label. The predictor reads it detached, through a
@@ -20,34 +20,81 @@ from torch_geometric.nn import GraphConv
 from model.structure.equations import StructuralEquationModel
 from model.structure.graph_ops import aggregate_parents, hop_distances, transitive_closure
 
+__all__ = ["LatticeEncoder", "LatticeView", "SharedEdgeGraphConv"]
+
 
 @dataclass(frozen=True)
 class LatticeView:
-    """What the predictor reads from the lattice (all detached, on the lattice's device)."""
+    """What the predictor reads from the lattice (all detached, on the lattice's device).
 
-    adjacency: torch.Tensor  # (F, F) edge probabilities between features
-    linked: torch.Tensor  # (F, F) bool: thresholded edges between features
-    edge_index: torch.Tensor  # (2, E) parent -> child, each child's top-k parents among the linked ones
-    edge_weight: torch.Tensor  # (E,)
-    ancestors: torch.Tensor  # (F, F) bool: ancestors[i, j] = j is an ancestor of i (through any node)
-    readable: torch.Tensor  # (F,) bool: features the prediction may read
-    distances: torch.Tensor  # (F, F) hop distances on the symmetrised thresholded feature lattice
+    Attributes:
+        adjacency (torch.Tensor): edge probabilities between features, shape (F, F).
+        linked (torch.Tensor): bool, the thresholded edges between features, shape (F, F).
+        edge_index (torch.Tensor): parent -> child edges, each child's top-k parents among the linked ones,
+            shape (2, E).
+        edge_weight (torch.Tensor): those edges' probabilities, shape (E,).
+        ancestors (torch.Tensor): bool, `ancestors[i, j]`: j is an ancestor of i (through any node, the label
+            included), shape (F, F).
+        readable (torch.Tensor): bool, the features the prediction may read, shape (F,).
+        distances (torch.Tensor): hop distances on the symmetrised thresholded feature lattice, shape (F, F).
+        is_dag (bool): whether the thresholded lattice (label included) has no directed cycle.
+    """
+
+    adjacency: torch.Tensor
+    linked: torch.Tensor
+    edge_index: torch.Tensor
+    edge_weight: torch.Tensor
+    ancestors: torch.Tensor
+    readable: torch.Tensor
+    distances: torch.Tensor
     is_dag: bool
 
 
 class SharedEdgeGraphConv(GraphConv):
-    """torch-geometric's `GraphConv`, x'_j = W₁·x_j + W₂·Σ_(i→j) w_ij·x_i, for a batch of token sets that share
-    one edge list. PyG's static-graph mode gathers a (B, E, d) tensor of per-edge messages (the out-of-memory
-    of issue 9); here the sum is one sparse product over the whole batch (`aggregate_parents`)."""
+    """torch-geometric's `GraphConv` for a batch of token sets that share one edge list.
+
+    x'_j = W₁·x_j + W₂·Σ_(i→j) w_ij·x_i, with GraphConv's own weights (`lin_root` W₁, `lin_rel` W₂). PyG's
+    static-graph mode gathers a (B, E, d) tensor of per-edge messages (the out-of-memory of issue 9); here the
+    sum is one sparse product over the whole batch (`aggregate_parents`). Constructor arguments are
+    `GraphConv`'s.
+
+    Shapes:
+        - **input:** node states `x` (B, F, d), shared edges `edge_index` (2, E) and `edge_weight` (E,).
+        - **output:** updated node states (B, F, d_out).
+    """
 
     def forward(self, x: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
+        """Apply the convolution to every sample over the shared edges.
+
+        Args:
+            x (torch.Tensor): node states, shape (B, F, d).
+            edge_index (torch.Tensor): parent -> child edges, shape (2, E).
+            edge_weight (torch.Tensor): edge weights w_ij, shape (E,).
+
+        Returns:
+            torch.Tensor: x' of shape (B, F, d_out).
+        """
         aggregated = aggregate_parents(x, edge_index, edge_weight).to(x.dtype)
         return self.lin_rel(aggregated) + self.lin_root(x)
 
 
 class LatticeEncoder(nn.Module):
-    """Holds the structural-equation model (and with it the lattice) and message-passes feature tokens
-    along the lattice with a torch-geometric `GraphConv` (`SharedEdgeGraphConv`)."""
+    """The lattice's holder and message passing of feature tokens along it.
+
+    Holds the structural-equation model (and with it the lattice) and message-passes feature tokens along the
+    lattice with a torch-geometric `GraphConv` (`SharedEdgeGraphConv`), as a LayerNorm-ed residual update.
+
+    Args:
+        feature_names (list[str]): the F feature names, in column order; the nodes of `get_graph`.
+        d_model (int): token width d.
+        sem (StructuralEquationModel): the structure learner whose edge probabilities are the lattice.
+        threshold (float): an edge is in the thresholded lattice when its probability is at least this.
+        top_k_parents (int): each node's message passing reads at most its k most probable linked parents.
+
+    Shapes:
+        - **input:** feature tokens (B, F, d), edges `edge_index` (2, E) and `edge_weight` (E,) from `view()`.
+        - **output:** feature tokens (B, F, d).
+    """
 
     def __init__(
         self,
@@ -67,25 +114,40 @@ class LatticeEncoder(nn.Module):
 
     @property
     def n_features(self) -> int:
+        """The number of features F (the label node, if any, not counted)."""
         return len(self.feature_names)
 
     def reset_parameters(self) -> None:
+        """Reset the structural-equation model (edges at probability 0.5), the convolution and the norm."""
         self.sem.reset_parameters()
         self.conv.reset_parameters()
         self.norm.reset_parameters()
 
     def full_adjacency(self) -> torch.Tensor:
-        """(N, N) edge probabilities over the features and, last, the label node when there is one."""
+        """Edge probabilities over the features and, last, the label node when there is one.
+
+        Returns:
+            torch.Tensor: A with A[i, j] the probability of edge i -> j, shape (N, N), N = F or F + 1.
+        """
         return self.sem.adjacency()
 
     def adjacency(self) -> torch.Tensor:
-        """(F, F) edge probabilities between features; A[i, j] is the probability of edge i -> j."""
+        """Edge probabilities between features.
+
+        Returns:
+            torch.Tensor: A with A[i, j] the probability of edge i -> j, shape (F, F).
+        """
         n = self.n_features
         return self.sem.adjacency()[:n, :n]
 
     @torch.no_grad()
     def view(self) -> LatticeView:
-        """The thresholded lattice and everything derived from it, detached."""
+        """The thresholded lattice and everything the predictor derives from it, detached.
+
+        Returns:
+            LatticeView: edges for message passing, the ancestral relation, hop distances and the readable
+            features, on the lattice's device.
+        """
         full = self.sem.adjacency().detach()
         n = self.n_features
         linked_full = full >= self.threshold
@@ -114,15 +176,31 @@ class LatticeEncoder(nn.Module):
     def forward(
         self, tokens: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor
     ) -> torch.Tensor:
-        """Message passing from parents to children: (B, F, d) -> (B, F, d), residual. The edge list is
-        shared by every sample (one sparse product for the batch), never replicated per sample."""
+        """Message passing from parents to children, as a residual update.
+
+        The edge list is shared by every sample (one sparse product for the batch), never replicated per sample.
+
+        Args:
+            tokens (torch.Tensor): feature tokens, shape (B, F, d).
+            edge_index (torch.Tensor): parent -> child edges, shape (2, E).
+            edge_weight (torch.Tensor): edge weights, shape (E,).
+
+        Returns:
+            torch.Tensor: `tokens + LayerNorm(GraphConv(tokens))`, shape (B, F, d).
+        """
         messages = self.conv(tokens, edge_index, edge_weight)
         return tokens + self.norm(messages)
 
     def get_graph(self, threshold: float | None = None, label_name: str | None = None) -> nx.DiGraph:
         """The learned lattice as a weighted DiGraph over feature names (edges with A_ij >= threshold).
 
-        With `label_name` and a label node, the label joins the graph under that name.
+        Args:
+            threshold (float | None): the edge cut-off; None uses the encoder's `threshold`.
+            label_name (str | None): with a label node, the label joins the graph under this name.
+
+        Returns:
+            nx.DiGraph: nodes are the feature names (and the label's), edges carry `weight` = A_ij; the graph's
+            `threshold` attribute is the cut-off used.
         """
         cutoff = self.threshold if threshold is None else threshold
         weights = self.sem.adjacency().detach().cpu()

@@ -96,7 +96,7 @@ def render_model_card(
         "|---|---|---|",
         *[f"| {name} | {value} | {reference} |" for name, value, reference in measured],
         "",
-        "## Promotion gates (SPEC §5)",
+        "## Promotion gates (docs/design.md §5)",
         "",
         *gate_table(gates),
         "",

@@ -41,7 +41,8 @@ def active_blocks(utility: Mapping[str, Any], threshold: float) -> list[int]:
 def vii_rows(
     config: ExperimentConfig, metrics: Mapping[str, Mapping[str, Any]], language: str
 ) -> list[tuple[str, str, str, str]]:
-    """(experiment, observation, measured, interpretation) for Exp-1..5 and the cohort test VI.3."""
+    """(experiment, observation, measured, interpretation) for Exp-1..5 and the cohort test VI.3
+    (the seed's parts: docs/design.md#the-seed-document)."""
     t, ref = phrases(language), config.gates
 
     def f(value: Any, digits: int = 3) -> str:

@@ -88,7 +88,7 @@ TEXT: dict[str, dict[str, str]] = {
         "regression on every feature and on the label's true parents (the oracle, where the data knows them).",
         "logo_columns": "| held-out cohort | this model | logistic regression | oracle |",
         # Gates, promotion, figures
-        "gates": "Promotion gates (SPEC §5)",
+        "gates": "Promotion gates (docs/design.md §5)",
         "all_passed": "**All applicable gates passed: {v}**",
         "not_applicable": "; {name} not applicable ({reason})",
         "failed": "- {name} FAILED: {reason}",
@@ -200,7 +200,7 @@ TEXT: dict[str, dict[str, str]] = {
         "logo_text": "他のコホートで学習し、除外したコホートの全行でテストした精度を、全特徴量のロジスティック回帰、"
         "およびラベルの真の親のみのロジスティック回帰（oracle、データが真の親を知る場合）と並べる。",
         "logo_columns": "| 除外コホート | 本モデル | ロジスティック回帰 | oracle |",
-        "gates": "昇格ゲート（判定基準、SPEC §5）",
+        "gates": "昇格ゲート（判定基準、docs/design.md §5）",
         "all_passed": "**適用される全ゲート合格: {v}**",
         "not_applicable": "; {name} は適用外（{reason}）",
         "failed": "- {name} 不合格: {reason}",

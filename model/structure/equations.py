@@ -1,24 +1,9 @@
-"""Structure learning for the lattice (SPEC §2.2): a structural-equation model with per-target input masks,
-edge-inclusion probabilities `A = sigmoid(Θ/τ)`, cohorts as environments and acyclicity enforced by an
-augmented-Lagrangian schedule.
+"""Structure learning for the lattice (docs/design.md §2.2): the structural-equation model and its score.
 
-Nodes are the F features and, with a label, the label as node F. Each node j has its own mechanism over its
-masked parents, `x̂_j = f_j(M[:, j] ⊙ x) = Σ_i M_ij Σ_k w_ijk φ_k(x_i) + b_j`: a first layer of its own
-(`w_·j`) over a fixed basis φ of each parent (the value and five Gaussian bumps), i.e. a causal additive model.
-All targets are evaluated at once as one matrix product over the basis, so the cost is B·F·|φ|·F with no
-per-sample F×F tensor. Additivity is deliberate: a mechanism cannot build interactions, so it cannot use a
-cohort-revealing feature to switch the sign of an anti-causal predictor (measured: MLP mechanisms did exactly
-that, see docs/science.md). Features are Gaussian with a learned noise scale (the score is invariant to each
-feature's scale); the label's mechanism is an additive logistic classifier.
-
-`M` is a straight-through Bernoulli sample of A while fitting (a few samples per step, each on its own slice of
-the batch), so a mechanism cannot rescale a small gate back up and the L1 term on A really removes edges.
-
-Cohorts are environments. Every feature mechanism has a per-cohort shift and a signed per-cohort scale, and
-the label's effect on each of its children may differ per cohort; all are centred over cohorts and
-L1-penalised (sparse mechanism shifts). The label's own mechanism gets only a per-cohort base rate: how the
-label's causes act is the same everywhere. Explaining data against the causal direction needs more shifts (or
-a cohort-dependent label mechanism, which is not available), so the score prefers the causal orientation.
+A causal additive model with per-target input masks, edge-inclusion probabilities `A = sigmoid(Θ/τ)` and
+cohorts as environments; acyclicity is enforced by an augmented-Lagrangian schedule. Why the mechanisms are
+additive, why the masks are sampled and why the cohorts get sparse shifts, with what was measured:
+docs/science.md, "Design in one page" and "What did not work, and why".
 
 This module holds the model and its score; the fitting loop is model/structure/fit.py, the acyclicity term
 and its schedule model/structure/acyclicity.py.
@@ -33,13 +18,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+__all__ = [
+    "BASIS_CENTRES",
+    "N_BASIS",
+    "StructuralEquationModel",
+    "StructureFit",
+    "StructureScore",
+    "additive_basis",
+]
+
+# The centres of the basis's Gaussian bumps, in standard deviations of a standardised variable.
 BASIS_CENTRES = (-2.0, -1.0, 0.0, 1.0, 2.0)
+# Basis functions per parent: the value itself and one bump per centre.
 N_BASIS = len(BASIS_CENTRES) + 1
 
 
 def additive_basis(x: torch.Tensor) -> torch.Tensor:
-    """(B, F) -> (B, F, 6): each value and Gaussian bumps at -2..2, a basis for smooth 1-D functions of a
-    standardised variable."""
+    """Each value and Gaussian bumps at -2..2: a basis for smooth 1-D functions of a standardised variable.
+
+    Args:
+        x (torch.Tensor): standardised values, shape (B, F).
+
+    Returns:
+        torch.Tensor: φ(x), shape (B, F, N_BASIS) with N_BASIS = 6; the value first, then the bumps.
+    """
     centres = torch.tensor(BASIS_CENTRES, dtype=x.dtype, device=x.device)
     bumps = torch.exp(-0.5 * (x.unsqueeze(-1) - centres) ** 2)
     return torch.cat([x.unsqueeze(-1), bumps], dim=-1)
@@ -47,17 +49,47 @@ def additive_basis(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class StructureScore:
-    """Per-sample negative log-likelihood of the structural equations and the regularisers."""
+    """Per-sample negative log-likelihood of the structural equations and the regularisers.
 
-    nll: torch.Tensor  # scalar: sum over nodes of the mean per-sample NLL (nats)
-    node_nll: torch.Tensor  # (N,) per-node mean NLL
-    mechanism_shift: torch.Tensor  # L1 of the per-cohort mechanism changes
+    Attributes:
+        nll (torch.Tensor): the sum over nodes of the mean per-sample NLL (nats), a scalar.
+        node_nll (torch.Tensor): each node's mean NLL, shape (N,).
+        mechanism_shift (torch.Tensor): the L1 norm of the per-cohort mechanism changes, a scalar.
+    """
+
+    nll: torch.Tensor
+    node_nll: torch.Tensor
+    mechanism_shift: torch.Tensor
 
 
 class StructuralEquationModel(nn.Module):
     """Mechanisms for N nodes: the F features and, with `n_classes > 0`, the label as node F.
 
-    `edge_logits[i, j]` is the logit (before the temperature) of edge i -> j.
+    `edge_logits[i, j]` is the logit (before the temperature) of edge i -> j. Each node j has its own mechanism
+    over its masked parents, `x̂_j = f_j(M[:, j] ⊙ x) = Σ_i M_ij Σ_k w_ijk φ_k(x_i) + b_j`: a first layer of its
+    own (`w_·j`) over a fixed basis φ of each parent (the value and five Gaussian bumps), i.e. a causal additive
+    model. All targets are evaluated at once as one matrix product over the basis, so the cost is B·F·|φ|·F with
+    no per-sample F×F tensor. Features are Gaussian with a learned noise scale (the score is invariant to each
+    feature's scale); the label's mechanism is an additive logistic classifier.
+
+    Cohorts are environments. Every feature mechanism has a per-cohort shift and a signed per-cohort scale, and
+    the label's effect on each of its children may differ per cohort; all are centred over cohorts and
+    L1-penalised (sparse mechanism shifts). The label's own mechanism gets only a per-cohort base rate: how the
+    label's causes act is the same everywhere. Explaining data against the causal direction needs more shifts
+    (or a cohort-dependent label mechanism, which is not available), so the score prefers the causal
+    orientation.
+
+    Args:
+        n_features (int): the number of features F.
+        n_classes (int): the label's number of classes C; 0 for no label node.
+        n_groups (int): the number of cohorts.
+        temperature (float): τ in `A = sigmoid(Θ/τ)`.
+
+    Shapes:
+        - **input:** standardised features `x` (B, F), labels `y` (B,), cohort codes `groups` (B,), masks
+          (N, N) or (S, N, N).
+        - **output:** feature means (B, F) and label logits (B, C) from `mechanisms`; a `StructureScore` from
+          `score`.
     """
 
     basis_node: torch.Tensor
@@ -96,15 +128,21 @@ class StructuralEquationModel(nn.Module):
 
     @property
     def label_node(self) -> int | None:
+        """The label's node index (F), or None without a label node."""
         return self.n_features if self.n_classes else None
 
     def initialise_edges(self, probability: float) -> None:
-        """Every edge starts at `probability` (plus a little noise that breaks ties)."""
+        """Every edge starts at `probability` (plus a little noise that breaks ties).
+
+        Args:
+            probability (float): the initial edge-inclusion probability, in (0, 1).
+        """
         logit = math.log(probability / (1 - probability)) * self.temperature
         with torch.no_grad():
             nn.init.normal_(self.edge_logits, mean=logit, std=0.01)
 
     def reset_parameters(self) -> None:
+        """Edges at probability 0.5; every mechanism parameter zero (each feature predicted as 0, unit noise)."""
         self.initialise_edges(0.5)
         for parameter in (
             self.weight,
@@ -118,20 +156,46 @@ class StructuralEquationModel(nn.Module):
             nn.init.zeros_(parameter)
 
     def mechanism_parameters(self) -> dict[str, nn.Parameter]:
-        """Every parameter but the edge logits, by name: what is refitted for a fixed graph."""
+        """Every parameter but the edge logits, by name: what is refitted for a fixed graph.
+
+        Returns:
+            dict[str, nn.Parameter]: the parameters by their `named_parameters` name.
+        """
         return {name: p for name, p in self.named_parameters() if name != "edge_logits"}
 
     def adjacency(self) -> torch.Tensor:
-        """(N, N) edge-inclusion probabilities with a zero diagonal."""
+        """Edge-inclusion probabilities `A = sigmoid(Θ/τ)` with a zero diagonal.
+
+        Returns:
+            torch.Tensor: A with A[i, j] the probability of edge i -> j, shape (N, N).
+        """
         return torch.sigmoid(self.edge_logits / self.temperature) * self.off_diagonal
 
     def hard_mask(self, threshold: float = 0.5) -> torch.Tensor:
-        """The thresholded lattice as a 0/1 mask (the graph the fitted mechanisms are evaluated with)."""
+        """The thresholded lattice as a 0/1 mask (the graph the fitted mechanisms are evaluated with).
+
+        Args:
+            threshold (float): an edge is kept when its probability is at least this.
+
+        Returns:
+            torch.Tensor: the mask in the edge logits' dtype, shape (N, N).
+        """
         return (self.adjacency() >= threshold).to(self.edge_logits.dtype)
 
     def sample_masks(self, samples: int, generator: torch.Generator) -> torch.Tensor:
-        """(S, N, N) straight-through Bernoulli(A) samples: forward 0/1, gradient of the logistic relaxation.
-        The noise comes from `generator`, on the lattice's device (N² draws a step: no host round trip)."""
+        """Straight-through Bernoulli(A) samples: forward 0/1, gradient of the logistic relaxation.
+
+        A sampled mask binds: a mechanism cannot rescale a small gate back up, so the L1 term on A really
+        removes edges. The noise comes from `generator`, on the lattice's device (N² draws a step: no host round
+        trip).
+
+        Args:
+            samples (int): the number of masks S.
+            generator (torch.Generator): the noise's generator, on the lattice's device.
+
+        Returns:
+            torch.Tensor: masks, shape (S, N, N), with a zero diagonal.
+        """
         logits = self.edge_logits / self.temperature
         uniform = torch.rand((samples, *logits.shape), generator=generator, device=generator.device)
         uniform = uniform.clamp(1e-6, 1 - 1e-6)
@@ -142,10 +206,22 @@ class StructuralEquationModel(nn.Module):
     def mechanisms(
         self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Feature means (B, F) and label logits (B, C) or None, each node from its masked parents only.
+        """Feature means and label logits, each node from its masked parents only.
 
-        `masks` is (N, N), or (S, N, N) with the batch split into S equal slices, one mask each. `groups`
-        None (rows of a cohort not seen while fitting) evaluates the cohort-free mechanisms."""
+        Args:
+            x (torch.Tensor): standardised features, shape (B, F).
+            y (torch.Tensor | None): class indices, shape (B,); required with a label node.
+            groups (torch.Tensor | None): cohort codes, shape (B,); None (rows of a cohort not seen while
+                fitting) evaluates the cohort-free mechanisms.
+            masks (torch.Tensor): (N, N), or (S, N, N) with the batch split into S equal slices, one mask each.
+
+        Returns:
+            tuple[torch.Tensor, torch.Tensor | None]: feature means (B, F) and label logits (B, C), or None
+            without a label node.
+
+        Raises:
+            ValueError: the model has a label node and `y` is None.
+        """
         if masks.dim() == 2:
             masks = masks.unsqueeze(0)
         samples, batch = masks.shape[0], x.shape[0]
@@ -179,6 +255,20 @@ class StructuralEquationModel(nn.Module):
     def score(
         self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
     ) -> StructureScore:
+        """The structural equations' NLL under `masks`, and the mechanism-shift penalty.
+
+        Features are scored as Gaussians around their means with the learned noise scale; the label by its
+        cross-entropy.
+
+        Args:
+            x (torch.Tensor): standardised features, shape (B, F).
+            y (torch.Tensor | None): class indices, shape (B,); required with a label node.
+            groups (torch.Tensor | None): cohort codes, shape (B,), or None for the cohort-free mechanisms.
+            masks (torch.Tensor): (N, N), or (S, N, N) with the batch split into S equal slices.
+
+        Returns:
+            StructureScore: the summed and per-node NLL, and the L1 of the per-cohort shifts.
+        """
         mean, logits = self.mechanisms(x, y, groups, masks)
         standardised = (x - mean) * torch.exp(-self.log_noise)
         node_nll = (0.5 * math.log(2 * math.pi) + self.log_noise + 0.5 * standardised.pow(2)).mean(dim=0)
@@ -192,17 +282,28 @@ class StructuralEquationModel(nn.Module):
 
 @dataclass
 class StructureFit:
-    """How the structure phase ended."""
+    """How the structure phase ended.
+
+    Attributes:
+        steps (int): Adam steps taken.
+        rounds (int): rounds of the schedule taken.
+        acyclicity (float): h(A) at the end.
+        removed_cycle_edges (list[tuple[int, int, float]]): edges (source, target, probability) the schedule
+            left on a cycle and the final projection removed.
+        reversed_label_edges (list[tuple[int, float]]): the label-edge search's (model/structure/label_edges.py)
+            label -> feature edges turned around, each (feature, nats per sample gained), in the order made.
+        added_label_parents (list[tuple[int, float]]): the search's feature -> label edges added, likewise.
+        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho,
+            moved).
+        grad_norms (dict[str, list[float]]): the mean L2 gradient norm per parameter of the structural-equation
+            model, one value per round.
+    """
 
     steps: int
     rounds: int
     acyclicity: float
-    # Edges (source, target, probability) the schedule left on a cycle and the final projection removed.
     removed_cycle_edges: list[tuple[int, int, float]] = field(default_factory=list)
-    # The label-edge search's changes (model/structure/label_edges.py), each (feature, nats per sample gained), in
-    # the order made: label -> feature edges turned around, and feature -> label edges added.
     reversed_label_edges: list[tuple[int, float]] = field(default_factory=list)
     added_label_parents: list[tuple[int, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
-    # Mean L2 gradient norm per parameter of the structural-equation model, one value per round.
     grad_norms: dict[str, list[float]] = field(default_factory=dict)

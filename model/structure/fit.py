@@ -1,7 +1,9 @@
-"""Fitting the structural-equation model and its lattice (SPEC §2.2), the structure phase that runs before
-the predictor's epochs: rounds of Adam steps under the augmented-Lagrangian acyclicity schedule
-(model/structure/acyclicity.py) until the thresholded graph is a settled DAG, then any cycle left is broken at its least
-probable edge; and the default logger of each round's record."""
+"""Fitting the structural-equation model and its lattice (docs/design.md §2.2): the structure phase.
+
+The phase runs before the predictor's epochs: rounds of Adam steps under the augmented-Lagrangian acyclicity
+schedule (model/structure/acyclicity.py) until the thresholded graph is a settled DAG, then any cycle left is
+broken at its least probable edge. Also the default logger of each round's record.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +21,24 @@ from model.structure.equations import StructuralEquationModel, StructureFit
 from model.structure.graph_ops import cycle_breaking_edges, is_acyclic
 from model.structure.label_edges import search_label_edges
 
+__all__ = ["break_cycles", "fit_structure", "log_structure_round"]
+
 logger = logging.getLogger("causal_lattice.train")
 
 
 def break_cycles(sem: StructuralEquationModel, threshold: float) -> list[tuple[int, int, float]]:
-    """Remove the edges that keep the thresholded lattice cyclic (model.structure.graph_ops.cycle_breaking_edges) and
-    return them with their probabilities. Only needed when the schedule ran out of rounds."""
+    """Remove the edges that keep the thresholded lattice cyclic, and return them with their probabilities.
+
+    The edges are those of `model.structure.graph_ops.cycle_breaking_edges`; their logits are set to -10·τ
+    (probability 4.5e-5). Only needed when the schedule ran out of rounds.
+
+    Args:
+        sem (StructuralEquationModel): the fitted model; its edge logits are changed in place.
+        threshold (float): the lattice's edge threshold.
+
+    Returns:
+        list[tuple[int, int, float]]: the removed edges as (source, target, probability before removal).
+    """
     with torch.no_grad():
         adjacency = sem.adjacency()
         dropped = cycle_breaking_edges(adjacency, adjacency >= threshold)
@@ -54,6 +68,22 @@ def fit_structure(
     updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
     DAG and no edge probability moved by more than `settle_tolerance`; after `max_rounds` any cycle left is broken at its least probable edge (reported).
     With a label, a score search then revises the label's edges (model/structure/label_edges.py).
+
+    Args:
+        sem (StructuralEquationModel): the model to fit, in place; its edges start at `init_probability`.
+        x (torch.Tensor): standardised training features, shape (N, F).
+        y (torch.Tensor | None): class indices, shape (N,); None without a label column.
+        groups (torch.Tensor | None): cohort codes, shape (N,).
+        config (StructureConfig): the schedule and its weights (`train.structure`).
+        threshold (float): the lattice's edge threshold.
+        generator (torch.Generator): the CPU generator rows are drawn from (it also seeds the mask noise).
+        progress (Callable[[dict[str, float]], None] | None): called with each round's record.
+
+    Returns:
+        StructureFit: steps, rounds, the final h, the removed and revised edges, the history and gradient norms.
+
+    Raises:
+        TrainingDivergedError: the NLL became non-finite.
     """
     sem.initialise_edges(config.init_probability)
     # Row draws stay on the CPU generator; mask noise uses a generator on the data's device, seeded from it.
@@ -158,6 +188,11 @@ def fit_structure(
 
 
 def log_structure_round(record: dict[str, float]) -> None:
+    """Log one round's record as one line (the default `progress` of a training).
+
+    Args:
+        record (dict[str, float]): the round's record from `fit_structure`.
+    """
     logger.info(
         "structure round %d: nll=%.3f h=%.2e edges=%d dag=%s rho=%.0e",
         record["round"],

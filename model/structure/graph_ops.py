@@ -1,6 +1,8 @@
-"""Graph operations on the lattice's device: reachability, hop distances and acyclicity of boolean adjacency
-tensors, and the sparse product that aggregates a batch of node states over a shared edge list. Matrix
-products, never a Python loop over nodes, so they run at omics width on a GPU."""
+"""Graph operations on the lattice's device, as matrix products, so they run at omics width on a GPU.
+
+Reachability, hop distances and acyclicity of boolean adjacency tensors, and the sparse product that aggregates
+a batch of node states over a shared edge list; never a Python loop over nodes.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +11,21 @@ from typing import Any
 
 import torch
 
+__all__ = ["aggregate_parents", "cycle_breaking_edges", "hop_distances", "is_acyclic", "transitive_closure"]
+
 # torch flags every CSR tensor as beta once per process; the products used here are long-stable.
 warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta", category=UserWarning)
 
 
 def transitive_closure(linked: torch.Tensor) -> torch.Tensor:
-    """reach[i, j] = there is a directed path of length >= 1 from i to j; by repeated squaring (log2 N
-    products)."""
+    """The transitive closure, by repeated squaring (log2 N products).
+
+    Args:
+        linked (torch.Tensor): bool adjacency, `linked[i, j]`: edge i -> j, shape (N, N).
+
+    Returns:
+        torch.Tensor: bool `reach`, `reach[i, j]`: a directed path of length >= 1 from i to j, shape (N, N).
+    """
     reach = linked.clone()
     while True:
         step = reach | ((reach.float() @ reach.float()) > 0)
@@ -25,12 +35,28 @@ def transitive_closure(linked: torch.Tensor) -> torch.Tensor:
 
 
 def is_acyclic(linked: torch.Tensor) -> bool:
+    """Whether the graph has no directed cycle (no node reaches itself).
+
+    Args:
+        linked (torch.Tensor): bool adjacency, shape (N, N).
+
+    Returns:
+        bool: True for a DAG.
+    """
     return not bool(transitive_closure(linked).diagonal().any())
 
 
 def hop_distances(linked: torch.Tensor) -> torch.Tensor:
-    """Shortest-path hop counts (F, F) on the symmetrised graph by breadth-first frontiers; unreachable
-    pairs get F. One matrix product per hop, so the cost grows with the diameter, not with F."""
+    """Shortest-path hop counts on the symmetrised graph, by breadth-first frontiers.
+
+    One matrix product per hop, so the cost grows with the diameter, not with F.
+
+    Args:
+        linked (torch.Tensor): bool adjacency, shape (F, F).
+
+    Returns:
+        torch.Tensor: float hop counts, shape (F, F); 0 on the diagonal, F for unreachable pairs.
+    """
     n = linked.shape[0]
     symmetric = (linked | linked.T).float()
     distance = torch.full((n, n), float(n), device=linked.device)
@@ -47,10 +73,19 @@ def hop_distances(linked: torch.Tensor) -> torch.Tensor:
 
 
 def cycle_breaking_edges(weights: torch.Tensor, linked: torch.Tensor) -> torch.Tensor:
-    """Edges to drop so that `linked` becomes acyclic: inside every strongly connected component, rank the
-    nodes by net outgoing weight (out minus in, the greedy feedback-arc-set order) and drop the edges that point
-    back in that ranking. Every cycle lies inside one component, so what is left is a DAG; edges outside cycles
-    are kept. O(N^3 log N) in matrix products."""
+    """Edges to drop so that `linked` becomes acyclic.
+
+    Inside every strongly connected component, rank the nodes by net outgoing weight (out minus in, the greedy
+    feedback-arc-set order) and drop the edges that point back in that ranking. Every cycle lies inside one
+    component, so what is left is a DAG; edges outside cycles are kept. O(N^3 log N) in matrix products.
+
+    Args:
+        weights (torch.Tensor): edge weights (probabilities), shape (N, N).
+        linked (torch.Tensor): bool adjacency, shape (N, N).
+
+    Returns:
+        torch.Tensor: bool, the edges to drop, shape (N, N).
+    """
     reach = transitive_closure(linked)
     same_component = reach & reach.T
     held = weights * linked
@@ -64,8 +99,10 @@ def cycle_breaking_edges(weights: torch.Tensor, linked: torch.Tensor) -> torch.T
 def _csr(
     rows: torch.Tensor, columns: torch.Tensor, values: torch.Tensor, n: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """An n x n CSR matrix from COO entries in any order (sorted here, on the device, with no host sync), and
-    the order its stored values take from the entries."""
+    """An n x n CSR matrix from COO entries in any order, and the order its stored values take from the entries.
+
+    The entries are sorted here, on the device, with no host sync.
+    """
     order = torch.argsort(rows * n + columns)
     row_starts = torch.searchsorted(rows[order], torch.arange(n + 1, device=rows.device))
     matrix = torch.sparse_csr_tensor(
@@ -79,7 +116,8 @@ class _SharedSparseProduct(torch.autograd.Function):
 
     The backward multiplies by Aᵀ built from the same edges, rather than letting autograd transpose the CSR
     matrix (which waits on the device: a host sync in every step); the edge weights get their gradient, where
-    they need one, as a sampled product at the edges' positions, never as an (E, N) gather."""
+    they need one, as a sampled product at the edges' positions, never as an (E, N) gather.
+    """
 
     @staticmethod
     def forward(flat: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor) -> torch.Tensor:
@@ -109,11 +147,20 @@ class _SharedSparseProduct(torch.autograd.Function):
 def aggregate_parents(
     states: torch.Tensor, edge_index: torch.Tensor, edge_weight: torch.Tensor
 ) -> torch.Tensor:
-    """out[b, j] = Σ_(i→j) w_ij · states[b, i] for every sample b: (B, F, d) -> (B, F, d), in float32.
+    """out[b, j] = Σ_(i→j) w_ij · states[b, i] for every sample b, in float32.
 
     The edges are shared by the batch, so this is one sparse (F x F)·(F x B·d) product: memory O(B·F·d + E),
-    never the (B, E, d) tensor of per-edge messages that edge-wise message passing gathers (8 GiB of
-    float32 at F = 4,096, batch 256). Duplicate edges add up."""
+    never the (B, E, d) tensor of per-edge messages that edge-wise message passing gathers (8 GiB of float32 at
+    F = 4,096, batch 256: docs/science.md, "Width on one GPU"). Duplicate edges add up.
+
+    Args:
+        states (torch.Tensor): node states, shape (B, F, d).
+        edge_index (torch.Tensor): parent -> child edges (i, j), shape (2, E).
+        edge_weight (torch.Tensor): edge weights w_ij, shape (E,).
+
+    Returns:
+        torch.Tensor: the weighted sums over each node's parents, float32, shape (B, F, d).
+    """
     batch, nodes, width = states.shape
     flat = states.float().transpose(0, 1).reshape(nodes, batch * width)
     with torch.autocast(states.device.type, enabled=False):  # sparse products have no bf16 CPU kernel

@@ -1,21 +1,10 @@
-"""A score search over the label's edges after the structure fit (SPEC §2.2, §2.9).
+"""A score search over the label's edges after the structure fit (docs/design.md §2.2, §2.9).
 
-The continuous fit decides each edge by a gradient race from a sparse start. Around the label the race can end
-wrong in two ways (measured on dev SCMs, docs/science.md): a true cause of the label left as its child, which
-makes that cause and everything below it unreadable for the prediction; and a true cause left unconnected,
-sometimes every one of them, so the label is fitted as a root. The second hides the first: with no parents the
-label's mechanism is its base rate, and turning a cause back scores worse than leaving it a child.
-
-Refitting the mechanisms on the hard graph separates the alternatives clearly, so a greedy search does: each
-step tries every move below, keeps the best one that lowers the penalised score (NLL, plus `sparsity` per edge
-as in the fit, plus the mechanism-shift term), and repeats until none does.
-- Reverse a label -> child edge (the least certain children first); and, where the reversal makes features
-  readable that were below that child, the reversal together with the best of them as a parent.
-- Add a parent to the label from the features it may read (its non-descendants, so no cycle and no change to
-  what the prediction reads), the ones the score test ranks highest: the correlation of each feature's basis
-  with the label's residual under the current mechanism.
-Each move is scored by refitting the mechanisms from the fitted state; every refit draws the same rows (common
-random numbers), so nodes whose parents did not change follow the same trajectory and cancel out.
+The continuous fit decides each edge by a gradient race from a sparse start, and around the label the race can
+end wrong: a true cause left as the label's child, or left unconnected. Refitting the mechanisms on the hard
+graph separates the alternatives clearly, so a greedy search over the label's edges does (`search_label_edges`).
+The failure modes, as measured on dev SCMs, and what the search fixes: docs/science.md, "Design in one page" ("A
+score search revises the label's edges") and "What did not work, and why".
 """
 
 from __future__ import annotations
@@ -30,6 +19,17 @@ from torch.nn import functional
 from model.config import StructureConfig
 from model.structure.equations import N_BASIS, StructuralEquationModel, additive_basis
 from model.structure.graph_ops import is_acyclic, transitive_closure
+
+__all__ = [
+    "MAX_ADDITIONS",
+    "MAX_CANDIDATES",
+    "LabelEdgeChanges",
+    "parent_score_test",
+    "penalised_score",
+    "readable_mask",
+    "refit_mechanisms",
+    "search_label_edges",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +58,22 @@ def penalised_score(
     groups: torch.Tensor | None,
     config: StructureConfig,
 ) -> float:
-    """Mean per-sample NLL of every node on all rows under the 0/1 `mask`, plus the fit's penalties on a hard
-    graph: `sparsity` per edge and `shift_sparsity` times the mechanism shifts."""
+    """Mean per-sample NLL of every node on all rows under the 0/1 `mask`, plus the fit's hard-graph penalties.
+
+    The penalties are `sparsity` per edge and `shift_sparsity` times the mechanism shifts. Evaluated in chunks
+    of rows, without gradients.
+
+    Args:
+        sem (StructuralEquationModel): the model, with the mechanisms to score.
+        mask (torch.Tensor): the 0/1 graph, shape (N, N).
+        x (torch.Tensor): standardised features, shape (n, F).
+        y (torch.Tensor): class indices, shape (n,).
+        groups (torch.Tensor | None): cohort codes, shape (n,).
+        config (StructureConfig): the fit's `sparsity` and `shift_sparsity`.
+
+    Returns:
+        float: the penalised score in nats per sample; lower is better.
+    """
     total = x.new_zeros(())
     with torch.no_grad():
         for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
@@ -78,8 +92,24 @@ def refit_mechanisms(
     config: StructureConfig,
     seed: int,
 ) -> float:
-    """Adam on the mechanisms (not the lattice) for `config.orientation_steps` steps on the fixed 0/1 `mask`,
-    rows drawn from a generator seeded with `seed`; returns the penalised score on all rows."""
+    """Refit the mechanisms (not the lattice) on the fixed 0/1 `mask`, and score the result.
+
+    Adam for `config.orientation_steps` steps, rows drawn from a generator seeded with `seed`: every refit with
+    the same seed draws the same rows (common random numbers), so nodes whose parents did not change follow the
+    same trajectory and cancel out of a comparison.
+
+    Args:
+        sem (StructuralEquationModel): the model; its mechanisms are changed in place.
+        mask (torch.Tensor): the 0/1 graph, shape (N, N).
+        x (torch.Tensor): standardised features, shape (n, F).
+        y (torch.Tensor): class indices, shape (n,).
+        groups (torch.Tensor | None): cohort codes, shape (n,).
+        config (StructureConfig): steps, learning rate, batch size and penalties.
+        seed (int): the seed of the row draws.
+
+    Returns:
+        float: `penalised_score` on all rows after the refit.
+    """
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(list(sem.mechanism_parameters().values()), lr=config.lr)
     batch = min(config.batch_size, x.shape[0])
@@ -94,16 +124,30 @@ def refit_mechanisms(
 
 
 def readable_mask(mask: torch.Tensor, label: int) -> torch.Tensor:
-    """(F,) the features the prediction may read under the 0/1 lattice `mask`: the label's non-descendants."""
+    """The features the prediction may read under the 0/1 lattice `mask`: the label's non-descendants.
+
+    Args:
+        mask (torch.Tensor): the 0/1 graph over features and the label, shape (N, N).
+        label (int): the label's node index (F).
+
+    Returns:
+        torch.Tensor: bool, shape (F,).
+    """
     return ~transitive_closure(mask > 0)[label, :label]
 
 
 class LabelEdgeChanges(NamedTuple):
-    """What the search changed, each as (feature, score gain in nats per sample), in the order made. A reversal
-    made together with the parent it frees carries the pair's gain in both lists."""
+    """What the search changed, each as (feature, score gain in nats per sample), in the order made.
 
-    reversed: list[tuple[int, float]]  # label -> feature edges turned into feature -> label
-    added: list[tuple[int, float]]  # feature -> label edges added
+    A reversal made together with the parent it frees carries the pair's gain in both lists.
+
+    Attributes:
+        reversed (list[tuple[int, float]]): label -> feature edges turned into feature -> label.
+        added (list[tuple[int, float]]): feature -> label edges added.
+    """
+
+    reversed: list[tuple[int, float]]
+    added: list[tuple[int, float]]
 
 
 class _Refit(NamedTuple):
@@ -122,9 +166,22 @@ def parent_score_test(
     y: torch.Tensor,
     groups: torch.Tensor | None,
 ) -> torch.Tensor:
-    """(F,) score statistic of each feature as a new parent of the label under `mask`: the norm of the mean
-    product of the feature's basis φ(x_j) and the label's residual (one-hot minus predicted probabilities). It is
-    the gradient of the label's mean NLL with respect to that feature's first-layer weights, where they are 0."""
+    """Score statistic of each feature as a new parent of the label under `mask`.
+
+    It is the norm of the mean product of the feature's basis φ(x_j) and the label's residual (one-hot minus
+    predicted probabilities): the gradient of the label's mean NLL with respect to that feature's first-layer
+    weights, where they are 0.
+
+    Args:
+        sem (StructuralEquationModel): the model, with a label node and the mechanisms as loaded.
+        mask (torch.Tensor): the 0/1 graph, shape (N, N).
+        x (torch.Tensor): standardised features, shape (n, F).
+        y (torch.Tensor): class indices, shape (n,).
+        groups (torch.Tensor | None): cohort codes, shape (n,).
+
+    Returns:
+        torch.Tensor: the statistic per feature, shape (F,); larger ranks higher.
+    """
     total = x.new_zeros(x.shape[1], sem.n_classes, N_BASIS)
     with torch.no_grad():
         for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
@@ -144,11 +201,34 @@ def search_label_edges(
     threshold: float,
     generator: torch.Generator,
 ) -> LabelEdgeChanges:
-    """Greedy search over the label's edges of the thresholded lattice (module docstring): reverse a child into
-    a parent or add a readable parent, while the refitted penalised score improves.
+    """Greedy search over the label's edges of the thresholded lattice, while the refitted score improves.
 
-    With no change the model is left exactly as fitted. With changes, the lattice logits of the changed edges
-    are set to certain and the mechanisms keep the refit of the final graph."""
+    Each step tries every move below, keeps the best one that lowers the penalised score (NLL, plus `sparsity`
+    per edge as in the fit, plus the mechanism-shift term), and repeats until none does.
+
+    - Reverse a label -> child edge (the least certain children first, at most `MAX_CANDIDATES`); and, where
+      the reversal makes features readable that were below that child, the reversal together with the best of
+      them as a parent.
+    - Add a parent to the label from the features it may read (its non-descendants, so no cycle and no change
+      to what the prediction reads), the `MAX_ADDITIONS` the score test ranks highest (`parent_score_test`: the
+      correlation of each feature's basis with the label's residual under the current mechanism).
+
+    Each move is scored by refitting the mechanisms from the fitted state (`refit_mechanisms`, the same rows for
+    every refit). With no change the model is left exactly as fitted. With changes, the lattice logits of the
+    changed edges are set to certain and the mechanisms keep the refit of the final graph.
+
+    Args:
+        sem (StructuralEquationModel): the fitted model; changed in place when the search changes an edge.
+        x (torch.Tensor): standardised training features, shape (n, F).
+        y (torch.Tensor): class indices, shape (n,).
+        groups (torch.Tensor | None): cohort codes, shape (n,).
+        config (StructureConfig): `orientation_steps` (0 turns the search off) and the fit's penalties.
+        threshold (float): the lattice's edge threshold.
+        generator (torch.Generator): the fit's generator; its seed seeds the refits, and no draw is taken from it.
+
+    Returns:
+        LabelEdgeChanges: the reversals and additions made (both empty without a label node or a change).
+    """
     changes = LabelEdgeChanges([], [])
     label = sem.label_node
     if label is None or config.orientation_steps == 0:
@@ -166,14 +246,19 @@ def search_label_edges(
     fitted = snapshot()
 
     def refit(mask: torch.Tensor, moves: list[tuple[str, int]]) -> _Refit:
-        """Refits from the fitted state; the mechanisms are left in the refit. The state is kept only later,
-        by `better`, for the step's leader: one state at omics width is (F·|φ| + C) × (F + 1) weights."""
+        """Refits from the fitted state; the mechanisms are left in the refit.
+
+        The state is kept only later, by `better`, for the step's leader: one state at omics width is
+        (F·|φ| + C) × (F + 1) weights.
+        """
         load(fitted)
         return _Refit(refit_mechanisms(sem, mask, x, y, groups, config, seed), {}, mask, moves)
 
     def better(refitted: _Refit, leader: _Refit) -> _Refit:
-        """The new leader of a step: `refitted` (its state taken now) if it scores strictly lower, so that of
-        equal scores the first tried wins."""
+        """The new leader of a step: `refitted` (its state taken now) if it scores strictly lower.
+
+        So of equal scores the first tried wins.
+        """
         tried.append(f"{refitted.moves} {current.score - refitted.score:+.4f}")
         if refitted.score >= leader.score:
             return leader

@@ -1,5 +1,5 @@
-"""The predictor's training objective (SPEC §2.7) and the annealed weight of its V-REx term; the structure terms
-live in model/structure/equations.py.
+"""The predictor's training objective (docs/design.md §2.7) and the annealed weight of its V-REx term; the
+structure terms live in model/structure/equations.py.
 
 L = CE(y) + λ_causal·(KL_attn + w_t·V-REx) + λ_geometric·Dirichlet(h; A) + λ_reg·utility_cost·cost(u)
 

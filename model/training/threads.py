@@ -1,20 +1,9 @@
 """How many CPU threads the numeric work uses, and what the run records about it.
 
-Why the count is fixed by the configuration (`train.threads`, default 1) and not by the machine: on CPU, torch
-gives bits that depend on the intra-op thread count. `bench/thread_ops.py` runs every op of a training twice on
-the same inputs, with 1 and with N threads, and compares the outputs bit for bit. On the quick profile (torch
-2.13, MKL 2024.2) only `native_layer_norm_backward` differs (its weight and bias gradients are summed in
-per-thread buffers); on a wider table (124 variables) also `sigmoid` on tensors over ATen's grain size (the
-vectorised loop and its scalar tail split where the threads split) and `linalg.eigh`. MKL's GEMM gave the
-same bits on 1, 2 and 4 threads at every size tried, so MKL_CBWR would not help, and the differences are in
-ATen kernels that no environment variable changes. Order-independent reductions would mean replacing those
-kernels, and any new op could bring the problem back. So the numeric work of every step runs on
-`train.threads` intra-op threads, whatever the machine has: the same config gives the same bits on a laptop,
-a 2-CPU pod and a 16-core node.
-
-Why 1 by default: the default models are small (d_model 32, about 20 tokens), and on a 2-core machine shared with
-other processes an epoch of the quick profile took 0.9 s on 1 thread, 1.8 s on 2 with OMP_WAIT_POLICY=PASSIVE
-and 17 s on 2 with the default (spinning) OpenMP wait; one thread per run also lets two runs share two cores.
+The count is fixed by the configuration (`train.threads`, default 1), not by the machine, because on CPU
+torch's bits depend on the intra-op thread count: the same config gives the same bits on a laptop, a 2-CPU pod
+and a 16-core node. The measurements behind this and behind the default of 1: docs/reliability.md, "Threads and
+bit-identical results".
 
 The CPU quota bounds it: a step never uses more threads than its cgroup's CPU limit (a Kubernetes
 `resources.limits.cpu`) allows, nor more than the CPUs it may run on; `threads: auto` takes exactly that many

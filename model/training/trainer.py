@@ -1,5 +1,5 @@
 """Training: a plain function from data and typed configs to a trained model and its history
-(SPEC §2, seed VI.2)."""
+(docs/design.md §2; the seed's VI.2, docs/design.md#the-seed-document)."""
 
 from __future__ import annotations
 

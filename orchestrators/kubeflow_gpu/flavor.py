@@ -2,8 +2,8 @@
 
 * `_validate_and_migrate_pod_settings` is overridden: the stock validator rebuilt `pod_settings` from the
   deprecated top-level `node_selectors`/`node_affinity` on every validation, so a step's `pod_settings` never
-  reached the compiled pipeline (SPEC section 6 (a)). Here those deprecated keys are rejected with an error
-  that says where they go in `pod_settings`.
+  reached the compiled pipeline (docs/design.md §6 (a)). Here those deprecated keys are rejected with an
+  error that says where they go in `pod_settings`.
 * Settings for what the stock orchestrator could not express: the accelerator resource name, an image that
   skips ZenML's Docker build, the Kubernetes Secrets that carry the ZenML server and MLflow credentials.
 * A compile-only mode: the KFP YAML is written to `pipeline_output_path` and nothing is submitted, so it works

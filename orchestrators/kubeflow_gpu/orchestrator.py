@@ -1,4 +1,4 @@
-"""`KubeflowGPUOrchestrator`: ZenML's Kubeflow orchestrator with the SPEC section 6 defects fixed.
+"""`KubeflowGPUOrchestrator`: ZenML's Kubeflow orchestrator with the docs/design.md §6 defects fixed.
 
 What differs from `zenml.integrations.kubeflow.orchestrators.KubeflowOrchestrator` (zenml 0.92):
 

@@ -1,7 +1,7 @@
 """What every step does first (`begin_step`): pin the CPU threads of its numeric work and honour a stop request.
 
-Threads: `train.threads` intra-op threads, capped by the cgroup's CPU quota (model/training/threads.py says why the
-count comes from the configuration and not from the machine).
+Threads: `train.threads` intra-op threads, capped by the cgroup's CPU quota (docs/reliability.md, "Threads and
+bit-identical results", says why the count comes from the configuration and not from the machine).
 
 SIGTERM (what Kubernetes sends on eviction and deletion, and `kill` by default): the step that is running
 finishes and stores its artifacts; the next step does not start its work. It marks itself and the pipeline run

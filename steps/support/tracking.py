@@ -49,7 +49,8 @@ def track(
 
 
 def publish_outcome(experiment: ExperimentConfig, outcome: ProtocolOutcome) -> None:
-    """An experiment step's SPEC §4 files into the run's results folder, and its numbers and files to MLflow."""
+    """An experiment step's files (docs/design.md §4) into the run's results folder, and its numbers and files
+    to MLflow."""
     write_files(experiment, outcome.files)
     track(experiment, metrics=outcome.metrics, files=outcome.files)
 

@@ -82,7 +82,8 @@ def test_summary_table_holds_measured_numbers(two_runs) -> None:
     gate_rows = [
         line for line in summary.splitlines() if line.startswith("| ") and ("PASS" in line or "FAIL" in line)
     ]
-    # SPEC §5's four gates and the two against leakage, each with a verdict (every one applies to this data).
+    # The four gates of docs/design.md §5 and the two against leakage, each with a verdict (every one applies
+    # to this data).
     assert [row.split("|")[1].strip() for row in gate_rows] == [
         "seed_accuracy_std",
         "subset_accuracy_gap",

@@ -13,7 +13,7 @@ CAUSAL_LATTICE = str(Path(sys.executable).with_name("causal-lattice"))  # the co
 # The development tool that registers the local ZenML + MLflow stack (run with PYTHONPATH=REPO).
 LOCAL_STACK = [sys.executable, "-m", "tools", "local-stack", "--state-dir", ".state"]
 TINY_CONFIG = REPO / "tests" / "data" / "tiny_config.yaml"
-# The files of SPEC §4 every run writes under results/<run>/.
+# The files of docs/design.md §4 every run writes under results/<run>/.
 SPEC_FILES = [
     "visuals/attention/heatmap.png",
     "visuals/attention/attention_weight.csv",

@@ -53,7 +53,8 @@ def test_pod_settings_survive_validation(tmp_path: Path) -> None:
         "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists"}],
     }
     assert result["ours"] == expected
-    assert result["stock"] == {"node_selectors": {}, "tolerations": []}  # SPEC 6 (a): the defect we fix
+    # docs/design.md §6 (a): the defect we fix.
+    assert result["stock"] == {"node_selectors": {}, "tolerations": []}
     # The deprecated top-level keys are refused with the place they belong, never migrated.
     assert "`node_selectors` -> `pod_settings.node_selectors`" in result["deprecated"]["node_selectors"]
     assert "`node_affinity` -> `pod_settings.affinity.nodeAffinity" in result["deprecated"]["node_affinity"]

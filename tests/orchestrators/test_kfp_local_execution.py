@@ -1,6 +1,6 @@
 """The compiled pipeline, run task by task as local processes, each in a working directory of its own as pods
-would (SPEC section 6): it completes a real ZenML run, and the report task's HTML holds every figure although
-the report's directory holds none of the files the other tasks wrote.
+would (docs/design.md §6): it completes a real ZenML run, and the report task's HTML holds every figure
+although the report's directory holds none of the files the other tasks wrote.
 
 Compiles the pipeline under test with the tiny configuration into a fresh ZenML store, then runs every task's
 container command + args from the YAML (`python -m tools kfp-run`) against that store. This is slow (one

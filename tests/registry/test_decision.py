@@ -1,4 +1,4 @@
-"""The pure promotion decision (SPEC §5) and its round trip through model-version tags."""
+"""The pure promotion decision (docs/design.md §5) and its round trip through model-version tags."""
 
 from __future__ import annotations
 
