@@ -15,7 +15,7 @@ are credited the same useful FLOPs, so train_model's overheads lower its MFU). T
 train_model's epochs runs a reduced budget here (`--structure-steps`), reported with its own time: this
 benchmark is about the per-epoch cost at width. Batch 256 unless memory forces less (halved until it fits, at
 least 32; the record says so). At F = 1,024 a longer training (`--inference-epochs` at lr 1e-3, so the routers
-learn to skip) compares gated with dense inference: samples/s, accuracy and the share of block passes run.
+learn to skip) compares routed with dense inference: samples/s, accuracy and the share of block passes run.
 
 Writes the record to bench/out/gpu_scaling_<device>.json (`--record`: also bench/results/; an existing file is
 never overwritten, a timestamped name is used) and a PNG of samples/s and memory against F beside each; prints
@@ -70,31 +70,36 @@ def synthetic_split(n_features: int, rows: int) -> DataSplit:
     return split_dataset(make_synthetic_pancancer(config), SplitConfig(test_fraction=0.2))
 
 
-def bench_structure(args: argparse.Namespace) -> StructureConfig:
-    """A short structure phase that starts dense (edge probability 0.6, above the threshold): the lattice the
-    epochs read has each node's full top-k parents, the most message-passing work the model ever does. No
-    label-edge search: its refits belong to the structure phase, not to the epochs timed here."""
-    return StructureConfig(
+def bench_configs(
+    args: argparse.Namespace, device: torch.device, batch: int, epochs: int, lr: float
+) -> tuple[ModelConfig, TrainConfig]:
+    """The measured model and its training. The structure phase is short and starts dense (edge probability
+    0.6, above the threshold): the lattice the epochs read has each node's full top-k parents, the most
+    message-passing work the model ever does. No label-edge search: its refits belong to the structure phase,
+    not to the epochs timed here."""
+    structure = StructureConfig(
         steps_per_round=args.structure_steps,
         min_rounds=2,
         max_rounds=2,
         init_probability=0.6,
         orientation_steps=0,
     )
-
-
-def time_train_model(
-    split: DataSplit, args: argparse.Namespace, device: torch.device, batch: int
-) -> dict[str, Any]:
     model_config = ModelConfig(d_model=args.d_model, n_heads=args.heads, n_blocks=args.blocks, d_latent=32)
-    structure = bench_structure(args)
     train_config = TrainConfig(
-        epochs=1 + args.timed_epochs,
+        epochs=epochs,
+        lr=lr,
         batch_size=batch,
         device=device.type,
         structure=structure,
         compile="off" if args.no_compile else "auto",
     )
+    return model_config, train_config
+
+
+def time_train_model(
+    split: DataSplit, args: argparse.Namespace, device: torch.device, batch: int
+) -> dict[str, Any]:
+    model_config, train_config = bench_configs(args, device, batch, 1 + args.timed_epochs, TrainConfig().lr)
     epochs: list[EpochRecord] = []
     marks: dict[str, float] = {}
 
@@ -118,20 +123,11 @@ def time_inference(
     split: DataSplit, args: argparse.Namespace, device: torch.device, batch: int
 ) -> dict[str, Any]:
     """Train long enough for the routers to learn, then routed vs dense inference over the test rows."""
-    model_config = ModelConfig(d_model=args.d_model, n_heads=args.heads, n_blocks=args.blocks, d_latent=32)
-    structure = bench_structure(args)
-    train_config = TrainConfig(
-        epochs=args.inference_epochs,
-        lr=1e-3,
-        batch_size=batch,
-        device=device.type,
-        structure=structure,
-        compile="off" if args.no_compile else "auto",
-    )
+    model_config, train_config = bench_configs(args, device, batch, args.inference_epochs, lr=1e-3)
     model = train_model(split.train, model_config, train_config, None, None).model.to(device)
     x = torch.from_numpy(split.test.features).to(device)
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
-    rates, gate_share = {}, 0.0
+    rates, route_share = {}, 0.0
     for dense in (True, False):
         with torch.no_grad(), autocast:
             for _ in range(2):  # warm-up, then timed
@@ -140,17 +136,17 @@ def time_inference(
                 shares = [model(chunk, dense=dense).routes.float().mean() for chunk in x.split(batch)]
                 sync(device)
                 elapsed = time.perf_counter() - started
-        rates["dense" if dense else "gated"] = x.shape[0] / elapsed
+        rates["dense" if dense else "routed"] = x.shape[0] / elapsed
         if not dense:
-            gate_share = float(torch.stack(shares).mean())
-    gated, dense_metrics = evaluate_model(model, split.test), evaluate_model(model, split.test, dense=True)
+            route_share = float(torch.stack(shares).mean())
+    routed, dense_metrics = evaluate_model(model, split.test), evaluate_model(model, split.test, dense=True)
     return {
         "epochs": args.inference_epochs,
         "dense_samples_per_s": rates["dense"],
-        "routed_samples_per_s": rates["gated"],
-        "routed_over_dense": rates["gated"] / rates["dense"],
-        "block_passes_run_share": gate_share,
-        "routed_accuracy": gated["accuracy"],
+        "routed_samples_per_s": rates["routed"],
+        "routed_over_dense": rates["routed"] / rates["dense"],
+        "block_passes_run_share": route_share,
+        "routed_accuracy": routed["accuracy"],
         "dense_accuracy": dense_metrics["accuracy"],
     }
 
