@@ -2,7 +2,7 @@
 
 Reads the model version that carries the `challenger` alias of `causal-lattice-transformer` and decides
 from its tags (each gate's value/threshold/verdict and the champion-vs-challenger accuracies the promote step
-measured on the same held-out data) with `registry.decision.decide_promotion`.
+measured on the same held-out data) with `model.gates.decision.decide_promotion`.
 """
 
 from __future__ import annotations

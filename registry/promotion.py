@@ -3,7 +3,7 @@
 `register_and_decide` logs the model as a pyfunc (signature + input example), registers it as a new version of
 `causal-lattice-transformer` with lineage and gate tags, points the `challenger` alias at it, evaluates the
 current `champion` (if any) and the challenger through their pyfuncs on the same held-out data, decides with
-`registry.decision.decide_promotion` and moves `champion` only when that says so. It uses the MLflow tracking
+`model.gates.decision.decide_promotion` and moves `champion` only when that says so. It uses the MLflow tracking
 and registry URI that is configured (ZenML's experiment tracker configures it for the promote step).
 """
 
