@@ -157,13 +157,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
     args = parser.parse_args(argv)
     logging.basicConfig(stream=sys.stderr, level=logging.INFO, format="%(asctime)s %(message)s")
-    if not torch.cuda.is_available():
-        parser.error("needs a CUDA GPU: it measures device memory")
     unknown = set(args.sdpa.split(",")) - {*SDPA_BACKENDS, "all"}
     if unknown:
         parser.error(
             f"--sdpa {args.sdpa}: unknown backend(s) {sorted(unknown)}; use {','.join(SDPA_BACKENDS)}"
         )
+    if not torch.cuda.is_available():
+        parser.error("needs a CUDA GPU: it measures device memory")
     restrict_sdpa(args.sdpa)
     properties = torch.cuda.get_device_properties(0)
     record: dict[str, Any] = {
