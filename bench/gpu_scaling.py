@@ -1,7 +1,7 @@
 """Width benchmark (issue 9): the causal lattice transformer's `train_model` against a plain transformer encoder of
 the same size over the same feature tokens, in one process, for growing feature counts F.
 
-    python bench/gpu_scaling.py                                   # CUDA: F = 64, 256, 1024, 4096
+    python bench/gpu_scaling.py                                   # CUDA: F = 64 ... 16384
     python bench/gpu_scaling.py --device cpu --sizes 64,256       # anywhere (small model; what CI smoke-tests)
 
 For each F, on synthetic pan-cancer data with F features (model/data/generator.py): the plain encoder (PyTorch's
@@ -14,7 +14,7 @@ torch.utils.flop_counter) times samples/s over a bf16 matrix-product peak measur
 are credited the same useful FLOPs, so train_model's overheads lower its MFU). The structure phase before
 train_model's epochs runs a reduced budget here (`--structure-steps`), reported with its own time: this
 benchmark is about the per-epoch cost at width. Batch 256 unless memory forces less (halved until it fits, at
-least 32; the record says so). At F = 1,024 a longer training (`--inference-epochs` at lr 1e-3, so the routers
+least 8; the record says so, and names the card and its memory). `--no-eager` leaves out the plain eager encoder. At F = 1,024 a longer training (`--inference-epochs` at lr 1e-3, so the routers
 learn to skip) compares routed with dense inference: samples/s, accuracy and the share of block passes run.
 
 Writes the record to bench/out/gpu_scaling_<device>.json (`--record`: also bench/results/; an existing file is
@@ -25,6 +25,7 @@ the record as one JSON line.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import math
@@ -52,6 +53,7 @@ from model.artifacts import EpochRecord  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data.generator import make_synthetic_pancancer  # noqa: E402
 from model.data.splits import DataSplit, split_dataset  # noqa: E402
+from model.errors import TrainingOutOfMemoryError  # noqa: E402
 from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
 logger = logging.getLogger("causal_lattice.bench.gpu")
@@ -152,14 +154,16 @@ def time_inference(
 
 
 def with_batch(run: Callable[[int], dict[str, Any]], batch: int) -> dict[str, Any]:
-    """Run at `batch`, halving it on out-of-memory down to 32; the result says which batch ran."""
+    """Run at `batch`, halving it on out-of-memory down to 8; the result says which batch ran."""
     while True:
         try:
             return run(batch) | {"batch": batch}
-        except torch.cuda.OutOfMemoryError:
+        except (torch.cuda.OutOfMemoryError, TrainingOutOfMemoryError):
+            gc.collect()  # the failed attempt's model and compiled graphs, before the smaller batch
+            torch.compiler.reset()
             torch.cuda.empty_cache()
-            if batch <= 32:
-                return {"batch": batch, "error": "out of memory at batch 32"}
+            if batch <= 8:
+                return {"batch": batch, "error": "out of memory at batch 8"}
             logger.info("out of memory at batch %d: halving", batch)
             batch //= 2
         except Exception as error:  # one failing model must not lose the others' measurements
@@ -174,11 +178,12 @@ def measure(
     split = synthetic_split(n_features, args.rows or int(10 * args.batch / 0.8))
     logger.info("F=%d: %d training rows", n_features, split.train.features.shape[0])
     case: dict[str, Any] = {"n_features": n_features, "train_rows": int(split.train.features.shape[0])}
-    case["plain_eager"] = with_batch(lambda b: time_plain(split, args, device, False, b), args.batch)
+    if not args.no_eager:
+        case["plain_eager"] = with_batch(lambda b: time_plain(split, args, device, False, b), args.batch)
     if not args.no_compile:
         case["plain_compiled"] = with_batch(lambda b: time_plain(split, args, device, True, b), args.batch)
     case["train_model"] = with_batch(lambda b: time_train_model(split, args, device, b), args.batch)
-    flops = case["plain_eager"].get("flops_per_sample")
+    flops = case.get("plain_eager", {}).get("flops_per_sample")
     for key in ("plain_eager", "plain_compiled", "train_model"):
         if flops and "samples_per_s" in case.get(key, {}):
             case[key]["mfu"] = flops * case[key]["samples_per_s"] / peak
@@ -226,7 +231,9 @@ def plot(record: dict[str, Any], path: Path) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda", choices=["cuda", "cpu"])
-    parser.add_argument("--sizes", help="comma-separated feature counts (default: 64,256,1024,4096 on CUDA)")
+    parser.add_argument(
+        "--sizes", help="comma-separated feature counts (default: 64,256,1024,4096,8192,16384 on CUDA)"
+    )
     parser.add_argument("--d-model", type=int, help="default 256 on CUDA, 64 on the CPU")
     parser.add_argument("--heads", type=int, help="default 8 on CUDA, 4 on the CPU")
     parser.add_argument("--blocks", type=int, help="default 8 on CUDA, 2 on the CPU")
@@ -246,6 +253,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip torch.compile everywhere (a quick smoke run on the CPU)",
     )
+    parser.add_argument(
+        "--no-eager",
+        action="store_true",
+        help="leave out the plain eager encoder (and its FLOP count, so MFU)",
+    )
     parser.add_argument("--out", type=Path, help="record path (default bench/out/gpu_scaling_<device>.json)")
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
     args = parser.parse_args(argv)
@@ -255,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.device == "cuda" and not torch.cuda.is_available():
         parser.error("--device cuda needs a CUDA GPU; use --device cpu --sizes 64,256 elsewhere")
     gpu = args.device == "cuda"
-    sizes = [int(s) for s in (args.sizes or ("64,256,1024,4096" if gpu else "64,256")).split(",")]
+    sizes = [int(s) for s in (args.sizes or ("64,256,1024,4096,8192,16384" if gpu else "64,256")).split(",")]
     args.d_model = args.d_model or (256 if gpu else 64)
     args.heads = args.heads or (8 if gpu else 4)
     args.blocks = args.blocks or (8 if gpu else 2)
@@ -266,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     record: dict[str, Any] = {
         "device": args.device,
         "device_name": torch.cuda.get_device_name(device) if gpu else "cpu",
+        "device_memory_gib": torch.cuda.get_device_properties(device).total_memory / 2**30 if gpu else None,
         "torch": torch.__version__,
         "command": " ".join(["python bench/gpu_scaling.py", *(sys.argv[1:] if argv is None else argv)]),
         "d_model": args.d_model,

@@ -17,7 +17,7 @@ from torch import nn
 
 from model.nn.attention import CausalBlock
 
-__all__ = ["MetaUtilityLayer", "RoutedPass"]
+__all__ = ["MetaUtilityLayer", "RoutedPass", "with_memory_budget"]
 
 
 @dataclass
@@ -39,6 +39,29 @@ class RoutedPass:
     routes: torch.Tensor
     attentions: list[torch.Tensor]
     kl_terms: list[torch.Tensor]
+
+
+def with_memory_budget(
+    compiled: Callable[..., tuple[torch.Tensor, torch.Tensor | None]], budget: float
+) -> Callable[..., tuple[torch.Tensor, torch.Tensor | None]]:
+    """`compiled`, called with the activation memory budget set.
+
+    The partition into forward and backward graphs is made when `compiled` compiles (on its first call and on any
+    recompilation), so it follows the budget.
+
+    Args:
+        compiled (Callable): a `torch.compile`d block's `routed_update`.
+        budget (float): `torch._functorch.config.activation_memory_budget`, in (0, 1).
+
+    Returns:
+        Callable: `compiled` under the budget.
+    """
+
+    def run(*args: object) -> tuple[torch.Tensor, torch.Tensor | None]:
+        with torch._functorch.config.patch(activation_memory_budget=budget):
+            return compiled(*args)
+
+    return run
 
 
 class MetaUtilityLayer(nn.Module):
@@ -84,19 +107,23 @@ class MetaUtilityLayer(nn.Module):
         self.use_eager_blocks()
         self.reset_parameters()
 
-    def compile_blocks(self, cuda_graphs: bool = False) -> None:
+    def compile_blocks(self, cuda_graphs: bool = False, memory_budget: float = 1.0) -> None:
         """Run full-batch passes through `torch.compile`d blocks.
 
         With `cuda_graphs` they are replayed as CUDA graphs (one launch per block instead of dozens: at small F
         a step is bound by launches, not by the GPU). Routed inference keeps the eager blocks: its sub-batches
-        change size from block to block, which would recompile.
+        change size from block to block, which would recompile. A `memory_budget` below 1 has the compiler
+        save fewer intermediates for the backward pass and recompute the rest there
+        (model/training/device.py::activation_memory_budget says when).
 
         Args:
             cuda_graphs (bool): compile with `mode="reduce-overhead"` (CUDA graphs).
+            memory_budget (float): `torch._functorch.config.activation_memory_budget` while the blocks
+                compile, in (0, 1]; 1 saves every intermediate the backward reads.
         """
         # Static shapes: a training run has one batch shape (and at most a smaller last batch); dynamic-shape
         # graphs hit an inductor backward bug (torch 2.11, "shape ... is invalid") when sizes change.
-        self.full_batch_blocks = [
+        compiled = [
             torch.compile(
                 cast(CausalBlock, block).routed_update,
                 dynamic=False,
@@ -104,6 +131,9 @@ class MetaUtilityLayer(nn.Module):
             )
             for block in self.blocks
         ]
+        self.full_batch_blocks = (
+            compiled if memory_budget >= 1.0 else [with_memory_budget(f, memory_budget) for f in compiled]
+        )
 
     def use_eager_blocks(self) -> None:
         """Run full-batch passes through the blocks as they are, uncompiled."""

@@ -67,3 +67,35 @@ def clip_and_measure(parameters: list[torch.nn.Parameter], max_norm: float) -> t
     )
     torch.nn.utils.clip_grads_with_norm_(parameters, max_norm, per_parameter.norm())
     return per_parameter
+
+
+# What the compiled blocks keep for the backward pass with every intermediate saved (bf16 autocast): bytes per
+# token, channel and block. Measured: 0.33 GiB per sample at F = 4,096, d 256, 8 blocks on an H100
+# (bench/width_memory.py; docs/science.md, "Width on one GPU").
+SAVED_BYTES_PER_TOKEN_CHANNEL_BLOCK = 42
+# The budget at width: the compiled blocks keep the matrix products' and attention's outputs and recompute the
+# elementwise work in the backward (0.10 GiB per sample at F = 4,096 instead of 0.33).
+RECOMPUTING_BUDGET = 0.1
+
+
+def activation_memory_budget(
+    batch: int, tokens: int, d_model: int, n_blocks: int, device_bytes: int
+) -> float:
+    """The compiled blocks' activation memory budget (`torch._functorch.config.activation_memory_budget`).
+
+    1.0, every intermediate the backward reads saved (the fastest), while one step's saved activations take at
+    most half the device's memory; else `RECOMPUTING_BUDGET`, which trades about a sixth of the step's speed
+    for a third of the memory (docs/science.md, "Width on one GPU").
+
+    Args:
+        batch (int): samples per step.
+        tokens (int): tokens per sample ([CLS] + F).
+        d_model (int): token width d.
+        n_blocks (int): causal blocks.
+        device_bytes (int): the device's total memory.
+
+    Returns:
+        float: the budget, in (0, 1].
+    """
+    saved = SAVED_BYTES_PER_TOKEN_CHANNEL_BLOCK * batch * tokens * d_model * n_blocks
+    return 1.0 if saved <= device_bytes // 2 else RECOMPUTING_BUDGET

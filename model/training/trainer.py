@@ -20,7 +20,13 @@ from model.errors import TrainingDivergedError, TrainingOutOfMemoryError, Traini
 from model.nn.transformer import CausalLatticeTransformer
 from model.structure.fit import fit_structure, log_structure_round
 from model.training.checkpoint import TrainingCheckpoint
-from model.training.device import clip_and_measure, numerics_for, resolve_device, seed_everything
+from model.training.device import (
+    activation_memory_budget,
+    clip_and_measure,
+    numerics_for,
+    resolve_device,
+    seed_everything,
+)
 from model.training.losses import invariance_weight, predictor_loss, regulariser_stride
 from model.training.metrics import LaplacianEnergy, UtilityEntropy, epoch_accuracy, kl_causal
 
@@ -168,7 +174,17 @@ def _fit(
     compiled = train_config.compile == "on" or (train_config.compile == "auto" and device.type == "cuda")
     cuda_graphs = compiled and device.type == "cuda"
     if compiled:
-        model.meta_utility_layer.compile_blocks(cuda_graphs)
+        budget = 1.0
+        if device.type == "cuda":
+            budget = activation_memory_budget(
+                train_config.batch_size,
+                n_features + 1,
+                model_config.d_model,
+                model_config.n_blocks,
+                torch.cuda.get_device_properties(device).total_memory,
+            )
+            logger.info("compiled blocks: activation memory budget %.2f", budget)
+        model.meta_utility_layer.compile_blocks(cuda_graphs, budget)
     result = FitResult(model=model, structure=fit)
     first_epoch = 1
     if resumed is not None:

@@ -27,6 +27,7 @@ def test_cpu_mode_times_every_model_and_writes_its_record(
         assert len(case[model]["epoch_s"]) == 3  # the warm-up, then three timed epochs (the median counts)
     assert 0 < case["inference"]["block_passes_run_share"] <= 1
     assert printed["command"].endswith(f"--out {out}")
+    assert printed["device_name"] == "cpu" and printed["device_memory_gib"] is None
     # A rerun never overwrites the first record.
     assert gpu_scaling.main([*argv, "--inference-epochs", "2", "--out", str(out)]) == 0
     assert len(list(tmp_path.glob("gpu_scaling_cpu*.json"))) == 2

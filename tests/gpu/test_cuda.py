@@ -95,6 +95,28 @@ def test_compiled_blocks_agree_with_eager_blocks() -> None:
     assert model.tokenizer.weight.grad is not None
 
 
+def test_blocks_compiled_under_a_memory_budget_keep_less_and_agree() -> None:
+    """Compiled with a low activation memory budget, the blocks recompute in the backward instead of saving: the
+    same loss and gradients, and less memory held between the forward and the backward pass (issue 23)."""
+    x = torch.randn(64, 12, device="cuda")
+    rows = torch.arange(1, 13, device="cuda")
+    results = {}
+    for budget in (1.0, 0.1):
+        model = _model().cuda().train()
+        model.meta_utility_layer.compile_blocks(memory_budget=budget)
+        torch.compiler.reset()
+        model(x, weight_rows=rows)  # compile
+        torch.cuda.synchronize()
+        before = torch.cuda.memory_allocated()
+        output = model(x, weight_rows=rows)
+        held = torch.cuda.memory_allocated() - before
+        output.logits.sum().backward()
+        results[budget] = (held, output.logits.detach(), model.tokenizer.weight.grad.clone())
+    assert results[0.1][0] < results[1.0][0]
+    torch.testing.assert_close(results[0.1][1], results[1.0][1], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(results[0.1][2], results[1.0][2], atol=1e-4, rtol=1e-4)
+
+
 def test_descendants_cannot_move_the_prediction_on_cuda() -> None:
     model = _model().cuda()
     x = torch.randn(32, 12, device="cuda")
