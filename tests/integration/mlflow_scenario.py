@@ -30,7 +30,7 @@ PASSING_GATES = {
     "min_flops_reduction": 0.0,
     "max_routed_accuracy_drop": 1.0,
 }
-FAILING_GATES = {**PASSING_GATES, "min_flops_reduction": 1.0}  # the gated model can never skip all compute
+FAILING_GATES = {**PASSING_GATES, "min_flops_reduction": 1.0}  # the routed model can never skip all compute
 TRAININGS = ["train", "repro_seed_42", f"subset_{SUBSET}", f"logo_{SUBSET}"]
 PROTOCOL_FILES = [*SPEC_FILES, "logs/grad/train.json", "logs/grad/repro_seed_42.json", "reports/promotion.md"]
 

@@ -61,7 +61,7 @@ def test_every_protocol_file_exists_and_is_well_formed(two_runs) -> None:
     subsets = json.loads((run / "subsets/subset_summary.json").read_text())
     assert set(subsets["group_accuracy"]) == set(subsets["logo_accuracy"]) == {"lung", "colon", "breast"}
     flops = pd.read_csv(run / "utility/flops_log.csv")
-    assert set(flops["mode"]) == {"dense", "gated"}
+    assert set(flops["mode"]) == {"dense", "routed"}
     assert (flops["flops"] > 0).all()
     grads = {p.stem for p in (run / "logs/grad").glob("*.json")}
     assert grads == set(TRAININGS)
