@@ -48,12 +48,18 @@ browser:
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; fi
 	/usr/bin/chromium --version
 
+# The suite runs on TEST_WORKERS pytest-xdist workers; tests/conftest.py groups the tests so that each pipeline
+# scenario runs once, on one worker, and hands the longest groups out first (kept in that order by
+# --no-loadscope-reorder). TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+
 # tests/k8s/test_pin_images.py runs checkov over the pinned manifests.
 test: install browser checkov
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: install checkov
-	$(PY) -m pytest -m "not integration"
+	$(PYTEST) -m "not integration"
 
 lint: install checkov
 	$(VENV)/bin/ruff check .
