@@ -55,7 +55,7 @@ browser:
 # busy cores burns the time the others need (a 2-thread training beside CI's load: 134 s of CPU spinning, 15 s
 # passive, same weights), so the suite's threads wait passively.
 TEST_WORKERS ?= 2
-PYTEST := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder
+PYTEST := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
 
 # tests/k8s/test_pin_images.py runs checkov over the pinned manifests.
 test: install browser checkov

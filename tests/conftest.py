@@ -1,19 +1,32 @@
-"""How `make test` spreads the suite over its pytest-xdist workers (`-n 2 --dist loadgroup`).
+"""How `make test` spreads the suite over its pytest-xdist workers (`-n 2 --dist loadscope`).
 
-Each test gets an `xdist_group` mark: its module, so a module-scoped fixture (one pipeline run, one MLflow
-server scenario) runs once, on one worker. Modules that share a session fixture of this suite (`two_runs`,
-`hostile_run`, `compiled`) form one group, so that fixture runs once too. The groups are then handed out
-longest first (`--no-loadscope-reorder` keeps this order), so that no worker is left alone at the end with a long
-pipeline scenario while the other idles.
+A worker takes one scope at a time: a module, so that a module-scoped fixture (one pipeline run, one MLflow
+server scenario) runs once, on one worker; the modules that share a session fixture of this suite form one scope
+(`SHARED_SCOPES`), so that fixture runs once too. The scopes are handed out longest first (the collection is
+sorted here and `--no-loadscope-reorder` keeps that order), so that no worker is left alone at the end with a
+long pipeline scenario while the other idles.
+
+xdist's own `--dist loadgroup` (`xdist_group` marks) would say the same, but pytest-xdist 3.8.0 renames the test
+ids through an attribute pytest 9 no longer reads, so its groups are silently ignored; the scheduler below
+computes the scope from the test id instead.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-# Seconds each long module took alone in a 3.11 CI rehearsal on the 2-core machine (pytest --durations; for a
-# module, its fixtures and tests together). Only the order matters: the longest group is scheduled first, and
-# the unlisted (short) modules follow in collection order.
+# Modules that share a session fixture (`two_runs`, `hostile_run` of tests/integration/conftest.py) run as one
+# scope. Checked at collection: a module that uses a shared fixture and is not listed here stops the run.
+SHARED_SCOPES = {
+    "tests/integration/test_pipeline.py": "two_runs and hostile_run",
+    "tests/integration/test_hostile_names.py": "two_runs and hostile_run",
+    "tests/integration/test_report_browser.py": "two_runs and hostile_run",
+}
+# Seconds each long module took in a 3.11 CI rehearsal on the 2-core machine (pytest --durations; for a module,
+# its fixtures and tests together). Only the order matters: the longest scope is scheduled first, the unlisted
+# (short) modules follow in collection order.
 MEASURED_SECONDS = {
     "tests/integration/test_docs_examples.py": 365,
     "tests/integration/test_mlflow_server.py": 324,
@@ -36,41 +49,52 @@ MEASURED_SECONDS = {
 }
 
 
-def _module(item: pytest.Item) -> str:
-    return item.nodeid.split("::", 1)[0]
+def scope_of(nodeid: str) -> str:
+    """The scope a test runs in: its module, or the shared scope its module belongs to."""
+    module = nodeid.split("::", 1)[0]
+    return SHARED_SCOPES.get(module, module)
 
 
 def _shared_session_fixtures(item: pytest.Item) -> set[str]:
     """The session-scoped fixtures of this suite (defined in a conftest under tests/) that `item` uses."""
-    shared = set()
-    for name, definitions in item._fixtureinfo.name2fixturedefs.items():
-        definition = definitions[-1]
-        if definition.scope == "session" and definition.baseid.startswith("tests"):
-            shared.add(name)
-    return shared
+    return {
+        name
+        for name, definitions in item._fixtureinfo.name2fixturedefs.items()
+        if definitions[-1].scope == "session" and definitions[-1].baseid.startswith("tests")
+    }
 
 
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook, which reads the marks
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    parent: dict[str, str] = {}
-
-    def root(key: str) -> str:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
+    users: dict[str, set[str]] = {}
     for item in items:
         for fixture in _shared_session_fixtures(item):
-            parent[root(f"fixture:{fixture}")] = root(_module(item))
-    groups: dict[str, list[pytest.Item]] = {}
+            users.setdefault(fixture, set()).add(scope_of(item.nodeid))
+    split = {fixture: sorted(scopes) for fixture, scopes in users.items() if len(scopes) > 1}
+    if split:
+        raise pytest.UsageError(
+            f"session fixtures used from several scopes (add them to SHARED_SCOPES): {split}"
+        )
+    scopes: dict[str, list[pytest.Item]] = {}
     for item in items:
-        groups.setdefault(root(_module(item)), []).append(item)
+        scopes.setdefault(scope_of(item.nodeid), []).append(item)
 
-    def seconds(group: list[pytest.Item]) -> int:
-        return sum(MEASURED_SECONDS.get(module, 0) for module in {_module(item) for item in group})
+    def seconds(scope: list[pytest.Item]) -> int:
+        return sum(
+            MEASURED_SECONDS.get(module, 0) for module in {item.nodeid.split("::")[0] for item in scope}
+        )
 
-    ordered = sorted(groups.items(), key=lambda entry: -seconds(entry[1]))  # stable: ties keep their order
-    items[:] = [item for _, group in ordered for item in group]
-    for name, group in ordered:
-        for item in group:
-            item.add_marker(pytest.mark.xdist_group(name))
+    ordered = sorted(scopes.values(), key=lambda scope: -seconds(scope))  # stable: ties keep their order
+    items[:] = [item for scope in ordered for item in scope]
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """`--dist loadscope` with `scope_of`'s scopes."""
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedScopeScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return scope_of(nodeid)
+
+    return SharedScopeScheduling(config, log)
