@@ -24,10 +24,12 @@ SHARED_SCOPES = {
     "tests/integration/test_hostile_names.py": "two_runs and hostile_run",
     "tests/integration/test_report_browser.py": "two_runs and hostile_run",
 }
-# Seconds each long module took in a 3.11 CI rehearsal on the 2-core machine (pytest --durations; for a module,
-# its fixtures and tests together). Only the order matters: the longest scope is scheduled first, the unlisted
-# (short) modules follow in collection order.
-MEASURED_SECONDS = {
+# About how many seconds each long module takes on the 2-core machine, its fixtures included: the integration
+# modules from the fixture times of the 2,487 s CI rehearsal (test_pipeline, test_report_browser, test_signals and
+# test_mlflow_local estimated from their pipeline runs), the unit modules from `pytest --durations=80 -m "not
+# integration"`. Only the order matters: the longest scope goes first, unlisted (short) modules follow in
+# collection order. Refresh them from `make test`'s --durations when a scenario grows.
+APPROXIMATE_SECONDS = {
     "tests/integration/test_docs_examples.py": 365,
     "tests/integration/test_mlflow_server.py": 324,
     "tests/orchestrators/test_kfp_local_execution.py": 279,
@@ -80,7 +82,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
     def seconds(scope: list[pytest.Item]) -> int:
         return sum(
-            MEASURED_SECONDS.get(module, 0) for module in {item.nodeid.split("::")[0] for item in scope}
+            APPROXIMATE_SECONDS.get(module, 0) for module in {item.nodeid.split("::")[0] for item in scope}
         )
 
     ordered = sorted(scopes.values(), key=lambda scope: -seconds(scope))  # stable: ties keep their order
