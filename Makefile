@@ -48,12 +48,21 @@ browser:
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; fi
 	/usr/bin/chromium --version
 
+# The suite runs on TEST_WORKERS pytest-xdist workers; tests/conftest.py groups the tests so that each pipeline
+# scenario runs once, on one worker, and hands the longest groups out first (kept in that order by
+# --no-loadscope-reorder). TEST_WORKERS=0 runs it in this process. With two workers, each pipeline's OpenMP
+# threads share the cores with the other worker's: OpenMP's default is to spin while waiting for work, which on
+# busy cores burns the time the others need (a 2-thread training beside CI's load: 134 s of CPU spinning, 15 s
+# passive, same weights), so the suite's threads wait passively.
+TEST_WORKERS ?= 2
+PYTEST := OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -n $(TEST_WORKERS) --dist loadscope --no-loadscope-reorder
+
 # tests/k8s/test_pin_images.py runs checkov over the pinned manifests.
 test: install browser checkov
-	$(PY) -m pytest
+	$(PYTEST)
 
 test-fast: install checkov
-	$(PY) -m pytest -m "not integration"
+	$(PYTEST) -m "not integration"
 
 lint: install checkov
 	$(VENV)/bin/ruff check .

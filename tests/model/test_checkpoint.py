@@ -17,7 +17,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 # Trains a small model with checkpoints in argv[1] (every 2 epochs of 10), printing each finished epoch, then
-# prints the weights digest, the per-epoch losses and the test metrics as JSON.
+# prints the weights digest, the per-epoch losses and the test metrics as JSON; argv[2] is the training's key, argv[3]
+# an epoch after which it waits for a line on stdin.
 SCRIPT = """
 import json, logging, sys
 logging.basicConfig(level=logging.INFO)
@@ -38,8 +39,11 @@ train_config = TrainConfig(epochs=10, lr=3e-3, checkpoint_every=2, batch_size=32
                            structure=StructureConfig(steps_per_round=15, min_rounds=2, max_rounds=2))
 key = sys.argv[2] if len(sys.argv) > 2 else "training-a"
 checkpoint = TrainingCheckpoint(DirectoryStore(Path(sys.argv[1])), train_config.checkpoint_every, key)
+pause_after = int(sys.argv[3]) if len(sys.argv) > 3 else None
 def progress(record, epochs):
     print(f"epoch {record.epoch}", flush=True)
+    if record.epoch == pause_after:  # the SIGTERM test signals here, before the next epoch, however busy the CPU
+        sys.stdin.readline()
 install_stop_handler()  # SIGTERM: checkpoint at the end of the running epoch and stop
 try:
     fit = train_model(split.train, model_config, train_config, progress=progress, structure_progress=None,
@@ -132,12 +136,19 @@ def test_sigterm_checkpoints_the_running_epoch_and_the_rerun_resumes_from_it(
     periodic checkpoints), SIGKILL only after the grace period. The training saves the epoch it is in and exits
     at once; the next attempt resumes from that epoch, not from the last periodic checkpoint."""
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(tmp_path)], env=_env(), stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, str(tmp_path), "training-a", "3"],
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
-    assert process.stdout is not None
+    assert process.stdin is not None and process.stdout is not None
     while (line := process.stdout.readline().strip()) != "epoch 3":
         assert line, "the training ended before epoch 3"
+    # The training waits after printing epoch 3 until the signal is sent: on a busy machine it would otherwise
+    # finish its last epochs before this process is scheduled to send it.
     process.send_signal(signal.SIGTERM)
+    process.stdin.close()
     rest = process.stdout.read()
     assert process.wait(timeout=60) == 143
     stopped_after = int(rest.split("stopped after epoch ")[1].split()[0])
