@@ -89,6 +89,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     items[:] = [item for scope in ordered for item in scope]
 
 
+@pytest.hookimpl(optionalhook=True)  # the suite also runs without pytest-xdist (TEST_WORKERS=0)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     """`--dist loadscope` with `scope_of`'s scopes."""
     if config.getoption("dist") != "loadscope":

@@ -15,12 +15,15 @@ import pandas as pd
 import pytest
 import torch
 from click.testing import CliRunner
+from zenml.utils import source_utils
 
 from cli.main import main
 from model.errors import DeviceUnavailableError
 from model.training.device import resolve_device
 from tools.hostile import ACCEPT, all_cases, run_all, summary_table
 from tools.hostile.common import config_change, table
+
+REPO = Path(__file__).resolve().parents[1]
 
 CASES = all_cases()
 
@@ -84,6 +87,9 @@ def test_device_cuda_without_cuda(tmp_path: Path, monkeypatch) -> None:
     without a GPU, one line naming the host and the fix, raised before any work (steps/support/runtime.py)."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("ZENML_CONFIG_PATH", str(tmp_path / "zenml"))
+    # In-process, ZenML takes its source root from the main module's file, which a pytest-xdist worker's main
+    # module has not: name the repository, where the pipeline's modules are.
+    monkeypatch.setattr(source_utils, "_CUSTOM_SOURCE_ROOT", str(REPO))
     config = config_change({"train": {"device": "cuda"}})(tmp_path)
     assert CliRunner().invoke(main, ["validate", "-c", str(config)]).exit_code == 0  # fine for a GPU stack
     result = CliRunner().invoke(main, ["run", "-c", str(config)])

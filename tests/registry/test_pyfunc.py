@@ -54,13 +54,15 @@ def test_saved_pyfunc_predicts_what_the_trained_model_predicts(trained, tmp_path
     np.save(tmp_path / "raw.npy", raw)
     script = (
         "import sys, numpy as np, pandas as pd, mlflow\n"
+        "UNSERVED = [['model', 'training'], ['model', 'evaluation'], ['model', 'report'], ['model', 'gates']]\n"
         f"m = mlflow.pyfunc.load_model({str(target)!r})\n"
         "cols = m.metadata.get_input_schema().input_names()\n"
         f"raw = np.load({str(tmp_path / 'raw.npy')!r})\n"
         "out = m.predict(pd.DataFrame(raw.astype(np.float64), columns=cols))\n"
         f"np.save({str(tmp_path / 'out.npy')!r}, out.to_numpy())\n"
-        "import importlib.util, model\n"
-        "print(model.__file__, importlib.util.find_spec('model.training'))\n"
+        "import model\n"
+        "unserved = [m for m in sys.modules if m.split('.')[:2] in UNSERVED]\n"
+        "print(model.__file__, unserved)\n"
         "print(list(out.columns))\n"
     )
     # A fresh process, outside the repository: the model's own code_paths must be enough.
@@ -70,8 +72,9 @@ def test_saved_pyfunc_predicts_what_the_trained_model_predicts(trained, tmp_path
     assert result.returncode == 0, result.stderr[-3000:]
     *_, served_from, columns = result.stdout.strip().splitlines()
     assert columns == str(class_names)
-    # It ran the logged code, which has no training package, not the repository's.
-    assert served_from == f"{target / 'code' / 'model' / '__init__.py'} None", served_from
+    # It ran the logged code, not the repository's, and loading and predicting imported no training,
+    # evaluation, report or gates module.
+    assert served_from == f"{target / 'code' / 'model' / '__init__.py'} []", served_from
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=0, atol=1e-6)
     np.testing.assert_allclose(output.to_numpy(), expected, rtol=0, atol=1e-6)
 
