@@ -75,9 +75,15 @@ def _train(directory: Path, *args: str) -> tuple[dict, str]:
 
 def _kill_after(directory: Path, epoch: int) -> None:
     """Start the training and SIGKILL it once it printed `epoch` (0: once the structure phase's checkpoint is
-    on disk, before any epoch)."""
+    on disk, before any epoch). After printing `epoch` the training waits for a line on stdin that never comes,
+    so a busy CPU cannot let it train on past `epoch` before the kill."""
+    pause = [str(epoch)] if epoch > 0 else []
     process = subprocess.Popen(
-        [sys.executable, "-c", SCRIPT, str(directory)], env=_env(), stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", SCRIPT, str(directory), "training-a", *pause],
+        env=_env(),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 600
