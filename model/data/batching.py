@@ -58,3 +58,7 @@ def kl_query_rows(
     sorted, as token indices ([CLS] is token 0), copied to `device` in one go."""
     draws = [torch.randperm(n_features, generator=generator)[:count].sort().values for _ in range(steps)]
     return list((torch.stack(draws) + 1).to(device).unbind(0))
+
+
+def feature_tensor(data: Dataset) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))

@@ -13,7 +13,6 @@ from dataclasses import dataclass, field, replace
 
 import networkx as nx
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,3 @@ class Standardizer:
         return cls(
             mean=np.asarray(values["mean"], dtype=np.float32), std=np.asarray(values["std"], dtype=np.float32)
         )
-
-
-def feature_tensor(data: Dataset) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(data.features, dtype=np.float32))

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 
 from model.artifacts import ProtocolOutcome
-from model.data.tables import Dataset, feature_tensor
+from model.data.batching import feature_tensor
+from model.data.tables import Dataset
 from model.evaluation import plots
 from model.nn.attention import attention_kl_floor
 from model.nn.transformer import CausalLatticeTransformer

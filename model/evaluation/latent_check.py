@@ -10,7 +10,8 @@ from sklearn.manifold import TSNE
 from sklearn.metrics import silhouette_score
 
 from model.artifacts import ProtocolOutcome, json_bytes
-from model.data.tables import Dataset, feature_tensor
+from model.data.batching import feature_tensor
+from model.data.tables import Dataset
 from model.evaluation import figure_data, plots
 from model.nn.transformer import CausalLatticeTransformer
 

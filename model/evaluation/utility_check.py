@@ -9,7 +9,8 @@ import pandas as pd
 import torch
 
 from model.artifacts import EpochRecord, ProtocolOutcome
-from model.data.tables import Dataset, feature_tensor
+from model.data.batching import feature_tensor
+from model.data.tables import Dataset
 from model.evaluation import plots
 from model.evaluation.graph_metrics import (
     forward_flops,
