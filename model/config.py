@@ -97,6 +97,9 @@ class StructureConfig(_Strict):
     sparsity: float = Field(default=0.03, ge=0)
     # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
     shift_sparsity: float = Field(default=0.01, ge=0)
+    # Power-iteration steps per structure step for the spectral radius h(A) = ρ(A∘A) (model/structure/acyclicity.py),
+    # each warm-started from the last step's eigenvectors.
+    power_iterations: int = Field(default=10, ge=1)
     rho_init: float = Field(default=0.01, gt=0)
     rho_growth: float = Field(default=10.0, gt=1)
     rho_max: float = Field(default=1e8, gt=0)

@@ -1,7 +1,10 @@
-"""Acyclicity of the lattice (docs/design.md §2.2): NOTEARS' h(A) and the augmented-Lagrangian schedule.
+"""Acyclicity of the lattice (docs/design.md §2.2): the spectral radius h(A) = ρ(A∘A) and its schedule.
 
-h(A) (NOTEARS: Zheng et al. 2018) is zero exactly on a DAG and costs one matrix exponential per step, gradient
-included; the schedule drives it to zero while the structure is fitted (model/structure/fit.py).
+A graph is a DAG exactly when its adjacency is nilpotent, i.e. when the spectral radius of A∘A is zero (SDCD:
+Nazaret et al., ICML 2024). ρ and its gradient come from a few power-iteration steps warm-started from the last
+step's left and right eigenvectors, so a step costs a few matrix-vector products: O(N²) time and memory, where
+NOTEARS' trace exponential (used here before issue 22) costs O(N³). An augmented-Lagrangian schedule drives h
+down while the structure is fitted (model/structure/fit.py), and rests once the thresholded graph is a DAG.
 """
 
 from __future__ import annotations
@@ -13,56 +16,71 @@ import torch
 
 from model.config import StructureConfig
 
-__all__ = ["AugmentedLagrangian", "notears_acyclicity"]
+__all__ = ["AugmentedLagrangian", "SpectralRadius"]
+
+# Added to every entry of A∘A inside the power iteration only (as `ε·Σv`, no N×N tensor): it keeps the
+# iterated matrix irreducible, so the eigenvectors stay positive and never vanish on a nilpotent (DAG) lattice.
+_IRREDUCIBLE = 1e-8
 
 
-class _TraceExp(torch.autograd.Function):
-    """tr(exp(M)) with its gradient exp(M)ᵀ from the forward's own exponential.
-
-    One matrix exponential per step instead of the block-matrix exponential autograd would differentiate through.
-    """
-
-    @staticmethod
-    def forward(ctx, matrix: torch.Tensor) -> torch.Tensor:
-        exponential = torch.matrix_exp(matrix)
-        ctx.save_for_backward(exponential)
-        return exponential.diagonal().sum()
-
-    @staticmethod
-    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
-        (exponential,) = ctx.saved_tensors
-        return grad * exponential.T
+def _normalised(vector: torch.Tensor) -> torch.Tensor:
+    return vector / vector.norm()
 
 
-def notears_acyclicity(adjacency: torch.Tensor) -> torch.Tensor:
-    """h(A) = tr(exp(A ∘ A / (N - 1))) - N: zero exactly when the weighted graph has no directed cycle.
+class SpectralRadius:
+    """h(A) = ρ(A ∘ A) by warm-started power iteration: zero exactly when the weighted graph has no cycle.
 
-    NOTEARS' function of the adjacency scaled by 1/sqrt(N - 1): with edge probabilities in (0, 1) the spectral
-    radius of the scaled A ∘ A stays below 1, so h stays below N(e - 1) however dense the lattice is and its
-    gradient cannot swamp the likelihood early on; the augmented Lagrangian's ρ supplies the strength later.
-    Evaluated in float64.
+    Each call runs `iterations` power-iteration steps on A∘A (without gradient) from the previous call's right
+    and left eigenvectors v and u, then returns `uᵀ(A∘A)v / uᵀv` with u and v held fixed: its value is ρ's
+    estimate and its gradient in A∘A is `u vᵀ / uᵀv`, the derivative of a simple eigenvalue (SDCD's
+    `PowerIterationGradient`). Edge probabilities are never exactly zero, so A∘A is positive off the diagonal
+    and (Perron-Frobenius) ρ is a simple eigenvalue with positive eigenvectors. Unlike NOTEARS' h, ρ is not
+    scaled by N: for a 2-cycle of probabilities p and q it is p·q, whatever the width.
 
     Args:
-        adjacency (torch.Tensor): edge probabilities A with a zero diagonal, shape (N, N).
-
-    Returns:
-        torch.Tensor: h(A) ≥ 0 in `adjacency`'s dtype, a scalar, differentiable in A.
+        n_nodes (int): N, the lattice's size.
+        iterations (int): power-iteration steps per call.
+        device (torch.device): where the eigenvectors live (the lattice's device).
     """
-    n = adjacency.shape[0]
-    squared = (adjacency * adjacency).double() / max(n - 1, 1)
-    return (_TraceExp.apply(squared) - n).to(adjacency.dtype)
+
+    def __init__(self, n_nodes: int, iterations: int, device: torch.device) -> None:
+        self.iterations = iterations
+        start = torch.full((n_nodes,), n_nodes**-0.5, device=device)
+        self.right, self.left = start, start.clone()
+
+    def __call__(self, adjacency: torch.Tensor) -> torch.Tensor:
+        """ρ(A∘A) after `iterations` more power-iteration steps, differentiable in A.
+
+        Args:
+            adjacency (torch.Tensor): edge probabilities A with a zero diagonal, shape (N, N).
+
+        Returns:
+            torch.Tensor: h(A) ≥ 0, a scalar in A's dtype.
+        """
+        squared = adjacency * adjacency
+        with torch.no_grad():
+            matrix = squared.detach()
+            right, left = self.right.to(matrix.dtype), self.left.to(matrix.dtype)
+            for _ in range(self.iterations):
+                right = _normalised(matrix @ right + _IRREDUCIBLE * right.sum())
+                left = _normalised(left @ matrix + _IRREDUCIBLE * left.sum())
+            self.right, self.left = right, left
+        return left @ (squared @ right) / (left @ right)
 
 
 @dataclass
 class AugmentedLagrangian:
-    """The acyclicity schedule: penalty `α·h + ρ/2·h²`, with α and ρ updated after every round.
+    """The acyclicity schedule: penalty `α·h + ρ/2·h²`, with α and ρ updated after every round with a cycle.
 
-    After every round α grows by ρ·h, and ρ grows when h did not shrink enough (NOTEARS / DCDI).
+    After a round whose thresholded graph still has a cycle, α grows by ρ·h, and ρ grows when h did not shrink
+    enough (NOTEARS / DCDI). After a round whose thresholded graph is a DAG both rest (SDCD freezes its penalty
+    at a DAG the same way): h > 0 is then carried by edges under the threshold, and pushing them further only
+    keeps the lattice moving, so that the fit never settles.
 
     Attributes:
         rho (float): ρ, the quadratic penalty's weight.
         alpha (float): α, the Lagrange multiplier's estimate.
-        last_h (float): h after the previous round (inf before the first).
+        last_h (float): h after the previous update (inf before the first).
     """
 
     rho: float
@@ -73,22 +91,25 @@ class AugmentedLagrangian:
         """The acyclicity term of the structure loss.
 
         Args:
-            h (torch.Tensor): h(A) of `notears_acyclicity`, a scalar.
+            h (torch.Tensor): h(A) of `SpectralRadius`, a scalar.
 
         Returns:
             torch.Tensor: α·h + ρ/2·h², a scalar.
         """
         return self.alpha * h + 0.5 * self.rho * h * h
 
-    def update(self, h: float, config: StructureConfig) -> None:
-        """End a round: grow ρ when h did not shrink enough, then grow α by ρ·h.
+    def update(self, h: float, is_dag: bool, config: StructureConfig) -> None:
+        """End a round: unless the thresholded graph is a DAG, grow ρ when h did not shrink enough, then α by ρ·h.
 
         ρ grows ×`rho_growth` (up to `rho_max`) unless h fell to `rho_progress` of its last value.
 
         Args:
             h (float): h(A) at the end of the round.
+            is_dag (bool): whether the thresholded graph is a DAG at the end of the round.
             config (StructureConfig): the schedule's `rho_progress`, `rho_growth` and `rho_max`.
         """
+        if is_dag:
+            return
         if h > config.rho_progress * self.last_h:
             self.rho = min(self.rho * config.rho_growth, config.rho_max)
         self.alpha += self.rho * h

@@ -16,7 +16,7 @@ import torch
 
 from model.config import StructureConfig
 from model.errors import TrainingDivergedError
-from model.structure.acyclicity import AugmentedLagrangian, notears_acyclicity
+from model.structure.acyclicity import AugmentedLagrangian, SpectralRadius
 from model.structure.equations import StructuralEquationModel, StructureFit
 from model.structure.graph_ops import cycle_breaking_edges, is_acyclic
 from model.structure.label_edges import search_label_edges
@@ -95,6 +95,7 @@ def fit_structure(
     ]
     optimizer = torch.optim.Adam(groups_of_parameters, lr=config.lr)
     lagrangian = AugmentedLagrangian(rho=config.rho_init)
+    spectral_radius = SpectralRadius(sem.n_nodes, config.power_iterations, x.device)
     n = x.shape[0]
     samples = config.mask_samples
     batch_size = max(samples, min(config.batch_size, n) // samples * samples)
@@ -122,7 +123,7 @@ def fit_structure(
                 adjacency = sem.adjacency()
                 loss = loss + config.sparsity * adjacency.sum()
                 if config.acyclicity:
-                    loss = loss + lagrangian.penalty(notears_acyclicity(adjacency))
+                    loss = loss + lagrangian.penalty(spectral_radius(adjacency))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             grad_sums += torch.stack(
@@ -143,12 +144,12 @@ def fit_structure(
             )
         with torch.no_grad():
             adjacency = sem.adjacency()
-            fit.acyclicity = float(notears_acyclicity(adjacency))
+            fit.acyclicity = float(spectral_radius(adjacency))
             linked = adjacency >= threshold
             is_dag = is_acyclic(linked)
             moved = float((adjacency - previous_adjacency).abs().max())
         if not warming_up:
-            lagrangian.update(fit.acyclicity, config)
+            lagrangian.update(fit.acyclicity, is_dag, config)
         settled = (
             is_dag
             and not warming_up

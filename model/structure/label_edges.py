@@ -18,7 +18,7 @@ from torch.nn import functional
 
 from model.config import StructureConfig
 from model.structure.equations import N_BASIS, StructuralEquationModel, additive_basis
-from model.structure.graph_ops import is_acyclic, transitive_closure
+from model.structure.graph_ops import descendants, is_acyclic
 
 __all__ = [
     "MAX_ADDITIONS",
@@ -133,7 +133,7 @@ def readable_mask(mask: torch.Tensor, label: int) -> torch.Tensor:
     Returns:
         torch.Tensor: bool, shape (F,).
     """
-    return ~transitive_closure(mask > 0)[label, :label]
+    return ~descendants(mask > 0, label)[:label]
 
 
 class LabelEdgeChanges(NamedTuple):
