@@ -21,6 +21,7 @@ from torch import nn
 __all__ = [
     "BASIS_CENTRES",
     "N_BASIS",
+    "NodeMechanisms",
     "StructuralEquationModel",
     "StructureFit",
     "StructureScore",
@@ -53,13 +54,35 @@ class StructureScore:
 
     Attributes:
         nll (torch.Tensor): the sum over nodes of the mean per-sample NLL (nats), a scalar.
-        node_nll (torch.Tensor): each node's mean NLL, shape (N,).
+        node_nll (torch.Tensor): each node's mean NLL, shape (N,) (or the scored nodes', features first).
         mechanism_shift (torch.Tensor): the L1 norm of the per-cohort mechanism changes, a scalar.
+        node_shift (torch.Tensor): each node's share of `mechanism_shift`, shaped like `node_nll` (0 for the
+            label, whose per-cohort base rate is not penalised).
     """
 
     nll: torch.Tensor
     node_nll: torch.Tensor
     mechanism_shift: torch.Tensor
+    node_shift: torch.Tensor
+
+
+@dataclass
+class NodeMechanisms:
+    """The mechanisms of some nodes, as tensors of their own (`StructuralEquationModel.node_mechanisms`).
+
+    Every parameter but the edge logits belongs to one node (a column of `weight`, an entry of `bias`, ...), and
+    each node's NLL depends on its own parameters only, so these nodes can be refitted and scored alone at a cost
+    that does not grow with the other nodes (model/structure/label_edges.py).
+
+    Attributes:
+        features (torch.Tensor): the features' node indices, int64, shape (k,).
+        label (bool): whether the label's mechanism is included.
+        parameters (dict[str, torch.Tensor]): the slices, by `mechanism_parameters` name.
+    """
+
+    features: torch.Tensor
+    label: bool
+    parameters: dict[str, torch.Tensor]
 
 
 class StructuralEquationModel(nn.Module):
@@ -163,6 +186,56 @@ class StructuralEquationModel(nn.Module):
         """
         return {name: p for name, p in self.named_parameters() if name != "edge_logits"}
 
+    def _output_columns(self, features: torch.Tensor, label: bool) -> torch.Tensor:
+        """The columns of `weight` and `bias` that hold the mechanisms of `features` (and the label's)."""
+        label_columns = torch.arange(
+            self.n_features, self.n_features + self.n_classes, device=features.device
+        )
+        return torch.cat([features, label_columns]) if label and self.n_classes else features
+
+    def node_mechanisms(self, features: torch.Tensor, label: bool) -> NodeMechanisms:
+        """Copies of the mechanisms of `features` (and of the label's), as new leaf tensors that require grad.
+
+        Args:
+            features (torch.Tensor): feature indices, int64, shape (k,).
+            label (bool): include the label's mechanism (ignored without a label node).
+
+        Returns:
+            NodeMechanisms: the copies; training them leaves this model unchanged.
+        """
+        columns = self._output_columns(features, label)
+        label = label and self.n_classes > 0
+        slices = {
+            "weight": self.weight[:, columns],
+            "bias": self.bias[columns],
+            "log_noise": self.log_noise[features],
+            "group_shift": self.group_shift[:, features],
+            "group_scale": self.group_scale[:, features],
+            "label_effect_shift": self.label_effect_shift[:, :, features],
+            "label_group_bias": self.label_group_bias if label else self.label_group_bias[:, :0],
+        }
+        return NodeMechanisms(
+            features, label, {name: p.detach().clone().requires_grad_(True) for name, p in slices.items()}
+        )
+
+    def load_node_mechanisms(self, nodes: NodeMechanisms) -> None:
+        """Write the mechanisms of `nodes` into this model.
+
+        Args:
+            nodes (NodeMechanisms): mechanisms from `node_mechanisms` (trained or not).
+        """
+        columns = self._output_columns(nodes.features, nodes.label)
+        p = nodes.parameters
+        with torch.no_grad():
+            self.weight[:, columns] = p["weight"]
+            self.bias[columns] = p["bias"]
+            self.log_noise[nodes.features] = p["log_noise"]
+            self.group_shift[:, nodes.features] = p["group_shift"]
+            self.group_scale[:, nodes.features] = p["group_scale"]
+            self.label_effect_shift[:, :, nodes.features] = p["label_effect_shift"]
+            if nodes.label:
+                self.label_group_bias.copy_(p["label_group_bias"])
+
     def adjacency(self) -> torch.Tensor:
         """Edge-inclusion probabilities `A = sigmoid(Θ/τ)` with a zero diagonal.
 
@@ -204,7 +277,12 @@ class StructuralEquationModel(nn.Module):
         return (hard + soft - soft.detach()) * self.off_diagonal
 
     def mechanisms(
-        self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor | None,
+        groups: torch.Tensor | None,
+        masks: torch.Tensor,
+        nodes: NodeMechanisms | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Feature means and label logits, each node from its masked parents only.
 
@@ -214,10 +292,12 @@ class StructuralEquationModel(nn.Module):
             groups (torch.Tensor | None): cohort codes, shape (B,); None (rows of a cohort not seen while
                 fitting) evaluates the cohort-free mechanisms.
             masks (torch.Tensor): (N, N), or (S, N, N) with the batch split into S equal slices, one mask each.
+            nodes (NodeMechanisms | None): evaluate only these nodes, with their mechanisms; None: every node,
+                with this model's.
 
         Returns:
-            tuple[torch.Tensor, torch.Tensor | None]: feature means (B, F) and label logits (B, C), or None
-            without a label node.
+            tuple[torch.Tensor, torch.Tensor | None]: feature means (B, F) (or (B, k) for `nodes`' features) and
+            label logits (B, C), or None without a label node (or when `nodes` leaves the label out).
 
         Raises:
             ValueError: the model has a label node and `y` is None.
@@ -225,6 +305,15 @@ class StructuralEquationModel(nn.Module):
         if masks.dim() == 2:
             masks = masks.unsqueeze(0)
         samples, batch = masks.shape[0], x.shape[0]
+        if nodes is None:
+            p: dict[str, torch.Tensor] = dict(self.mechanism_parameters())
+            features: torch.Tensor | slice = slice(0, self.n_features)
+            outputs: torch.Tensor = self.output_node
+            n_means, with_label = self.n_features, self.n_classes > 0
+        else:
+            p, features, with_label = nodes.parameters, nodes.features, nodes.label
+            outputs = self.output_node[self._output_columns(nodes.features, nodes.label)]
+            n_means = len(nodes.features)
         columns = [additive_basis(x).flatten(1)]
         label_columns = None
         if self.n_classes:
@@ -233,27 +322,31 @@ class StructuralEquationModel(nn.Module):
             label_columns = F.one_hot(y, self.n_classes).to(x.dtype) - 1.0 / self.n_classes
             columns.append(label_columns)
         basis = torch.cat(columns, dim=1)
-        gate = masks[:, self.basis_node][:, :, self.output_node]  # (S, K, outputs)
-        out = torch.bmm(basis.view(samples, batch // samples, -1), self.weight * gate).reshape(batch, -1)
-        out = out + self.bias
-        mean = out[:, : self.n_features]
-        logits = out[:, self.n_features :] if self.n_classes else None
+        gate = masks[:, :, outputs][:, self.basis_node]  # (S, K, outputs)
+        out = torch.bmm(basis.view(samples, batch // samples, -1), p["weight"] * gate).reshape(batch, -1)
+        out = out + p["bias"]
+        mean = out[:, :n_means]
+        logits = out[:, n_means:] if with_label else None
         if groups is not None:
             # Cohort changes are relative (centred over cohorts): they cannot absorb a mechanism's own scale.
-            scale = 1.0 + self.group_scale - self.group_scale.mean(dim=0)
-            shift = self.group_shift - self.group_shift.mean(dim=0)
+            scale = 1.0 + p["group_scale"] - p["group_scale"].mean(dim=0)
+            shift = p["group_shift"] - p["group_shift"].mean(dim=0)
             mean = mean * scale[groups] + shift[groups]
-            if label_columns is not None and logits is not None:
-                effect = self.label_effect_shift - self.label_effect_shift.mean(dim=0)
-                label_gate = masks[:, self.n_features, : self.n_features].repeat_interleave(
-                    batch // samples, 0
-                )
+            if label_columns is not None:
+                effect = p["label_effect_shift"] - p["label_effect_shift"].mean(dim=0)
+                label_gate = masks[:, self.n_features, features].repeat_interleave(batch // samples, 0)
                 mean = mean + torch.einsum("bc,bcf->bf", label_columns, effect[groups]) * label_gate
-                logits = logits + (self.label_group_bias - self.label_group_bias.mean(dim=0))[groups]
+            if logits is not None:
+                logits = logits + (p["label_group_bias"] - p["label_group_bias"].mean(dim=0))[groups]
         return mean, logits
 
     def score(
-        self, x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None, masks: torch.Tensor
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor | None,
+        groups: torch.Tensor | None,
+        masks: torch.Tensor,
+        nodes: NodeMechanisms | None = None,
     ) -> StructureScore:
         """The structural equations' NLL under `masks`, and the mechanism-shift penalty.
 
@@ -265,19 +358,30 @@ class StructuralEquationModel(nn.Module):
             y (torch.Tensor | None): class indices, shape (B,); required with a label node.
             groups (torch.Tensor | None): cohort codes, shape (B,), or None for the cohort-free mechanisms.
             masks (torch.Tensor): (N, N), or (S, N, N) with the batch split into S equal slices.
+            nodes (NodeMechanisms | None): score only these nodes, with their mechanisms; None: every node.
 
         Returns:
             StructureScore: the summed and per-node NLL, and the L1 of the per-cohort shifts.
         """
-        mean, logits = self.mechanisms(x, y, groups, masks)
-        standardised = (x - mean) * torch.exp(-self.log_noise)
-        node_nll = (0.5 * math.log(2 * math.pi) + self.log_noise + 0.5 * standardised.pow(2)).mean(dim=0)
+        mean, logits = self.mechanisms(x, y, groups, masks, nodes)
+        p = dict(self.mechanism_parameters()) if nodes is None else nodes.parameters
+        targets = x if nodes is None else x[:, nodes.features]
+        standardised = (targets - mean) * torch.exp(-p["log_noise"])
+        node_nll = (0.5 * math.log(2 * math.pi) + p["log_noise"] + 0.5 * standardised.pow(2)).mean(dim=0)
+        node_shift = (
+            p["group_shift"].abs().sum(dim=0)
+            + p["group_scale"].abs().sum(dim=0)
+            + p["label_effect_shift"].abs().sum(dim=(0, 1))
+        )
         if logits is not None and y is not None:
             node_nll = torch.cat([node_nll, F.cross_entropy(logits, y).unsqueeze(0)])
+            node_shift = torch.cat([node_shift, node_shift.new_zeros(1)])
         shift = (
-            self.group_shift.abs().sum() + self.group_scale.abs().sum() + self.label_effect_shift.abs().sum()
+            p["group_shift"].abs().sum() + p["group_scale"].abs().sum() + p["label_effect_shift"].abs().sum()
         )
-        return StructureScore(nll=node_nll.sum(), node_nll=node_nll, mechanism_shift=shift)
+        return StructureScore(
+            nll=node_nll.sum(), node_nll=node_nll, mechanism_shift=shift, node_shift=node_shift
+        )
 
 
 @dataclass

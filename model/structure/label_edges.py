@@ -17,15 +17,15 @@ import torch
 from torch.nn import functional
 
 from model.config import StructureConfig
-from model.structure.equations import N_BASIS, StructuralEquationModel, additive_basis
+from model.structure.equations import N_BASIS, NodeMechanisms, StructuralEquationModel, additive_basis
 from model.structure.graph_ops import descendants, is_acyclic
 
 __all__ = [
     "MAX_ADDITIONS",
     "MAX_CANDIDATES",
     "LabelEdgeChanges",
+    "node_scores",
     "parent_score_test",
-    "penalised_score",
     "readable_mask",
     "refit_mechanisms",
     "search_label_edges",
@@ -33,9 +33,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Moves tried per search step. A refit costs as much as `orientation_steps` structure steps, so the search's
-# cost must not grow with the label's out-degree or the width: children to reverse, the least certain first
-# (lowest edge probability), and parents to add, the score test's best.
+# Moves tried per search step, so that the search's cost does not grow with the label's out-degree or the width:
+# children to reverse, the least certain first (lowest edge probability), and parents to add, the score test's
+# best.
 MAX_CANDIDATES = 16
 MAX_ADDITIONS = 4
 # Rows per evaluation chunk: the full-data score needs (rows, F·|φ|) basis values at a time, not (n, F·|φ|).
@@ -50,18 +50,19 @@ def _row_chunks(
         yield x[rows], y[rows], None if groups is None else groups[rows]
 
 
-def penalised_score(
+def node_scores(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
     x: torch.Tensor,
     y: torch.Tensor,
     groups: torch.Tensor | None,
     config: StructureConfig,
-) -> float:
-    """Mean per-sample NLL of every node on all rows under the 0/1 `mask`, plus the fit's hard-graph penalties.
+    nodes: NodeMechanisms | None = None,
+) -> torch.Tensor:
+    """Each node's mean per-sample NLL on all rows under the 0/1 `mask`, plus `shift_sparsity` times its shifts.
 
-    The penalties are `sparsity` per edge and `shift_sparsity` times the mechanism shifts. Evaluated in chunks
-    of rows, without gradients.
+    The penalised score of a graph is the sum of these plus `sparsity` per edge. Evaluated in chunks of rows,
+    without gradients.
 
     Args:
         sem (StructuralEquationModel): the model, with the mechanisms to score.
@@ -69,18 +70,20 @@ def penalised_score(
         x (torch.Tensor): standardised features, shape (n, F).
         y (torch.Tensor): class indices, shape (n,).
         groups (torch.Tensor | None): cohort codes, shape (n,).
-        config (StructureConfig): the fit's `sparsity` and `shift_sparsity`.
+        config (StructureConfig): the fit's `shift_sparsity`.
+        nodes (NodeMechanisms | None): score only these nodes, with their mechanisms; None: every node.
 
     Returns:
-        float: the penalised score in nats per sample; lower is better.
+        torch.Tensor: nats per sample per node, shape (N,) (or `nodes`' count, features first); lower is better.
     """
-    total = x.new_zeros(())
     with torch.no_grad():
+        total = None
         for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
-            part = sem.score(x_rows, y_rows, group_rows, mask)
-            total += part.nll * x_rows.shape[0]
-        penalty = config.sparsity * mask.sum() + config.shift_sparsity * part.mechanism_shift
-        return float(total / x.shape[0] + penalty)
+            part = sem.score(x_rows, y_rows, group_rows, mask, nodes)
+            weighted = part.node_nll * x_rows.shape[0]
+            total = weighted if total is None else total + weighted
+        assert total is not None  # a training split has rows
+        return total / x.shape[0] + config.shift_sparsity * part.node_shift
 
 
 def refit_mechanisms(
@@ -91,36 +94,41 @@ def refit_mechanisms(
     groups: torch.Tensor | None,
     config: StructureConfig,
     seed: int,
-) -> float:
-    """Refit the mechanisms (not the lattice) on the fixed 0/1 `mask`, and score the result.
+    nodes: NodeMechanisms | None = None,
+) -> torch.Tensor:
+    """Refit the mechanisms (not the lattice) on the fixed 0/1 `mask`, and score them node by node.
 
     Adam for `config.orientation_steps` steps, rows drawn from a generator seeded with `seed`: every refit with
-    the same seed draws the same rows (common random numbers), so nodes whose parents did not change follow the
-    same trajectory and cancel out of a comparison.
+    the same seed draws the same rows (common random numbers). Adam updates each parameter on its own gradient
+    and each node's NLL depends on its own mechanism only, so a node's refit depends on its own parents alone:
+    refitting only the nodes whose parents a move changes (`nodes`) gives them what a refit of every node would,
+    at a cost that does not grow with the other nodes.
 
     Args:
-        sem (StructuralEquationModel): the model; its mechanisms are changed in place.
+        sem (StructuralEquationModel): the model; without `nodes` its mechanisms are changed in place.
         mask (torch.Tensor): the 0/1 graph, shape (N, N).
         x (torch.Tensor): standardised features, shape (n, F).
         y (torch.Tensor): class indices, shape (n,).
         groups (torch.Tensor | None): cohort codes, shape (n,).
         config (StructureConfig): steps, learning rate, batch size and penalties.
         seed (int): the seed of the row draws.
+        nodes (NodeMechanisms | None): refit only these mechanisms (in place in `nodes`); None: every node.
 
     Returns:
-        float: `penalised_score` on all rows after the refit.
+        torch.Tensor: `node_scores` on all rows after the refit, of every node or of `nodes`.
     """
     generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(list(sem.mechanism_parameters().values()), lr=config.lr)
+    parameters = sem.mechanism_parameters().values() if nodes is None else nodes.parameters.values()
+    optimizer = torch.optim.Adam(list(parameters), lr=config.lr)
     batch = min(config.batch_size, x.shape[0])
     for _ in range(config.orientation_steps):
         index = torch.randint(x.shape[0], (batch,), generator=generator).to(x.device)
-        score = sem.score(x[index], y[index], None if groups is None else groups[index], mask)
+        score = sem.score(x[index], y[index], None if groups is None else groups[index], mask, nodes)
         loss = score.nll + config.shift_sparsity * score.mechanism_shift
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    return penalised_score(sem, mask, x, y, groups, config)
+    return node_scores(sem, mask, x, y, groups, config, nodes)
 
 
 def readable_mask(mask: torch.Tensor, label: int) -> torch.Tensor:
@@ -150,13 +158,13 @@ class LabelEdgeChanges(NamedTuple):
     added: list[tuple[int, float]]
 
 
-class _Refit(NamedTuple):
-    """A graph of the search with its refitted penalised score, and the mechanisms' state once it leads a step."""
+class _Move(NamedTuple):
+    """A graph of the search: how much it lowers the current graph's penalised score, and what made it."""
 
-    score: float
-    state: dict[str, torch.Tensor]
+    gain: float
     mask: torch.Tensor
     moves: list[tuple[str, int]]  # what made it from the step's starting graph
+    label_mechanism: NodeMechanisms  # the label's refit on `mask`
 
 
 def parent_score_test(
@@ -165,6 +173,7 @@ def parent_score_test(
     x: torch.Tensor,
     y: torch.Tensor,
     groups: torch.Tensor | None,
+    label_mechanism: NodeMechanisms | None = None,
 ) -> torch.Tensor:
     """Score statistic of each feature as a new parent of the label under `mask`.
 
@@ -173,19 +182,23 @@ def parent_score_test(
     weights, where they are 0.
 
     Args:
-        sem (StructuralEquationModel): the model, with a label node and the mechanisms as loaded.
+        sem (StructuralEquationModel): the model, with a label node.
         mask (torch.Tensor): the 0/1 graph, shape (N, N).
         x (torch.Tensor): standardised features, shape (n, F).
         y (torch.Tensor): class indices, shape (n,).
         groups (torch.Tensor | None): cohort codes, shape (n,).
+        label_mechanism (NodeMechanisms | None): the label's mechanism to test under (only the label's logits
+            are evaluated); None: the model's own.
 
     Returns:
         torch.Tensor: the statistic per feature, shape (F,); larger ranks higher.
     """
+    if label_mechanism is None:
+        label_mechanism = sem.node_mechanisms(torch.zeros(0, dtype=torch.long, device=x.device), label=True)
     total = x.new_zeros(x.shape[1], sem.n_classes, N_BASIS)
     with torch.no_grad():
         for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
-            _, logits = sem.mechanisms(x_rows, y_rows, group_rows, mask)
+            _, logits = sem.mechanisms(x_rows, y_rows, group_rows, mask, label_mechanism)
             assert logits is not None  # the caller checked that the model has a label node
             residual = functional.one_hot(y_rows, sem.n_classes).to(x.dtype) - logits.softmax(dim=-1)
             total += torch.einsum("rc,rfk->fck", residual, additive_basis(x_rows))
@@ -213,9 +226,12 @@ def search_label_edges(
       to what the prediction reads), the `MAX_ADDITIONS` the score test ranks highest (`parent_score_test`: the
       correlation of each feature's basis with the label's residual under the current mechanism).
 
-    Each move is scored by refitting the mechanisms from the fitted state (`refit_mechanisms`, the same rows for
-    every refit). With no change the model is left exactly as fitted. With changes, the lattice logits of the
-    changed edges are set to certain and the mechanisms keep the refit of the final graph.
+    Each move is scored by refitting, from the fitted state, the mechanisms of the nodes whose parents it changes
+    (the label, and a reversed child) on both graphs (`refit_mechanisms` with the same rows for every refit; the
+    other nodes' refits would be the same on both and cancel): a move costs O(n·F) per refit step, not the
+    O(n·F²) of a refit of every node. With no change the model is left exactly as fitted. With changes, the
+    lattice logits of the changed edges are set to certain and the changed nodes' mechanisms are their refit on
+    the final graph.
 
     Args:
         sem (StructuralEquationModel): the fitted model; changed in place when the search changes an edge.
@@ -234,49 +250,55 @@ def search_label_edges(
     if label is None or config.orientation_steps == 0:
         return changes
     seed = generator.initial_seed()  # not a draw: with no change, the later draws stay as they were
+    # Refitted node scores by (node, its parents): every refit starts from the fitted state with the same rows.
+    refitted: dict[tuple[int, bytes], float] = {}
 
-    def snapshot() -> dict[str, torch.Tensor]:
-        return {name: p.detach().clone() for name, p in sem.mechanism_parameters().items()}
+    def refit(mask: torch.Tensor, child: int | None) -> tuple[float, NodeMechanisms]:
+        """The label's (and `child`'s) refitted score on `mask`, and the label's refitted mechanism.
 
-    def load(state: dict[str, torch.Tensor]) -> None:
-        with torch.no_grad():
-            for name, p in sem.mechanism_parameters().items():
-                p.copy_(state[name])
-
-    fitted = snapshot()
-
-    def refit(mask: torch.Tensor, moves: list[tuple[str, int]]) -> _Refit:
-        """Refits from the fitted state; the mechanisms are left in the refit.
-
-        The state is kept only later, by `better`, for the step's leader: one state at omics width is
-        (F·|φ| + C) × (F + 1) weights.
+        The model itself is never changed: the mechanisms are refitted as copies of the fitted ones.
         """
-        load(fitted)
-        return _Refit(refit_mechanisms(sem, mask, x, y, groups, config, seed), {}, mask, moves)
+        features = torch.tensor([] if child is None else [child], dtype=torch.long, device=x.device)
+        nodes = sem.node_mechanisms(features, label=True)
+        scores = refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes).tolist()
+        for node, score in zip([*features.tolist(), label], scores, strict=True):
+            refitted[node, mask[:, node].bool().cpu().numpy().tobytes()] = score
+        return sum(scores), nodes
 
-    def better(refitted: _Refit, leader: _Refit) -> _Refit:
-        """The new leader of a step: `refitted` (its state taken now) if it scores strictly lower.
+    def scored(mask: torch.Tensor, node: int) -> float:
+        """`node`'s refitted score on `mask`, refitted now unless an earlier refit had the same parents."""
+        key = (node, mask[:, node].bool().cpu().numpy().tobytes())
+        if key not in refitted:
+            refit(mask, None if node == label else node)
+        return refitted[key]
 
-        So of equal scores the first tried wins.
-        """
-        tried.append(f"{refitted.moves} {current.score - refitted.score:+.4f}")
-        if refitted.score >= leader.score:
-            return leader
-        return refitted._replace(state=snapshot())
+    def consider(candidate: torch.Tensor, moves: list[tuple[str, int]], child: int | None) -> _Move:
+        """The move from `mask` to `candidate`, its changed nodes refitted on both graphs."""
+        score, label_mechanism = refit(candidate, child)
+        before = scored(mask, label) + (0.0 if child is None else scored(mask, child))
+        gain = before - score - config.sparsity * float(candidate.sum() - mask.sum())
+        tried.append(f"{moves} {gain:+.4f}")
+        return _Move(gain, candidate, moves, label_mechanism)
 
-    def best_new_parents(mask: torch.Tensor, eligible: torch.Tensor, count: int) -> list[int]:
-        """The score test's `count` best features among `eligible` (F,) bool, under the mechanisms as loaded."""
-        statistic = parent_score_test(sem, mask, x, y, groups)
+    def better(move: _Move, leader: _Move | None) -> _Move:
+        """The step's new leader: `move` if it gains strictly more (so of equal gains the first tried wins)."""
+        return move if leader is None or move.gain > leader.gain else leader
+
+    def best_new_parents(
+        mask: torch.Tensor, eligible: torch.Tensor, count: int, label_mechanism: NodeMechanisms | None
+    ) -> list[int]:
+        """The score test's `count` best features among `eligible` (F,) bool, under `label_mechanism`."""
+        statistic = parent_score_test(sem, mask, x, y, groups, label_mechanism)
         statistic[~eligible] = -1.0
         order = statistic.argsort(descending=True, stable=True)[:count]
         return [f for f in order.tolist() if statistic[f] >= 0]
 
     probability = sem.adjacency().detach()[label]
-    current = refit(sem.hard_mask(threshold).detach(), [])
-    current = current._replace(state=snapshot())
+    mask = sem.hard_mask(threshold).detach()
+    current_label: NodeMechanisms | None = None  # the label's refit on `mask`; None: as fitted
     while True:
         tried: list[str] = []
-        leader, mask = current, current.mask
+        leader: _Move | None = None
         readable = readable_mask(mask, label)
         children = torch.nonzero(mask[label]).flatten()
         for child in children[probability[children].argsort(stable=True)][:MAX_CANDIDATES].tolist():
@@ -284,30 +306,40 @@ def search_label_edges(
             candidate[label, child], candidate[child, label] = 0.0, 1.0
             if not is_acyclic(candidate > 0):
                 continue
-            reversal = refit(candidate, [("reversed", child)])
+            reversal = consider(candidate, [("reversed", child)], child)
             leader = better(reversal, leader)
             # A cause fitted as the label's child can hide another cause below it, which alone scores worse as a
             # parent than the reversal gains: try the reversal together with the best parent it frees (ranked
-            # under the reversal's refit, which the mechanisms still hold).
+            # under the reversal's refit of the label).
             freed = readable_mask(candidate, label) & ~readable  # never a parent: they were descendants
             freed[child] = False
             if freed.any():
-                for feature in best_new_parents(candidate, freed, 1):
+                for feature in best_new_parents(candidate, freed, 1, reversal.label_mechanism):
                     pair = candidate.clone()
                     pair[feature, label] = 1.0
-                    leader = better(refit(pair, [*reversal.moves, ("added", feature)]), leader)
-        load(current.state)  # the additions are ranked under the current graph's refit
-        for feature in best_new_parents(mask, readable & (mask[:label, label] == 0), MAX_ADDITIONS):
+                    leader = better(consider(pair, [*reversal.moves, ("added", feature)], child), leader)
+        # The additions are ranked under the current graph's refit of the label.
+        if current_label is None:
+            current_label = refit(mask, None)[1]
+        for feature in best_new_parents(
+            mask, readable & (mask[:label, label] == 0), MAX_ADDITIONS, current_label
+        ):
             candidate = mask.clone()
             candidate[feature, label] = 1.0
-            leader = better(refit(candidate, [("added", feature)]), leader)
-        logger.debug("label-edge search from %.4f: %s", current.score, ", ".join(tried))
-        if leader is current:
+            leader = better(consider(candidate, [("added", feature)], None), leader)
+        logger.debug("label-edge search: %s", ", ".join(tried))
+        if leader is None or leader.gain <= 0.0:
             break
         for kind, feature in leader.moves:
-            getattr(changes, kind).append((feature, current.score - leader.score))
-        current = leader
-    load(current.state if changes.reversed or changes.added else fitted)
+            getattr(changes, kind).append((feature, leader.gain))
+        mask, current_label = leader.mask, leader.label_mechanism
+    if changes.reversed or changes.added:
+        reversed_children = [child for child, _ in changes.reversed]
+        nodes = sem.node_mechanisms(
+            torch.tensor(reversed_children, dtype=torch.long, device=x.device), label=True
+        )
+        refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes)
+        sem.load_node_mechanisms(nodes)
     with torch.no_grad():
         for child, _ in changes.reversed:
             sem.edge_logits[label, child] = -10.0 * sem.temperature

@@ -120,3 +120,24 @@ def test_the_search_is_off_at_zero_steps_and_without_a_label() -> None:
 
     unlabeled = StructuralEquationModel(n_features=4)
     assert _search(unlabeled, x, y) == ([], [])
+
+
+def test_refitting_some_nodes_gives_them_what_refitting_every_node_gives() -> None:
+    x, y = _data(600)
+    groups = torch.arange(600) % 2  # two cohorts: the per-cohort mechanism changes are refitted too
+    sem = StructuralEquationModel(n_features=4, n_classes=2, n_groups=2)
+    with torch.no_grad():
+        sem.edge_logits.fill_(-10.0)
+        sem.edge_logits[ROOT, CAUSE] = sem.edge_logits[CAUSE, LABEL] = sem.edge_logits[LABEL, CHILD] = 10.0
+    mask = sem.hard_mask().detach()
+    # A reversal: it changes the child's parents and the label's.
+    mask[LABEL, CHILD], mask[CHILD, LABEL] = 0.0, 1.0
+    config = StructureConfig(orientation_steps=50)
+    nodes = sem.node_mechanisms(torch.tensor([CHILD]), label=True)
+    some = refit_mechanisms(sem, mask, x, y, groups, config, seed=3, nodes=nodes)
+    every = refit_mechanisms(sem, mask, x, y, groups, config, seed=3)  # the model itself, every node
+    torch.testing.assert_close(some, every[[CHILD, LABEL]])
+    refitted = {name: p.detach().clone() for name, p in sem.named_parameters()}
+    sem.load_node_mechanisms(nodes)
+    for name, p in sem.named_parameters():
+        torch.testing.assert_close(p, refitted[name], msg=name)
