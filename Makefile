@@ -14,10 +14,12 @@ KFP_OUTPUT ?= build/kubeflow/causal_experiment_pipeline.yaml
 # checkov (make lint) lives in a virtualenv of its own, from its own lock: its pins clash with requirements.lock.
 CHECKOV_VENV ?= build/venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
+# SDCD, bench/structure_scale.py's baseline, likewise (requirements-sdcd.lock: its pins clash with requirements.lock).
+SDCD_VENV ?= build/venv-sdcd
 # --skip-download: nothing is fetched from the vendor's platform; every skip is inline, with its reason.
 CHECKOV_FLAGS := --skip-download --compact --quiet
 
-.PHONY: install checkov browser run retrain validate test test-fast lint format bench compile gate clean
+.PHONY: install checkov sdcd browser run retrain validate test test-fast lint format bench compile gate clean
 
 install: $(STAMP)
 
@@ -39,6 +41,13 @@ $(CHECKOV): requirements-checkov.lock
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade "pip<27"
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.lock
 	touch $(CHECKOV)
+
+sdcd: $(SDCD_VENV)/.installed-stamp
+
+$(SDCD_VENV)/.installed-stamp: requirements-sdcd.lock
+	test -x $(SDCD_VENV)/bin/python || $(PYTHON) -m venv $(SDCD_VENV)
+	$(SDCD_VENV)/bin/python -m pip install --quiet -r requirements-sdcd.lock
+	touch $@
 
 # The report's browser test drives Debian's chromium through Playwright (whose own browser download is not
 # reachable), with a Japanese font for the screenshots. Installed once; without root and without chromium

@@ -26,6 +26,7 @@ DEFAULT_KFP_OUTPUT = Path("build/kubeflow/causal_experiment_pipeline.yaml")
 BENCHMARKS = {
     "pipeline-time": "bench/pipeline_time.py",
     "structure": "bench/structure.py",
+    "structure-scale": "bench/structure_scale.py",
     "gpu-scaling": "bench/gpu_scaling.py",
 }
 
@@ -249,7 +250,8 @@ def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
     """Run one benchmark of a repository checkout (bench/), passing OPTIONS on to it.
 
     pipeline-time (the default): wall time of the default pipeline run; structure: the structure-learning and
-    causal-prediction suite against PC, GES, DAGMA and scikit-learn baselines; gpu-scaling: throughput and memory
+    causal-prediction suite against PC, GES, DAGMA and scikit-learn baselines; structure-scale: the structure phase
+    beside SDCD at 1,000 to 20,000 features (`make sdcd` first, or `--no-sdcd`); gpu-scaling: throughput and memory
     against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU). Each
     prints one JSON line and writes its record without overwriting an earlier one. The benchmarks live beside
     the package, not in it: run this from the checkout's root or pass --repo.

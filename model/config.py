@@ -149,7 +149,9 @@ class TrainConfig(_Strict):
     structure: StructureConfig = StructureConfig()
 
 
-MAX_CELLS = 50_000_000  # 200 MB of float32: a large omics table, generated in seconds
+# 10,000 rows of a whole transcriptome (20,000 genes and a few biomarkers: bench/structure_scale.py, issue 22):
+# 840 MB of float32.
+MAX_CELLS = 210_000_000
 
 
 class SyntheticDataConfig(_Strict):
@@ -162,7 +164,7 @@ class SyntheticDataConfig(_Strict):
 
     kind: Literal["synthetic"] = "synthetic"
     n_samples: int = Field(default=1500, ge=60, le=1_000_000)
-    n_genes: int = Field(default=16, ge=4, le=10_000)
+    n_genes: int = Field(default=16, ge=4, le=20_000)
     graph: Literal["erdos_renyi", "scale_free"] = "erdos_renyi"
     # Erdős–Rényi edge probability; scale-free: about p * (n_genes - 1) / 2 links per gene (same edge count).
     edge_probability: float = Field(default=0.2, gt=0, lt=1)

@@ -1,0 +1,60 @@
+"""The transcriptome-scale structure benchmark (bench/structure_scale.py) run tiny on the CPU: the record has
+every key issue 22 lists, SDCD past its time limit is recorded as timed out, and bad sizes are usage errors."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from bench import structure_scale
+
+SCORES = {"precision", "recall", "shd", "edge_auroc", "is_dag", "structure_s", "peak_memory_gib"}
+
+
+def test_a_tiny_run_records_every_key_and_sdcd_past_its_limit_as_timed_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "structure_scale_cpu.json"
+    argv = [
+        "--device",
+        "cpu",
+        "--sizes",
+        "16",
+        "--rows",
+        "300",
+        "--steps-per-round",
+        "10",
+        "--max-rounds",
+        "2",
+    ]
+    # Any interpreter will do for SDCD here: it is killed after 10 ms, long before it could import sdcd.
+    argv += ["--sdcd-python", sys.executable, "--sdcd-timeout", "0.01"]
+    argv += ["--seed-e2e", "16", "--seed-e2e-epochs", "1", "--out", str(out)]
+    assert structure_scale.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert json.loads(out.read_text()) == printed
+    assert printed["device_name"] == "cpu"
+    (case,) = printed["sizes"]
+    assert case["n_features"] == 16 and case["true_edges"] > 0
+    assert set(case["model"]) >= SCORES and case["model"]["is_dag"] is True
+    assert 0 <= case["model"]["precision"] <= 1 and case["model"]["peak_memory_gib"] is None
+    assert case["model"]["rounds"] <= 2
+    assert case["sdcd"] == {"timed_out": True, "timeout_s": 0.01}
+    assert {"n_features", "total_s", "structure_s", "precision", "recall"} <= set(printed["seed_e2e"])
+    assert 0 < printed["seed_e2e"]["structure_s"] < printed["seed_e2e"]["total_s"]
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [(["--sizes", "1k"], "give comma-separated feature counts"), (["--sizes", "30000"], "each F between")],
+)
+def test_bad_sizes_are_usage_errors(
+    option: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        structure_scale.main(["--device", "cpu", "--no-sdcd", *option])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
