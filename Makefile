@@ -16,6 +16,9 @@ CHECKOV_VENV ?= build/venv-checkov
 CHECKOV := $(CHECKOV_VENV)/bin/checkov
 # SDCD, bench/structure_scale.py's baseline, likewise (requirements-sdcd.lock: its pins clash with requirements.lock).
 SDCD_VENV ?= build/venv-sdcd
+# cpu: the lock's torch==X+cpu (this machine's wheel, Python 3.11); cuda: PyPI's torch==X (its CUDA build), for SDCD on
+# the GPU beside this model (`make sdcd SDCD_TORCH=cuda SDCD_VENV=build/venv-sdcd-cuda`).
+SDCD_TORCH ?= cpu
 # --skip-download: nothing is fetched from the vendor's platform; every skip is inline, with its reason.
 CHECKOV_FLAGS := --skip-download --compact --quiet
 
@@ -46,7 +49,9 @@ sdcd: $(SDCD_VENV)/.installed-stamp
 
 $(SDCD_VENV)/.installed-stamp: requirements-sdcd.lock
 	test -x $(SDCD_VENV)/bin/python || $(PYTHON) -m venv $(SDCD_VENV)
-	$(SDCD_VENV)/bin/python -m pip install --quiet -r requirements-sdcd.lock
+	if [ "$(SDCD_TORCH)" = cuda ]; then sed -E 's/^torch==([0-9.]+)\+cpu$$/torch==\1/' requirements-sdcd.lock > $(SDCD_VENV)/requirements.txt; \
+	else cp requirements-sdcd.lock $(SDCD_VENV)/requirements.txt; fi
+	$(SDCD_VENV)/bin/python -m pip install --quiet -r $(SDCD_VENV)/requirements.txt
 	touch $@
 
 # The report's browser test drives Debian's chromium through Playwright (whose own browser download is not
