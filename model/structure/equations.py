@@ -56,8 +56,7 @@ class StructureScore:
         nll (torch.Tensor): the sum over nodes of the mean per-sample NLL (nats), a scalar.
         node_nll (torch.Tensor): each node's mean NLL, shape (N,) (or the scored nodes', features first).
         mechanism_shift (torch.Tensor): the L1 norm of the per-cohort mechanism changes, a scalar.
-        node_shift (torch.Tensor): each node's share of `mechanism_shift`, shaped like `node_nll` (0 for the
-            label, whose per-cohort base rate is not penalised).
+        node_shift (torch.Tensor): each node's share of `mechanism_shift`, shaped like `node_nll` (the label's: 0).
     """
 
     nll: torch.Tensor
@@ -70,9 +69,8 @@ class StructureScore:
 class NodeMechanisms:
     """The mechanisms of some nodes, as tensors of their own (`StructuralEquationModel.node_mechanisms`).
 
-    Every parameter but the edge logits belongs to one node (a column of `weight`, an entry of `bias`, ...), and
-    each node's NLL depends on its own parameters only, so these nodes can be refitted and scored alone at a cost
-    that does not grow with the other nodes (model/structure/label_edges.py).
+    Each node's NLL depends on its own parameters only (a column of `weight`, an entry of `bias`, ...), so these
+    nodes can be refitted and scored alone, at a cost that does not grow with the others (label_edges.py).
 
     Attributes:
         features (torch.Tensor): the features' node indices, int64, shape (k,).
@@ -167,15 +165,7 @@ class StructuralEquationModel(nn.Module):
     def reset_parameters(self) -> None:
         """Edges at probability 0.5; every mechanism parameter zero (each feature predicted as 0, unit noise)."""
         self.initialise_edges(0.5)
-        for parameter in (
-            self.weight,
-            self.bias,
-            self.log_noise,
-            self.group_shift,
-            self.group_scale,
-            self.label_effect_shift,
-            self.label_group_bias,
-        ):
+        for parameter in self.mechanism_parameters().values():
             nn.init.zeros_(parameter)
 
     def mechanism_parameters(self) -> dict[str, nn.Parameter]:
@@ -188,10 +178,8 @@ class StructuralEquationModel(nn.Module):
 
     def _output_columns(self, features: torch.Tensor, label: bool) -> torch.Tensor:
         """The columns of `weight` and `bias` that hold the mechanisms of `features` (and the label's)."""
-        label_columns = torch.arange(
-            self.n_features, self.n_features + self.n_classes, device=features.device
-        )
-        return torch.cat([features, label_columns]) if label and self.n_classes else features
+        labels = torch.arange(self.n_features, self.n_features + self.n_classes, device=features.device)
+        return torch.cat([features, labels]) if label and self.n_classes else features
 
     def node_mechanisms(self, features: torch.Tensor, label: bool) -> NodeMechanisms:
         """Copies of the mechanisms of `features` (and of the label's), as new leaf tensors that require grad.
@@ -312,8 +300,7 @@ class StructuralEquationModel(nn.Module):
             n_means, with_label = self.n_features, self.n_classes > 0
         else:
             p, features, with_label = nodes.parameters, nodes.features, nodes.label
-            outputs = self.output_node[self._output_columns(nodes.features, nodes.label)]
-            n_means = len(nodes.features)
+            outputs, n_means = self.output_node[self._output_columns(features, nodes.label)], len(features)
         columns = [additive_basis(x).flatten(1)]
         label_columns = None
         if self.n_classes:
