@@ -90,10 +90,6 @@ class StructureConfig(_Strict):
     max_rounds: int = Field(default=60, ge=1)
     patience: int = Field(default=2, ge=1)  # rounds the same DAG holds, no edge moving over settle_tolerance
     settle_tolerance: float = Field(default=0.05, gt=0)
-    # Settled also allows this share of the thresholded edges to flip, and as many probabilities to move past
-    # settle_tolerance, per round: at thousands of edges a few always sit at the threshold, and the fit never
-    # settled (issue 22). Under 1 / 0.005 = 200 edges the allowance is 0: the exact rule above.
-    settle_share: float = Field(default=0.005, ge=0, lt=1)
     # Edge probability at the start. Sparse: starting dense, mechanisms first regress on whole Markov blankets
     # and colliders come out wrong (a -> c <- b as the order a, c, b on three seeds, docs/science.md).
     init_probability: float = Field(default=0.2, gt=0, lt=1)

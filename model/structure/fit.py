@@ -21,7 +21,7 @@ from model.structure.equations import StructuralEquationModel, StructureFit
 from model.structure.graph_ops import cycle_breaking_edges, is_acyclic
 from model.structure.label_edges import search_label_edges
 
-__all__ = ["break_cycles", "fit_structure", "holds_still", "log_structure_round"]
+__all__ = ["break_cycles", "fit_structure", "log_structure_round"]
 
 logger = logging.getLogger("causal_lattice.train")
 
@@ -51,30 +51,6 @@ def break_cycles(sem: StructuralEquationModel, threshold: float) -> list[tuple[i
     return removed
 
 
-def holds_still(
-    adjacency: torch.Tensor, previous: torch.Tensor, threshold: float, config: StructureConfig
-) -> bool:
-    """Whether a round left the lattice in place, up to `settle_share` of its thresholded edges.
-
-    At most that many edges flipped, and at most that many edge probabilities moved by more than
-    `settle_tolerance` (neither, under 1 / `settle_share` edges).
-
-    Args:
-        adjacency (torch.Tensor): edge probabilities after the round, shape (N, N).
-        previous (torch.Tensor): edge probabilities before it, shape (N, N).
-        threshold (float): the lattice's edge threshold.
-        config (StructureConfig): `settle_share` and `settle_tolerance`.
-
-    Returns:
-        bool: True when the round changed the lattice by no more than the allowance.
-    """
-    linked = adjacency >= threshold
-    allowance = int(config.settle_share * float(linked.sum()))
-    flipped = int((linked != (previous >= threshold)).sum())
-    drifted = int(((adjacency - previous).abs() > config.settle_tolerance).sum())
-    return flipped <= allowance and drifted <= allowance
-
-
 def fit_structure(
     sem: StructuralEquationModel,
     x: torch.Tensor,
@@ -89,10 +65,8 @@ def fit_structure(
 
     Warm-up rounds fit the mechanisms on a dense lattice; then every round is `steps_per_round` Adam steps on
     `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h + ρ/2·h²`, after which the augmented Lagrangian is
-    updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed a DAG with
-    at most `settle_share` of its edges flipped and as many edge probabilities moved by more than
-    `settle_tolerance` (none, under 1 / `settle_share` edges); after `max_rounds` any cycle left is broken at its
-    least probable edge (reported).
+    updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
+    DAG and no edge probability moved by more than `settle_tolerance`; after `max_rounds` any cycle left is broken at its least probable edge (reported).
     With a label, a score search then revises the label's edges (model/structure/label_edges.py).
 
     Args:
@@ -130,6 +104,7 @@ def fit_structure(
     fit.grad_norms = {name: [] for name in names}
     stable_rounds = 0
     previous_adjacency = sem.adjacency().detach().clone()
+    previous_linked = previous_adjacency >= threshold
     for rounds in range(1, config.max_rounds + 1):
         warming_up = rounds <= config.warmup_rounds
         sem.edge_logits.requires_grad_(not warming_up)
@@ -173,12 +148,16 @@ def fit_structure(
             linked = adjacency >= threshold
             is_dag = is_acyclic(linked)
             moved = float((adjacency - previous_adjacency).abs().max())
-            steady = holds_still(adjacency, previous_adjacency, threshold, config)
         if not warming_up:
             lagrangian.update(fit.acyclicity, is_dag, config)
-        settled = is_dag and not warming_up and steady
+        settled = (
+            is_dag
+            and not warming_up
+            and torch.equal(linked, previous_linked)
+            and moved <= config.settle_tolerance
+        )
         stable_rounds = stable_rounds + 1 if settled else 0
-        previous_adjacency = adjacency
+        previous_adjacency, previous_linked = adjacency, linked
         record = {
             "round": float(rounds),
             "nll": float(nll_sum) / config.steps_per_round,
