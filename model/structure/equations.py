@@ -384,6 +384,8 @@ class StructureFit:
         reversed_label_edges (list[tuple[int, float]]): the label-edge search's (model/structure/label_edges.py)
             label -> feature edges turned around, each (feature, nats per sample gained), in the order made.
         added_label_parents (list[tuple[int, float]]): the search's feature -> label edges added, likewise.
+        label_parents_made_children (list[tuple[int, float]]): the search's feature -> label edges turned into
+            label -> feature, likewise.
         history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho,
             moved).
         grad_norms (dict[str, list[float]]): the mean L2 gradient norm per parameter of the structural-equation
@@ -396,5 +398,6 @@ class StructureFit:
     removed_cycle_edges: list[tuple[int, int, float]] = field(default_factory=list)
     reversed_label_edges: list[tuple[int, float]] = field(default_factory=list)
     added_label_parents: list[tuple[int, float]] = field(default_factory=list)
+    label_parents_made_children: list[tuple[int, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     grad_norms: dict[str, list[float]] = field(default_factory=dict)

@@ -177,6 +177,7 @@ def fit_structure(
     if y is not None:
         changes = search_label_edges(sem, x, y, groups, config, threshold, generator)
         fit.reversed_label_edges, fit.added_label_parents = changes.reversed, changes.added
+        fit.label_parents_made_children = changes.made_children
         for child, gain in changes.reversed:
             logger.info(
                 "label-edge search: feature %d is the label's parent, not child (+%.3f nats)", child, gain
@@ -184,6 +185,10 @@ def fit_structure(
         for parent, gain in changes.added:
             logger.info(
                 "label-edge search: feature %d added as the label's parent (+%.3f nats)", parent, gain
+            )
+        for child, gain in changes.made_children:
+            logger.info(
+                "label-edge search: feature %d is the label's child, not parent (+%.3f nats)", child, gain
             )
     return fit
 

@@ -33,9 +33,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-# Moves tried per search step, so that the search's cost does not grow with the label's out-degree or the width:
-# children to reverse, the least certain first (lowest edge probability), and parents to add, the score test's
-# best.
+# Moves tried per search step, so that the search's cost does not grow with the label's degree or the width:
+# children and parents to reverse, the least certain first (lowest edge probability), each at most
+# MAX_CANDIDATES, and parents to add, the score test's best.
 MAX_CANDIDATES = 16
 MAX_ADDITIONS = 4
 # Rows per evaluation chunk: the full-data score needs (rows, F·|φ|) basis values at a time, not (n, F·|φ|).
@@ -152,10 +152,13 @@ class LabelEdgeChanges(NamedTuple):
     Attributes:
         reversed (list[tuple[int, float]]): label -> feature edges turned into feature -> label.
         added (list[tuple[int, float]]): feature -> label edges added.
+        made_children (list[tuple[int, float]]): feature -> label edges turned into label -> feature (a child of
+            the label the fit left as its parent, which the prediction could read).
     """
 
     reversed: list[tuple[int, float]]
     added: list[tuple[int, float]]
+    made_children: list[tuple[int, float]]
 
 
 class _Move(NamedTuple):
@@ -222,12 +225,16 @@ def search_label_edges(
     - Reverse a label -> child edge (the least certain children first, at most `MAX_CANDIDATES`); and, where
       the reversal makes features readable that were below that child, the reversal together with the best of
       them as a parent.
+    - Reverse a feature -> label edge (the least certain parents first, at most `MAX_CANDIDATES`): a child of
+      the label that the fit left as its parent is read by the prediction, the leak the lattice exists to
+      prevent, and the fit's gradient race can end that way although the score prefers the causal orientation
+      (docs/science.md, "The label's parents are searched too").
     - Add a parent to the label from the features it may read (its non-descendants, so no cycle and no change
       to what the prediction reads), the `MAX_ADDITIONS` the score test ranks highest (`parent_score_test`: the
       correlation of each feature's basis with the label's residual under the current mechanism).
 
     Each move is scored by refitting, from the fitted state, the mechanisms of the nodes whose parents it changes
-    (the label, and a reversed child) on both graphs (`refit_mechanisms` with the same rows for every refit; the
+    (the label, and a reversed child or parent) on both graphs (`refit_mechanisms` with the same rows for every refit; the
     other nodes' refits would be the same on both and cancel): a move costs O(n·F) per refit step, not the
     O(n·F²) of a refit of every node. With no change the model is left exactly as fitted. With changes, the
     lattice logits of the changed edges are set to certain and the changed nodes' mechanisms are their refit on
@@ -243,9 +250,9 @@ def search_label_edges(
         generator (torch.Generator): the fit's generator; its seed seeds the refits, and no draw is taken from it.
 
     Returns:
-        LabelEdgeChanges: the reversals and additions made (both empty without a label node or a change).
+        LabelEdgeChanges: the reversals and additions made (all empty without a label node or a change).
     """
-    changes = LabelEdgeChanges([], [])
+    changes = LabelEdgeChanges([], [], [])
     label = sem.label_node
     if label is None or config.orientation_steps == 0:
         return changes
@@ -253,12 +260,12 @@ def search_label_edges(
     # Refitted node scores by (node, its parents): every refit starts from the fitted state with the same rows.
     refitted: dict[tuple[int, bytes], float] = {}
 
-    def refit(mask: torch.Tensor, child: int | None) -> tuple[float, NodeMechanisms]:
-        """The label's (and `child`'s) refitted score on `mask`, and the label's refitted mechanism.
+    def refit(mask: torch.Tensor, feature: int | None) -> tuple[float, NodeMechanisms]:
+        """The label's (and `feature`'s) refitted score on `mask`, and the label's refitted mechanism.
 
         The model itself is never changed: the mechanisms are refitted as copies of the fitted ones.
         """
-        features = torch.tensor([] if child is None else [child], dtype=torch.long, device=x.device)
+        features = torch.tensor([] if feature is None else [feature], dtype=torch.long, device=x.device)
         nodes = sem.node_mechanisms(features, label=True)
         scores = refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes).tolist()
         for node, score in zip([*features.tolist(), label], scores, strict=True):
@@ -272,10 +279,10 @@ def search_label_edges(
             refit(mask, None if node == label else node)
         return refitted[key]
 
-    def consider(candidate: torch.Tensor, moves: list[tuple[str, int]], child: int | None) -> _Move:
-        """The move from `mask` to `candidate`, its changed nodes refitted on both graphs."""
-        score, label_mechanism = refit(candidate, child)
-        before = scored(mask, label) + (0.0 if child is None else scored(mask, child))
+    def consider(candidate: torch.Tensor, moves: list[tuple[str, int]], feature: int | None) -> _Move:
+        """The move from `mask` to `candidate`, its changed nodes (the label and `feature`) refitted on both."""
+        score, label_mechanism = refit(candidate, feature)
+        before = scored(mask, label) + (0.0 if feature is None else scored(mask, feature))
         gain = before - score - config.sparsity * float(candidate.sum() - mask.sum())
         tried.append(f"{moves} {gain:+.4f}")
         return _Move(gain, candidate, moves, label_mechanism)
@@ -293,8 +300,9 @@ def search_label_edges(
         order = statistic.argsort(descending=True, stable=True)[:count]
         return [f for f in order.tolist() if statistic[f] >= 0]
 
-    probability = sem.adjacency().detach()[label]
-    mask = sem.hard_mask(threshold).detach()
+    adjacency = sem.adjacency().detach()
+    probability, parent_probability = adjacency[label], adjacency[:label, label]
+    fitted_mask = mask = sem.hard_mask(threshold).detach()
     current_label: NodeMechanisms | None = None  # the label's refit on `mask`; None: as fitted
     while True:
         tried: list[str] = []
@@ -318,6 +326,12 @@ def search_label_edges(
                     pair = candidate.clone()
                     pair[feature, label] = 1.0
                     leader = better(consider(pair, [*reversal.moves, ("added", feature)], child), leader)
+        parents = torch.nonzero(mask[:label, label]).flatten()
+        for parent in parents[parent_probability[parents].argsort(stable=True)][:MAX_CANDIDATES].tolist():
+            candidate = mask.clone()
+            candidate[parent, label], candidate[label, parent] = 0.0, 1.0
+            if is_acyclic(candidate > 0):
+                leader = better(consider(candidate, [("made_children", parent)], parent), leader)
         # The additions are ranked under the current graph's refit of the label.
         if current_label is None:
             current_label = refit(mask, None)[1]
@@ -333,16 +347,16 @@ def search_label_edges(
         for kind, feature in leader.moves:
             getattr(changes, kind).append((feature, leader.gain))
         mask, current_label = leader.mask, leader.label_mechanism
-    if changes.reversed or changes.added:
-        reversed_children = [child for child, _ in changes.reversed]
-        nodes = sem.node_mechanisms(
-            torch.tensor(reversed_children, dtype=torch.long, device=x.device), label=True
-        )
+    # The final graph against the fitted one: a feature may be reversed in one step and back in a later one.
+    new_edges = (mask > 0) & ~(fitted_mask > 0)
+    dropped_edges = (fitted_mask > 0) & ~(mask > 0)
+    if bool(new_edges.any()):
+        # Every changed edge touches the label: the label's parents and the features it became a parent of.
+        reversed_features = torch.nonzero((mask[label] != fitted_mask[label])[:label]).flatten()
+        nodes = sem.node_mechanisms(reversed_features.to(x.device), label=True)
         refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes)
         sem.load_node_mechanisms(nodes)
-    with torch.no_grad():
-        for child, _ in changes.reversed:
-            sem.edge_logits[label, child] = -10.0 * sem.temperature
-        for feature, _ in changes.reversed + changes.added:
-            sem.edge_logits[feature, label] = 10.0 * sem.temperature
+        with torch.no_grad():
+            sem.edge_logits[dropped_edges] = -10.0 * sem.temperature
+            sem.edge_logits[new_edges] = 10.0 * sem.temperature
     return changes

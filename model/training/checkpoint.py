@@ -145,6 +145,10 @@ class TrainingCheckpoint:
         fit.removed_cycle_edges = [tuple(edge) for edge in fit.removed_cycle_edges]  # type: ignore[misc]
         fit.reversed_label_edges = [tuple(edge) for edge in fit.reversed_label_edges]  # type: ignore[misc]
         fit.added_label_parents = [tuple(edge) for edge in fit.added_label_parents]  # type: ignore[misc]
+        fit.label_parents_made_children = [
+            tuple(edge)  # type: ignore[misc]
+            for edge in fit.label_parents_made_children
+        ]
         return Resumed(meta["epoch"], fit, meta["history"], tensors, meta)
 
     def save(

@@ -1,6 +1,6 @@
 """The score search over the label's edges (model/structure/label_edges.py): a cause of the label that the fit left
-as its child is turned back, a cause it left unconnected is added, even when both errors come together; true
-children, non-causes and a right graph are left alone."""
+as its child is turned back, a child it left as a parent is turned into a child, a cause it left unconnected is
+added, even when both errors come together; true children, non-causes and a right graph are left alone."""
 
 from __future__ import annotations
 
@@ -67,6 +67,20 @@ def test_a_cause_left_as_the_labels_child_is_turned_into_its_parent() -> None:
     assert lattice[LABEL, CHILD] == 1 and lattice[CHILD, LABEL] == 0  # the true child stays a child
 
 
+def test_a_child_left_as_the_labels_parent_is_turned_into_its_child() -> None:
+    x, y = _data()
+    # The fit's mistake: child -> label, which lets the prediction read the child (a leak).
+    sem = _sem_on([(ROOT, CAUSE), (CAUSE, LABEL), (OTHER_CAUSE, LABEL), (CHILD, LABEL)], x, y)
+
+    changes = _search(sem, x, y)
+
+    assert changes == ([], [], [(CHILD, changes.made_children[0][1])])
+    assert changes.made_children[0][1] > 0.01  # nats per sample
+    lattice = sem.hard_mask()
+    assert lattice[LABEL, CHILD] == 1 and lattice[CHILD, LABEL] == 0
+    assert lattice[CAUSE, LABEL] == 1 and lattice[OTHER_CAUSE, LABEL] == 1  # the true causes stay parents
+
+
 @pytest.mark.parametrize(
     "fitted",
     [
@@ -107,7 +121,7 @@ def test_a_right_graph_is_left_exactly_as_fitted() -> None:
 
     changes = _search(sem, x, y)
 
-    assert changes.reversed == [] and changes.added == []
+    assert changes == ([], [], [])
     for name, p in sem.named_parameters():
         assert torch.equal(p, before[name]), name
 
@@ -115,11 +129,11 @@ def test_a_right_graph_is_left_exactly_as_fitted() -> None:
 def test_the_search_is_off_at_zero_steps_and_without_a_label() -> None:
     x, y = _data(200)
     sem = _sem_on([(ROOT, CAUSE), (LABEL, CAUSE)], x, y)
-    assert _search(sem, x, y, StructureConfig(orientation_steps=0)) == ([], [])
+    assert _search(sem, x, y, StructureConfig(orientation_steps=0)) == ([], [], [])
     assert sem.hard_mask()[LABEL, CAUSE] == 1
 
     unlabeled = StructuralEquationModel(n_features=4)
-    assert _search(unlabeled, x, y) == ([], [])
+    assert _search(unlabeled, x, y) == ([], [], [])
 
 
 def test_refitting_some_nodes_gives_them_what_refitting_every_node_gives() -> None:
