@@ -88,11 +88,15 @@ def _label_parent_recall(model: Any, data: Any) -> float | None:
 
 
 def _label_edge_changes(trained: Any, prefix: str = "") -> dict[str, list[str]]:
-    """The features the label-edge search turned from the label's children into its parents, and added."""
+    """The features the label-edge search turned from the label's children into its parents, added, and turned
+    from its parents into its children."""
     names, fit = trained.model.lattice_encoder.feature_names, trained.structure
     return {
         f"{prefix}reversed_label_edges": [names[child] for child, _ in fit.reversed_label_edges],
         f"{prefix}added_label_parents": [names[parent] for parent, _ in fit.added_label_parents],
+        f"{prefix}label_parents_made_children": [
+            names[child] for child, _ in fit.label_parents_made_children
+        ],
     }
 
 
