@@ -384,12 +384,9 @@ class StructureFit:
         reversed_label_edges (list[tuple[int, float]]): the label-edge search's (model/structure/label_edges.py)
             label -> feature edges turned around, each (feature, nats per sample gained), in the order made.
         added_label_parents (list[tuple[int, float]]): the search's feature -> label edges added, likewise.
-        label_parents_made_children (list[tuple[int, float]]): the search's feature -> label edges turned into
-            label -> feature, likewise.
-        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho,
-            moved).
-        grad_norms (dict[str, list[float]]): the mean L2 gradient norm per parameter of the structural-equation
-            model, one value per round.
+        label_parents_made_children (list[tuple[int, float]]): its feature -> label edges turned, likewise.
+        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho, moved).
+        grad_norms (dict[str, list[float]]): each parameter's mean L2 gradient norm, one value per round.
     """
 
     steps: int
