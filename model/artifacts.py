@@ -165,8 +165,9 @@ class RuntimeInfo:
             f", cut from train.threads={self.requested_threads} by the quota" if self.limited_by_quota else ""
         )
         return (
-            f"{self.device}, world size {self.world_size}, {self.threads} intra-op thread(s) (train.threads={self.requested_threads}{cut}; "
-            f"{self.usable_cpus} usable CPU(s), {limit}), torch {self.torch_version}, {self.machine}"
+            f"{self.device}, {self.threads} intra-op thread(s) (train.threads={self.requested_threads}{cut}; "
+            f"{self.usable_cpus} usable CPU(s), {limit}), world size {self.world_size}, torch "
+            f"{self.torch_version}, {self.machine}"
         )
 
     def as_dict(self) -> dict[str, Any]:
