@@ -27,6 +27,7 @@ BENCHMARKS = {
     "pipeline-time": "bench/pipeline_time.py",
     "structure": "bench/structure.py",
     "gpu-scaling": "bench/gpu_scaling.py",
+    "multi-gpu": "bench/multi_gpu.py",
 }
 
 config_option = click.option(
@@ -287,7 +288,8 @@ def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
 
     pipeline-time (the default): wall time of the default pipeline run; structure: the structure-learning and
     causal-prediction suite against PC, GES, DAGMA and scikit-learn baselines; gpu-scaling: throughput and memory
-    against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU). Each
+    against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU);
+    multi-gpu: data-parallel samples/s and speedup on 1, 2 and 4 GPUs (`--record` on a multi-GPU machine). Each
     prints one JSON line and writes its record without overwriting an earlier one. The benchmarks live beside
     the package, not in it: run this from the checkout's root or pass --repo.
 
@@ -299,5 +301,8 @@ def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
         fail(f"{script} not found: run from the repository checkout's root, or pass --repo DIR")
     argv = [sys.executable, str(script), *options]
     click.echo(f"bench: {' '.join(argv[1:])}", err=True)
-    if subprocess.run(argv, cwd=repo, check=False).returncode != 0:
+    code = subprocess.run(argv, cwd=repo, check=False).returncode
+    if code == 2:  # a usage problem the benchmark has named itself
+        sys.exit(2)
+    if code != 0:
         fail(f"benchmark {script} failed", EXIT_FAILED)
