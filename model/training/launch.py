@@ -11,8 +11,11 @@ the rank and the cause.
 
 from __future__ import annotations
 
+import ctypes
 import datetime
+import signal
 import socket
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
@@ -38,6 +41,7 @@ from model.training.trainer import train_model
 
 # How long a rank waits in one collective for the others (rank 0 writes a checkpoint while they wait).
 COLLECTIVE_TIMEOUT = datetime.timedelta(minutes=30)
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 @dataclass(frozen=True)
@@ -87,7 +91,15 @@ def follow(environment: RankEnvironment, device_type: str) -> None:
 
 
 def _follow_locally(environment: RankEnvironment, device_type: str, failures: Any) -> None:
-    """A rank this machine started: `follow`, and on failure its one line on the `failures` queue."""
+    """A rank this machine started: `follow`, and on failure its one line on the `failures` queue.
+
+    A stop signal to the process group is rank 0's to handle (it checkpoints at the epoch's end, then ends this
+    rank), so this rank ignores SIGTERM and SIGINT; on Linux it dies with rank 0's process.
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if sys.platform == "linux":
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     try:
         follow(environment, device_type)
     except BaseException as error:  # noqa: BLE001 (any failure, reported to rank 0 before this rank ends)
@@ -105,8 +117,6 @@ def _free_port() -> int:
 def _exit_cause(process: BaseProcess) -> str:
     code = process.exitcode
     if code is not None and code < 0:
-        import signal
-
         return f"killed by {signal.Signals(-code).name}"
     return f"exited with code {code}"
 
