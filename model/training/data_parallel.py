@@ -38,6 +38,13 @@ class DataParallel:
             return index
         return index.view(slices, -1)[:, self.rank :: self.world_size].reshape(-1)
 
+    def every_rank_has_rows(self, batches: list[torch.Tensor]) -> list[torch.Tensor]:
+        """An epoch's batches with a trailing batch of fewer rows than ranks folded into the one before, so no
+        rank's share is empty."""
+        if self.world_size == 1 or len(batches) < 2 or len(batches[-1]) >= self.world_size:
+            return batches
+        return [*batches[:-2], torch.cat(batches[-2:])]
+
     def average_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
         """Replace each gradient by its mean over the ranks, in one all-reduce. A parameter that got no gradient
         on any rank keeps none (AdamW skips it, as on one device); one that got one on some ranks only counts

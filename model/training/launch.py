@@ -29,6 +29,7 @@ from model.artifacts import EpochRecord, FitResult
 from model.config import ModelConfig, TrainConfig
 from model.data.tables import Dataset
 from model.errors import (
+    ConfigError,
     RankFailedError,
     TrainingDivergedError,
     TrainingOutOfMemoryError,
@@ -137,8 +138,17 @@ def train_on_ranks(
     """`train_model` as rank 0 of `world_size` ranks on `device` (`threads` CPU threads each).
 
     `joined`: this process's place in a group torchrun started (its rank must be 0); None: start ranks 1 to
-    `world_size - 1` on this machine. Raises RankFailedError when another rank died or failed.
+    `world_size - 1` on this machine. Raises RankFailedError when another rank died or failed, and ConfigError
+    (before any rank starts) when a rank would get no rows of a structure-phase mask slice.
     """
+    structure = train_config.structure
+    slice_rows = min(structure.batch_size, dataset.features.shape[0]) // structure.mask_samples
+    if world_size > slice_rows:
+        raise ConfigError(
+            f"{world_size} data-parallel ranks but the structure phase's batches hold {slice_rows} rows per mask "
+            f"sample on these {dataset.features.shape[0]} training rows (train.structure.batch_size "
+            f"{structure.batch_size} / mask_samples {structure.mask_samples}): lower train.devices"
+        )
     if joined is None:
         environment = RankEnvironment(0, world_size, 0, "127.0.0.1", _free_port())
         context = mp.get_context("spawn")

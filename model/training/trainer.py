@@ -209,7 +209,7 @@ def _fit(
         started = time.perf_counter()
         model.train()
         weight = invariance_weight(train_config, epoch)
-        batches = (
+        batches = ranks.every_rank_has_rows(
             balanced_batches(codes, train_config.batch_size, generator)
             if balanced
             else shuffled_batches(n, train_config.batch_size, generator)

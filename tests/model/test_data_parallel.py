@@ -16,7 +16,7 @@ import torch
 from model.artifacts import EpochRecord, FitResult
 from model.config import ModelConfig, StructureConfig, TrainConfig
 from model.data.tables import Dataset
-from model.errors import DeviceUnavailableError, RankFailedError
+from model.errors import ConfigError, DeviceUnavailableError, RankFailedError
 from model.training.checkpoint import DirectoryStore, TrainingCheckpoint
 from model.training.data_parallel import DataParallel
 from model.training.device import resolve_world_size
@@ -136,6 +136,10 @@ def test_shard_gives_every_rank_rows_of_each_slice() -> None:
     assert DataParallel(1, 2).shard(index, slices=2).tolist() == [1, 3, 5, 7, 9, 11]
     assert DataParallel(1, 3).shard(index).tolist() == [1, 4, 7, 10]
     assert DataParallel().shard(index) is index  # one device: today's tensor, untouched
+    batches = list(torch.arange(11).split(4))  # 4, 4, 3 rows: on four ranks the last would leave one empty
+    assert [len(b) for b in DataParallel(0, 4).every_rank_has_rows(batches)] == [4, 7]
+    assert DataParallel(0, 3).every_rank_has_rows(batches) == batches
+    assert DataParallel().every_rank_has_rows(batches) is batches
 
 
 def test_more_devices_than_gpus_is_one_line(monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -147,3 +151,14 @@ def test_more_devices_than_gpus_is_one_line(monkeypatch) -> None:  # type: ignor
     assert resolve_world_size(3, torch.device("cpu")) == 3  # gloo ranks on the CPU
     assert resolve_world_size("auto", torch.device("cpu")) == 1
     assert resolve_world_size(1, torch.device("cpu"), launched=4) == 4  # torchrun's group wins
+
+
+def test_ranks_without_rows_of_a_mask_slice_are_refused_before_any_starts(
+    tiny_dataset_module, tiny_config_module
+) -> None:  # type: ignore[no-untyped-def]
+    """120 rows, mask samples of 4: 30 rows per mask slice, too few for 32 ranks (one line, nothing spawned)."""
+    config = TrainConfig(batch_size=64, devices=32)
+    with pytest.raises(ConfigError, match="32 data-parallel ranks but .* 30 rows per mask sample") as error:
+        train_on_ranks(tiny_dataset_module, tiny_config_module, config, torch.device("cpu"), 32, 1)
+    assert len(str(error.value).splitlines()) == 1
+    assert not multiprocessing.active_children()
