@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,15 @@ DEFAULT_IMAGE = "causal-lattice:latest"
 
 class CompileError(RuntimeError):
     """A usage problem (bad path, config or pipeline reference), reported as one line."""
+
+
+@dataclass(frozen=True)
+class TrainJobOptions:
+    """Where to write the training steps' Kubeflow Trainer TrainJobs, on how many pods, for which run."""
+
+    output: Path
+    run_id: str
+    nodes: int = 2
 
 
 def load_pipeline(reference: str) -> Pipeline:
@@ -80,6 +90,7 @@ def compile_pipeline(
     schedule: Schedule | None = None,
     source_root: str | Path | None = None,
     artifact_store: str = ARTIFACT_STORE_NAME,
+    train_jobs: TrainJobOptions | None = None,
 ) -> Path:
     """Compiles `pipeline` with the run configuration `config_path` into a KFP YAML at `output_path`.
 
@@ -92,6 +103,7 @@ def compile_pipeline(
         source_root: Directory ZenML resolves step sources against (default: the current directory).
         artifact_store: Registered artifact store of the `kfp-compile` stack; the compiled steps read and
             write their artifacts there.
+        train_jobs: Also write a Kubeflow Trainer TrainJob per GPU step (multi-node trainings).
 
     Returns:
         The path of the written YAML.
@@ -116,11 +128,18 @@ def compile_pipeline(
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
 
+    values: dict[str, Any] = {"compile_only": True, "pipeline_output_path": str(output), "image": image}
+    if train_jobs is not None:
+        values |= {
+            "train_job_output_path": str(check_output_path(train_jobs.output)),
+            "train_job_run_id": train_jobs.run_id,
+            "train_job_nodes": train_jobs.nodes,
+        }
     orchestrator = Component(
         "orchestrator",
         ORCHESTRATOR_NAME,
         KUBEFLOW_GPU_ORCHESTRATOR_FLAVOR,
-        {"compile_only": True, "pipeline_output_path": str(output), "image": image},
+        values,
         flavor_source=FLAVOR_SOURCE,
     )
     upsert_stack(STACK_NAME, [orchestrator, Component("artifact_store", artifact_store)], activate=False)

@@ -28,6 +28,7 @@ BENCHMARKS = {
     "structure": "bench/structure.py",
     "structure-scale": "bench/structure_scale.py",
     "gpu-scaling": "bench/gpu_scaling.py",
+    "multi-gpu": "bench/multi_gpu.py",
 }
 
 config_option = click.option(
@@ -148,6 +149,21 @@ def retrain(config_path: Path, force: bool, decide_only: bool, stack: str | None
 )
 @click.option("--schedule-name", help="Name of that schedule.")
 @click.option("--artifact-store", default="default", show_default=True, help="Artifact store of the stack.")
+@click.option(
+    "--train-job",
+    type=click.Path(path_type=Path),
+    help="Also write a Kubeflow Trainer TrainJob per training step here (YAML): the training on several pods.",
+)
+@click.option(
+    "--train-job-nodes",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Pods of each TrainJob.",
+)
+@click.option(
+    "--train-job-run-id", help="Kubeflow run id of the pipeline run whose trainings the TrainJobs run."
+)
 def compile_command(
     config_path: Path,
     output: Path,
@@ -157,22 +173,43 @@ def compile_command(
     schedule_cron: str | None,
     schedule_name: str | None,
     artifact_store: str,
+    train_job: Path | None,
+    train_job_nodes: int,
+    train_job_run_id: str | None,
 ) -> None:
     """Compile the pipeline to a Kubeflow Pipelines YAML with per-step GPU pod specs; contact no server.
 
     Registers the compile-only stack kfp-compile in the current ZenML store and writes the YAML (and a
     schedule's recurring-run spec beside it). Compiled on a local store, its tasks run against that store.
+    With --train-job, also one Kubeflow Trainer TrainJob per training step: the same image and step
+    entrypoint under torchrun on --train-job-nodes pods, one rank per GPU of the step (gpu_count).
 
     \b
     Exit codes: 0 the YAML was written (its path is printed); 2 bad configuration, path or pipeline.
     """
-    from cli.compile import DEFAULT_IMAGE, CompileError, check_output_path, compile_pipeline, load_pipeline
+    from cli.compile import (
+        DEFAULT_IMAGE,
+        CompileError,
+        TrainJobOptions,
+        check_output_path,
+        compile_pipeline,
+        load_pipeline,
+    )
     from cli.stacks import StackSetupError
 
     os.environ.setdefault("ZENML_ANALYTICS_OPT_IN", "false")  # compiling needs no network
     try:
         parent_image = read_run_config(config_path).parent_image
         check_output_path(output)
+        train_jobs = None
+        if train_job is not None:
+            check_output_path(train_job)
+            if not train_job_run_id:
+                raise CompileError(
+                    "--train-job needs --train-job-run-id: the Kubeflow run id of the pipeline run whose "
+                    "training steps the TrainJobs run"
+                )
+            train_jobs = TrainJobOptions(train_job, train_job_run_id, train_job_nodes)
         root = (source_root or Path.cwd()).resolve()
         sys.path.insert(0, str(root))
         pipeline = load_pipeline(reference)
@@ -189,6 +226,7 @@ def compile_command(
             schedule=schedule,
             source_root=root,
             artifact_store=artifact_store,
+            train_jobs=train_jobs,
         )
     except (CompileError, ConfigError, StackSetupError) as error:
         fail(str(error))
@@ -252,7 +290,8 @@ def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
     pipeline-time (the default): wall time of the default pipeline run; structure: the structure-learning and
     causal-prediction suite against PC, GES, DAGMA and scikit-learn baselines; structure-scale: the structure phase
     beside SDCD at 1,000 to 20,000 features (`make sdcd` first, or `--no-sdcd`); gpu-scaling: throughput and memory
-    against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU). Each
+    against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU);
+    multi-gpu: data-parallel samples/s and speedup on 1, 2 and 4 GPUs (`--record` on a multi-GPU machine). Each
     prints one JSON line and writes its record without overwriting an earlier one. The benchmarks live beside
     the package, not in it: run this from the checkout's root or pass --repo.
 
@@ -264,5 +303,8 @@ def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
         fail(f"{script} not found: run from the repository checkout's root, or pass --repo DIR")
     argv = [sys.executable, str(script), *options]
     click.echo(f"bench: {' '.join(argv[1:])}", err=True)
-    if subprocess.run(argv, cwd=repo, check=False).returncode != 0:
+    code = subprocess.run(argv, cwd=repo, check=False).returncode
+    if code == 2:  # a usage problem the benchmark has named itself
+        sys.exit(2)
+    if code != 0:
         fail(f"benchmark {script} failed", EXIT_FAILED)

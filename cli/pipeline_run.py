@@ -32,10 +32,11 @@ def tracking_server_problem() -> str | None:
 
 
 def device_problem(experiment: ExperimentConfig) -> str | None:
-    """Why the trainings cannot run where the active stack runs them: `train.device: cuda` while the local
-    orchestrator runs every step in this process, on a machine where torch sees no CUDA device. Elsewhere (a
-    Kubeflow pod) each training step checks its own node before any work (steps/support/runtime.py)."""
-    if experiment.train.device != "cuda":
+    """Why the trainings cannot run where the active stack runs them: `train.device: cuda` (or `train.devices`
+    GPUs) while the local orchestrator runs every step in this process, on a machine where torch sees no CUDA
+    device (or fewer GPUs). Elsewhere (a Kubeflow pod) each training step checks its own node before any work
+    (steps/support/runtime.py)."""
+    if experiment.train.device != "cuda" and experiment.train.devices == 1:
         return None
     from zenml.client import Client
     from zenml.enums import StackComponentType
@@ -45,10 +46,10 @@ def device_problem(experiment: ExperimentConfig) -> str | None:
     if not orchestrators or orchestrators[0].flavor_name != "local":
         return None
     from model.errors import DeviceUnavailableError
-    from model.training.device import resolve_device
+    from model.training.device import resolve_device, resolve_world_size
 
     try:
-        resolve_device("cuda")
+        resolve_world_size(experiment.train.devices, resolve_device(experiment.train.device))
     except DeviceUnavailableError as error:
         return (
             f"{error}; the active stack {stack.name!r} runs the steps on this machine (local orchestrator), "

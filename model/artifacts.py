@@ -153,6 +153,7 @@ class RuntimeInfo:
     torch_version: str
     device: str
     machine: str
+    world_size: int = 1  # data-parallel ranks of a training (train.devices); 1 for every other step
 
     @property
     def limited_by_quota(self) -> bool:
@@ -165,7 +166,8 @@ class RuntimeInfo:
         )
         return (
             f"{self.device}, {self.threads} intra-op thread(s) (train.threads={self.requested_threads}{cut}; "
-            f"{self.usable_cpus} usable CPU(s), {limit}), torch {self.torch_version}, {self.machine}"
+            f"{self.usable_cpus} usable CPU(s), {limit}), world size {self.world_size}, torch "
+            f"{self.torch_version}, {self.machine}"
         )
 
     def as_dict(self) -> dict[str, Any]:

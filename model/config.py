@@ -146,7 +146,23 @@ class TrainConfig(_Strict):
     checkpoint_every: int = Field(default=5, ge=0)  # after the structure phase and every N epochs; 0: off
     # CPU threads of each step's numeric work, capped by the cgroup CPU quota (model/training/threads.py: why fixed, why 1).
     threads: Annotated[int, Field(ge=1)] | Literal["auto"] = 1
+    # Data-parallel ranks of one training (docs/design.md, "Data-parallel training"): on CUDA one rank per GPU
+    # (NCCL), `auto` = every GPU the pod has; on the CPU N gloo ranks (`auto`: one). 1 is the one-device path.
+    devices: Annotated[int, Field(ge=1, le=64)] | Literal["auto"] = 1
     structure: StructureConfig = StructureConfig()
+
+    @model_validator(mode="after")
+    def _check_devices(self) -> TrainConfig:
+        # Every rank takes a share of each batch's rows (of each mask slice's rows in the structure phase).
+        if isinstance(self.devices, int) and self.devices > 1:
+            slice_rows = self.structure.batch_size // self.structure.mask_samples
+            if self.devices > min(self.batch_size, slice_rows):
+                raise ValueError(
+                    f"train.devices={self.devices} exceeds the rows a rank gets: train.batch_size "
+                    f"{self.batch_size} and train.structure.batch_size / mask_samples {slice_rows} must each be "
+                    "at least the device count; raise them or lower train.devices"
+                )
+        return self
 
 
 # 10,000 rows of a whole transcriptome (20,000 genes and a few biomarkers: bench/structure_scale.py, issue 22):

@@ -33,3 +33,8 @@ class TrainingStopped(Exception):
 
 class DeviceUnavailableError(RuntimeError):
     """`train.device: cuda` where torch sees no CUDA device; the message says where and what to change."""
+
+
+class RankFailedError(RuntimeError):
+    """A rank of a data-parallel training died or failed; the message names the rank, the cause and that a
+    rerun resumes from the last checkpoint."""

@@ -138,7 +138,24 @@ def read_run_config(path: str | Path) -> RunConfig:
             "layout), or leave -c out to run the default configuration"
         )
     experiment = parse_experiment(raw) if raw else None
+    if experiment is not None:
+        _check_gpu_counts(path, document.get("steps") or {}, experiment.train.devices)
     return RunConfig(path=path, document=document, experiment=experiment)
+
+
+def _check_gpu_counts(path: Path, steps: dict[str, Any], devices: int | str) -> None:
+    """A step pod that asks for GPUs (the trainings') must ask for at least `train.devices`: one rank per GPU."""
+    if not isinstance(devices, int) or devices == 1:
+        return
+    for name, block in steps.items():
+        resources = ((block or {}).get("settings") or {}).get("resources") or {}
+        count = resources.get("gpu_count") if isinstance(resources, dict) else None
+        if isinstance(count, int) and 0 < count < devices:
+            raise ConfigError(
+                f"{path}: `steps.{name}.settings.resources.gpu_count` is {count} but train.devices is {devices} "
+                f"(one GPU per rank): set gpu_count: {devices} in the trainings' block (&gpu_training), or lower "
+                "train.devices"
+            )
 
 
 def _refuse_unknown_keys(

@@ -4,17 +4,20 @@ import json
 import logging
 from typing import Annotated
 
+import torch
 from zenml import get_step_context, step
 
 from model.artifacts import TrainedModel
 from model.config import ExperimentConfig
 from model.data.splits import MAIN_VIEW, DataSplits, DataView
 from model.errors import TrainingStopped
+from model.training.launch import train_on_ranks
 from model.training.progress import TrainingProgress
 from model.training.signals import stop_requested
 from model.training.threads import this_machine
 from model.training.trainer import evaluate_model, train_model
 from steps.support.checkpoints import training_checkpoint
+from steps.support.ranks import torchrun_environment
 from steps.support.results import write_files
 from steps.support.runtime import begin_step, steps_run_in_this_process, stop_this_step
 from steps.support.tracking import track
@@ -40,32 +43,50 @@ def train(
     running epoch on SIGTERM (a preempted pod), then stops; a rerun of the same training (after a kill or a
     stop) resumes from the last one to the same weights (steps/support/checkpoints.py).
     Returns `trained_model`: the network with its history, test metrics, the view's `Standardizer`, view,
-    seed and runtime (device, threads, torch version).
+    seed and runtime (device, world size, threads, torch version). With `train.devices` above one, it trains
+    as rank 0 of that many data-parallel ranks (model/training/launch.py), or of the group torchrun started.
     """
     other_cpus = (2 if this_machine()[1] == 1 else 1) if other_machine_shape else None
-    runtime = begin_step(experiment, training=True, cpus=other_cpus)
+    launched = torchrun_environment()
+    runtime = begin_step(experiment, training=True, cpus=other_cpus, launched=launched)
     train_config = experiment.train if seed is None else experiment.train.model_copy(update={"seed": seed})
     split = data_splits[view]
     step_name = get_step_context().step_name
     logger.info(
-        "%s: training view=%s seed=%d on %d rows",
+        "%s: training view=%s seed=%d on %d rows, world size %d",
         step_name,
         view,
         train_config.seed,
         split.train.features.shape[0],
+        runtime.world_size,
     )
     checkpoint = training_checkpoint(step_name, view, split, experiment.model, train_config)
     bar = TrainingProgress(step_name, train_config.structure.max_rounds)
     try:
-        result = train_model(
-            split.train,
-            experiment.model,
-            train_config,
-            bar.epoch,
-            structure_progress=bar.structure_round,
-            checkpoint=checkpoint,
-            stop_requested=stop_requested,
-        )
+        if runtime.world_size == 1:
+            result = train_model(
+                split.train,
+                experiment.model,
+                train_config,
+                bar.epoch,
+                structure_progress=bar.structure_round,
+                checkpoint=checkpoint,
+                stop_requested=stop_requested,
+            )
+        else:  # rank 0 of the data-parallel ranks; the others start here or were started by torchrun
+            result = train_on_ranks(
+                split.train,
+                experiment.model,
+                train_config,
+                torch.device(runtime.device),
+                runtime.world_size,
+                runtime.threads,
+                launched,
+                bar.epoch,
+                bar.structure_round,
+                checkpoint,
+                stop_requested,
+            )
     except TrainingStopped as stopped:  # SIGTERM: the checkpoint is saved; end before the grace period does
         logger.warning("%s: %s", step_name, stopped)
         if steps_run_in_this_process():
@@ -91,6 +112,7 @@ def train(
             "usable_cpus": str(runtime.usable_cpus),
             "torch": runtime.torch_version,
             "device": runtime.device,
+            "world_size": str(runtime.world_size),
             "data_fingerprint": data_splits.dataset.fingerprint(),
         },
     )

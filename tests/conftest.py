@@ -41,6 +41,7 @@ APPROXIMATE_SECONDS = {
     "tests/integration/test_mlflow_local.py": 100,
     "tests/test_hostile_inputs.py": 110,
     "tests/model/test_checkpoint.py": 100,
+    "tests/model/test_data_parallel.py": 40,  # three two-rank trainings (38 s here, 73 s beside another run)
     "tests/model/test_threads.py": 65,
     "tests/model/test_trainer.py": 45,
     "tests/bench/test_structure.py": 40,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
@@ -21,9 +21,28 @@ from model.structure.equations import StructuralEquationModel, StructureFit
 from model.structure.graph_ops import cycle_breaking_edges, is_acyclic
 from model.structure.label_edges import search_label_edges
 
-__all__ = ["break_cycles", "fit_structure", "log_structure_round"]
+__all__ = ["Ranks", "break_cycles", "fit_structure", "log_structure_round"]
 
 logger = logging.getLogger("causal_lattice.train")
+
+
+class Ranks(Protocol):
+    """A data-parallel training's ranks: a rank's share of a batch, the ranks' mean of gradients and values.
+
+    The implementation is model/training/data_parallel.py's `DataParallel`.
+    """
+
+    def shard(self, index: torch.Tensor, slices: int = 1) -> torch.Tensor:
+        """This rank's rows of a global batch of `slices` equal slices."""
+        ...
+
+    def average_gradients(self, parameters: list[torch.nn.Parameter]) -> None:
+        """Each gradient replaced by its mean over the ranks."""
+        ...
+
+    def mean(self, values: torch.Tensor) -> torch.Tensor:
+        """The ranks' mean of `values`."""
+        ...
 
 
 def break_cycles(sem: StructuralEquationModel, threshold: float) -> list[tuple[int, int, float]]:
@@ -60,6 +79,7 @@ def fit_structure(
     threshold: float,
     generator: torch.Generator,
     progress: Callable[[dict[str, float]], None] | None = None,
+    ranks: Ranks | None = None,
 ) -> StructureFit:
     """Fit the structural equations and the lattice until the thresholded graph is a DAG.
 
@@ -78,6 +98,8 @@ def fit_structure(
         threshold (float): the lattice's edge threshold.
         generator (torch.Generator): the CPU generator rows are drawn from (it also seeds the mask noise).
         progress (Callable[[dict[str, float]], None] | None): called with each round's record.
+        ranks (Ranks | None): this process's place among a data-parallel training's ranks (None: one device):
+            each rank scores its rows of every mask slice; gradients and the NLL are averaged over the ranks.
 
     Returns:
         StructureFit: steps, rounds, the final h, the removed and revised edges, the history and gradient norms.
@@ -112,6 +134,8 @@ def fit_structure(
         grad_sums = torch.zeros(len(names), device=x.device)
         for _ in range(config.steps_per_round):
             index = torch.randint(n, (batch_size,), generator=generator).to(x.device)
+            if ranks is not None:
+                index = ranks.shard(index, samples)
             score = sem.score(
                 x[index],
                 None if y is None else y[index],
@@ -126,6 +150,8 @@ def fit_structure(
                     loss = loss + lagrangian.penalty(spectral_radius(adjacency))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            if ranks is not None:
+                ranks.average_gradients(list(sem.parameters()))
             grad_sums += torch.stack(
                 [p.grad.norm() if p.grad is not None else grad_sums.new_zeros(()) for p in sem.parameters()]
             )
@@ -133,6 +159,8 @@ def fit_structure(
             torch.nn.utils.clip_grad_norm_(sem.parameters(), config.grad_clip)
             optimizer.step()
             nll_sum += score.nll.detach()
+        if ranks is not None:
+            nll_sum = ranks.mean(nll_sum)
         fit.steps += config.steps_per_round
         fit.rounds = rounds
         for name, value in zip(names, (grad_sums / config.steps_per_round).tolist(), strict=True):

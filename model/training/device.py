@@ -28,6 +28,26 @@ def resolve_device(requested: str) -> torch.device:
     return torch.device(requested)
 
 
+def resolve_world_size(devices: int | str, device: torch.device, launched: int | None = None) -> int:
+    """How many data-parallel ranks a training runs (`train.devices`): in a group torchrun started (`launched`
+    ranks), that group's size; on CUDA one rank per GPU, `auto` every GPU torch sees, more than it sees an
+    error; on the CPU `devices` gloo ranks, `auto` one."""
+    if launched is not None and launched > 1:
+        return launched
+    if device.type != "cuda":
+        return 1 if devices == "auto" else int(devices)
+    available = torch.cuda.device_count()
+    if devices == "auto":
+        return available
+    if int(devices) > available:
+        raise DeviceUnavailableError(
+            f"train.devices is {devices} but torch sees {available} CUDA device(s) on {socket.gethostname()}: "
+            "give the training steps' pods that many GPUs (settings.resources.gpu_count, zenml_config.yaml), "
+            "or set train.devices to at most the GPUs there are (auto: all of them)"
+        )
+    return int(devices)
+
+
 def seed_everything(seed: int) -> None:
     """Seed Python, NumPy and torch."""
     random.seed(seed)

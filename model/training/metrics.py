@@ -8,6 +8,7 @@ from torchmetrics.classification import MulticlassAccuracy
 
 from model.nn.attention import attention_kl
 from model.nn.transformer import CausalLatticeTransformer
+from model.training.data_parallel import ONE_DEVICE, DataParallel
 from model.training.losses import dirichlet_energy
 
 
@@ -90,10 +91,18 @@ def kl_causal(model: CausalLatticeTransformer, x: torch.Tensor, rows_per_chunk: 
 
 
 def epoch_accuracy(
-    predictions: list[torch.Tensor], y: torch.Tensor | None, step_rows: list[torch.Tensor], n_classes: int
+    predictions: list[torch.Tensor],
+    y: torch.Tensor | None,
+    step_rows: list[torch.Tensor],
+    n_classes: int,
+    ranks: DataParallel = ONE_DEVICE,
 ) -> float | None:
-    """Training accuracy over an epoch's steps, from each step's predicted classes (None without labels)."""
+    """Training accuracy over an epoch's steps, from each step's predicted classes (None without labels); over
+    every rank's rows when `ranks` has more than one."""
     if y is None or not predictions:
         return None
-    metric = MulticlassAccuracy(num_classes=max(n_classes, 2), validate_args=False).to(y.device)
-    return float(metric(torch.cat(predictions), y[torch.cat(step_rows)]))
+    metric = MulticlassAccuracy(num_classes=max(n_classes, 2), validate_args=False, sync_on_compute=False)
+    metric = metric.to(y.device)
+    metric.update(torch.cat(predictions), y[torch.cat(step_rows)])
+    ranks.sync(metric)
+    return float(metric.compute())

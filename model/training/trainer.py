@@ -20,6 +20,7 @@ from model.errors import TrainingDivergedError, TrainingOutOfMemoryError, Traini
 from model.nn.transformer import CausalLatticeTransformer
 from model.structure.fit import fit_structure, log_structure_round
 from model.training.checkpoint import TrainingCheckpoint
+from model.training.data_parallel import ONE_DEVICE, DataParallel
 from model.training.device import (
     activation_memory_budget,
     clip_and_measure,
@@ -28,7 +29,13 @@ from model.training.device import (
     seed_everything,
 )
 from model.training.losses import invariance_weight, predictor_loss, regulariser_stride
-from model.training.metrics import LaplacianEnergy, UtilityEntropy, epoch_accuracy, kl_causal
+from model.training.metrics import (
+    LaplacianEnergy,
+    UtilityEntropy,
+    epoch_accuracy,
+    kl_causal,
+    utility_entropy,
+)
 
 logger = logging.getLogger("causal_lattice.train")
 
@@ -76,6 +83,8 @@ def train_model(
     structure_progress: Callable[[dict[str, float]], None] | None = log_structure_round,
     checkpoint: TrainingCheckpoint | None = None,
     stop_requested: Callable[[], str | None] | None = None,
+    ranks: DataParallel = ONE_DEVICE,
+    device: torch.device | None = None,
 ) -> FitResult:
     """Train a causal lattice transformer on standardised `dataset` (the training split).
 
@@ -92,8 +101,10 @@ def train_model(
     time limit), the training saves a checkpoint at the end of the running epoch and raises TrainingStopped, so
     it ends within a grace period and the next attempt resumes. CUDA running out of memory raises
     TrainingOutOfMemoryError naming the training's size and what to lower.
+    With `ranks` of more than one (model/training/launch.py starts them, on `device`), every rank runs this
+    function on its share of each batch; rank 0 alone is given `progress`, `checkpoint` and `stop_requested`.
     """
-    device = resolve_device(train_config.device)
+    device = device or resolve_device(train_config.device)
     with numerics_for(device):
         try:
             return _fit(
@@ -105,6 +116,7 @@ def train_model(
                 structure_progress,
                 checkpoint,
                 stop_requested,
+                ranks,
             )
         except torch.OutOfMemoryError as error:
             message = out_of_memory_message(dataset, model_config, train_config, device, error)
@@ -120,6 +132,7 @@ def _fit(
     structure_progress: Callable[[dict[str, float]], None] | None,
     checkpoint: TrainingCheckpoint | None = None,
     stop_requested: Callable[[], str | None] | None = None,
+    ranks: DataParallel = ONE_DEVICE,
 ) -> FitResult:
     seed_everything(train_config.seed)
     x, y = _tensors(dataset)
@@ -135,7 +148,7 @@ def _fit(
     generator = torch.Generator().manual_seed(train_config.seed)
     structure = train_config.structure
     sem = model.lattice_encoder.sem
-    resumed = checkpoint.load() if checkpoint is not None else None
+    resumed = ranks.from_writer(checkpoint.load() if checkpoint is not None else None)
     if resumed is not None:
         fit = resumed.restore_model(model, generator)
     else:
@@ -148,12 +161,14 @@ def _fit(
             model_config.lattice_threshold,
             generator,
             structure_progress,
+            ranks if ranks.world_size > 1 else None,
         )
         model.refresh_lattice()
         if y is not None:  # where the predictor's loss (at its full V-REx weight) would put a linear model
             model.initialise_readout(x, y, groups, train_config.lambdas.causal * train_config.invariance)
         if checkpoint is not None:
             checkpoint.save(0, model, None, generator, fit, [])
+    ranks.copy_writer_state(model, generator)
 
     task_gradient = structure.task_gradient
     named = [(n, p) for n, p in model.named_parameters() if not n.startswith("lattice_encoder.sem.")]
@@ -194,13 +209,15 @@ def _fit(
         started = time.perf_counter()
         model.train()
         weight = invariance_weight(train_config, epoch)
-        batches = (
+        batches = ranks.every_rank_has_rows(
             balanced_batches(codes, train_config.batch_size, generator)
             if balanced
             else shuffled_batches(n, train_config.batch_size, generator)
         )
         # One host-to-device copy per epoch for all steps' rows (a pageable copy per step would serialise them).
-        step_rows = torch.cat(batches).to(device).split([len(b) for b in batches])
+        step_rows = [
+            ranks.shard(rows) for rows in torch.cat(batches).to(device).split([len(b) for b in batches])
+        ]
         kl_rows = kl_query_rows(len(batches), n_features, kl_count, device, generator) if kl_on else []
         # Sums stay on the device and are read once per epoch: no host sync per step.
         loss_sums: dict[str, torch.Tensor] = {}
@@ -229,6 +246,7 @@ def _fit(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.total.backward()
+            ranks.average_gradients(parameters)
             grad_sums += clip_and_measure(parameters, train_config.grad_clip)
             optimizer.step()
             for key, value in {"total": loss.total, **loss.terms}.items():
@@ -238,20 +256,23 @@ def _fit(
                 predictions.append(output.logits.detach().argmax(dim=-1))
             entropy.update(output.utilities.float())
         steps = len(batches)
-        epoch_loss = {k: float(v) / steps for k, v in loss_sums.items()}
+        loss_means = ranks.mean(torch.stack(list(loss_sums.values())))
+        epoch_loss = {k: float(v) / steps for k, v in zip(loss_sums, loss_means, strict=True)}
         if not math.isfinite(epoch_loss["total"]):
             bad = [k for k, v in epoch_loss.items() if not math.isfinite(v)]
             raise TrainingDivergedError(
                 f"loss became non-finite in epoch {epoch} (terms: {bad}); lower train.lr (now {train_config.lr})"
             )
+        ranks.sync(entropy)
+        mean_utility = entropy.mean_utility()
         if task_gradient:
             model.refresh_lattice()  # the task moved the lattice: re-derive what the predictor reads
         record = EpochRecord(
             epoch=epoch,
             loss=epoch_loss | {"invariance_weight": weight},
-            train_accuracy=epoch_accuracy(predictions, y, step_rows, model.n_classes),
-            utility_per_block=[float(u) for u in entropy.mean_utility()],
-            utility_entropy=float(entropy.compute()),
+            train_accuracy=epoch_accuracy(predictions, y, step_rows, model.n_classes, ranks),
+            utility_per_block=[float(u) for u in mean_utility],
+            utility_entropy=float(utility_entropy(mean_utility)),
             grad_norms=dict(zip(names, (grad_sums / steps).tolist(), strict=True)),
             seconds=time.perf_counter() - started,
         )
@@ -267,6 +288,7 @@ def _fit(
                 if not saved:
                     checkpoint.save(epoch, model, optimizer, generator, fit, result.history)
                 raise TrainingStopped(signal_name, epoch, train_config.epochs)
+    ranks.check_equal(model)
     if checkpoint is not None:
         checkpoint.clear()
     # Artifacts, analysis and serving run on the CPU, eagerly; the device only matters for training.

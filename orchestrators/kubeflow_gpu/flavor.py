@@ -120,6 +120,15 @@ class KubeflowGPUOrchestratorSettings(KubeflowOrchestratorSettings):
     experiment_name: str | None = Field(
         None, description="KFP experiment for recurring runs; defaults to the pipeline name."
     )
+    train_job_output_path: str | None = Field(
+        None,
+        description="Also write a Kubeflow Trainer TrainJob per GPU step here (multi-document YAML): the step "
+        "on `train_job_nodes` pods, one rank per GPU (orchestrators/kubeflow_gpu/train_job.py).",
+    )
+    train_job_nodes: int = Field(2, ge=1, description="Pods of each TrainJob.")
+    train_job_run_id: str | None = Field(
+        None, description="The pipeline run (its Kubeflow run id) whose training steps the TrainJobs run."
+    )
 
     # Same name as the stock validator: pydantic replaces a parent's decorated validator by a subclass
     # attribute of the same name, so the stock "rebuild pod_settings from node_selectors" logic never runs.

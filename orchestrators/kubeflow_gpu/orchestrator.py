@@ -41,6 +41,7 @@ from orchestrators.kubeflow_gpu.entrypoint import KFP_RUN_ID_OPTION, KubeflowGPU
 from orchestrators.kubeflow_gpu.flavor import KubeflowGPUOrchestratorConfig, KubeflowGPUOrchestratorSettings
 from orchestrators.kubeflow_gpu.k8s_config import apply_pod_settings
 from orchestrators.kubeflow_gpu.schedule import recurring_run_spec, write_recurring_run_spec
+from orchestrators.kubeflow_gpu.train_job import train_job, write_train_jobs
 
 if TYPE_CHECKING:
     from zenml.config.build_configuration import BuildConfiguration
@@ -119,19 +120,23 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
         return env
 
     @staticmethod
-    def _apply_secrets(task: dsl.PipelineTask, settings: KubeflowGPUOrchestratorSettings) -> None:
+    def _secret_keys(settings: KubeflowGPUOrchestratorSettings) -> dict[str, dict[str, str]]:
+        """Secret -> (its key -> the variable it becomes) of every step pod."""
+        secrets: dict[str, dict[str, str]] = {}
         if settings.zenml_server_secret:
-            kubernetes.use_secret_as_env(
-                task,
-                secret_name=settings.zenml_server_secret,
-                secret_key_to_env=dict(settings.zenml_server_secret_keys),
-            )
+            secrets[settings.zenml_server_secret] = dict(settings.zenml_server_secret_keys)
         if settings.mlflow_secret:
             keys = dict(settings.mlflow_secret_keys)
             if settings.mlflow_tracking_uri:  # the plain value wins for that variable
                 keys = {k: v for k, v in keys.items() if v != "MLFLOW_TRACKING_URI"}
             if keys:
-                kubernetes.use_secret_as_env(task, secret_name=settings.mlflow_secret, secret_key_to_env=keys)
+                secrets[settings.mlflow_secret] = keys
+        return secrets
+
+    @classmethod
+    def _apply_secrets(cls, task: dsl.PipelineTask, settings: KubeflowGPUOrchestratorSettings) -> None:
+        for secret, keys in cls._secret_keys(settings).items():
+            kubernetes.use_secret_as_env(task, secret_name=secret, secret_key_to_env=keys)
 
     @staticmethod
     def _apply_resources(
@@ -245,7 +250,58 @@ class KubeflowGPUOrchestrator(KubeflowOrchestrator):
         logger.info(
             "Wrote Kubeflow pipeline `%s` (%d tasks) to %s.", pipeline_name, len(order), pipeline_file
         )
+        settings = self._settings(snapshot)
+        if settings.train_job_output_path:
+            self._write_train_jobs(snapshot, step_environments, pipeline_name, settings)
         return pipeline_file
+
+    def _write_train_jobs(
+        self,
+        snapshot: "PipelineSnapshotResponse",
+        step_environments: Mapping[str, Mapping[str, str]],
+        pipeline_name: str,
+        pipeline_settings: KubeflowGPUOrchestratorSettings,
+    ) -> Path:
+        """A Kubeflow Trainer TrainJob per GPU step (orchestrators/kubeflow_gpu/train_job.py)."""
+        if not pipeline_settings.train_job_run_id:
+            raise ValueError(
+                "`train_job_run_id` is not set: a TrainJob runs the training steps of one pipeline run; give "
+                "that run's Kubeflow run id"
+            )
+        manifests = []
+        for name, step in sorted(snapshot.step_configurations.items()):
+            resources = step.config.resource_settings
+            if not resources.gpu_count:
+                continue
+            settings = self._settings(step)
+            arguments = KubeflowGPUStepEntrypointConfiguration.get_entrypoint_arguments(
+                step_name=name, snapshot_id=snapshot.id, kfp_run_id=pipeline_settings.train_job_run_id
+            )
+            secrets = {
+                variable: (secret, key)
+                for secret, keys in self._secret_keys(settings).items()
+                for key, variable in keys.items()
+            }
+            memory = resources.get_memory(ByteUnit.MB)
+            manifests.append(
+                train_job(
+                    kfp_name(f"{pipeline_name}-{name}")[:63].rstrip("-"),  # a DNS label
+                    self._step_image(snapshot, name, settings),
+                    arguments,
+                    nodes=pipeline_settings.train_job_nodes,
+                    gpus_per_node=int(resources.gpu_count),
+                    accelerator_type=settings.accelerator_type,
+                    cpu=resources.cpu_count,
+                    memory_mb=int(memory) if memory else None,
+                    environment=self._step_environment(step_environments.get(name, {}), settings),
+                    secret_environment=secrets,
+                    pod=settings.pod_settings.model_dump() if settings.pod_settings else {},
+                )
+            )
+        path = Path(pipeline_settings.train_job_output_path or "").expanduser().resolve()
+        write_train_jobs(path, manifests)
+        logger.info("Wrote %d Kubeflow Trainer TrainJob(s) to %s.", len(manifests), path)
+        return path
 
     def submit_pipeline(
         self,

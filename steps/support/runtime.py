@@ -17,10 +17,14 @@ runs the steps, and again by every step) turns that installation off and keeps t
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import NoReturn
+
+import torch
 
 from model.artifacts import RuntimeInfo
 from model.config import ExperimentConfig
+from model.training.launch import RankEnvironment
 from model.training.signals import RunStopped, install_stop_handler, stop_requested
 from model.training.threads import machine_threads
 
@@ -72,24 +76,34 @@ def take_over_sigterm() -> None:
     install_stop_handler()
 
 
-def begin_step(experiment: ExperimentConfig, training: bool = False, cpus: int | None = None) -> RuntimeInfo:
+def begin_step(
+    experiment: ExperimentConfig,
+    training: bool = False,
+    cpus: int | None = None,
+    launched: RankEnvironment | None = None,
+) -> RuntimeInfo:
     """The first call of every step: stop here if a signal asked for it, keep the stop handler in place and pin
     the threads (`cpus`: resolve them as on a machine with that many usable CPUs). Training runs on
-    `train.device`; everything else runs on the CPU."""
+    `train.device` as `train.devices` data-parallel ranks (`launched`: the group torchrun started, whose size
+    wins); everything else runs on the CPU."""
     take_over_sigterm()
     if stop_requested():
         from zenml import get_step_context
 
         stop_this_step(f"stopped before step {get_step_context().step_name} started its work")
     from model.errors import DeviceUnavailableError
-    from model.training.device import resolve_device
+    from model.training.device import resolve_device, resolve_world_size
 
     try:
         device = resolve_device(experiment.train.device).type if training else "cpu"
+        world_size = 1
+        if training:
+            size = None if launched is None else launched.world_size
+            world_size = resolve_world_size(experiment.train.devices, torch.device(device), size)
     except DeviceUnavailableError as error:  # before any work: one clear line per training step
         from zenml import get_step_context
 
         raise DeviceUnavailableError(f"step {get_step_context().step_name}: {error}") from None
-    runtime = machine_threads(experiment.train.threads, device, cpus)
+    runtime = replace(machine_threads(experiment.train.threads, device, cpus), world_size=world_size)
     logger.info("runtime: %s", runtime.describe())
     return runtime

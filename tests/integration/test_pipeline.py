@@ -92,7 +92,7 @@ def test_summary_table_holds_measured_numbers(two_runs) -> None:
         "feature_leakage",
         "perfect_accuracy",
     ]
-    assert "runtime (main model): cpu, 1 intra-op thread(s)" in summary
+    assert "runtime (main model): cpu, 1 intra-op thread(s)" in summary and "world size 1, torch" in summary
     assert "tiny-test" in summary  # names the configuration that produced it
     for link in re.findall(r"\]\(\.\./([^)]+)\)", summary):
         assert (runs[0] / link).is_file(), link

@@ -184,3 +184,21 @@ def test_extra_mlflow_is_checked(tmp_path: Path, extra: dict[str, Any], message:
 def test_an_empty_experiment_block_is_refused(tmp_path: Path, experiment: dict[str, Any] | None) -> None:
     with pytest.raises(ConfigError, match=r"`parameters.experiment` is empty"):
         read_run_config(_write(tmp_path, {"parameters": {"experiment": experiment}}))
+
+
+def test_devices_above_a_training_pods_gpus_is_refused(tmp_path: Path) -> None:
+    """One rank per GPU: `train.devices: 2` with a training step's pod asking for one GPU is one line naming
+    the step's key and the fix; a matching count (and the default 1) is accepted."""
+    pods = {"settings": {"resources": {"gpu_count": 1}}}
+    document = {"parameters": {"experiment": {"train": {"devices": 2}}}, "steps": {"train": pods}}
+    with pytest.raises(ConfigError) as refused:
+        read_run_config(_write(tmp_path, document))
+    (line,) = str(refused.value).splitlines()
+    assert "`steps.train.settings.resources.gpu_count` is 1 but train.devices is 2" in line
+    assert "set gpu_count: 2" in line
+    pods["settings"]["resources"]["gpu_count"] = 2
+    assert read_run_config(_write(tmp_path, document)).require_experiment().train.devices == 2
+    with pytest.raises(ConfigError, match=r"train.devices=4 exceeds the rows a rank gets"):
+        read_run_config(
+            _write(tmp_path, {"parameters": {"experiment": {"train": {"devices": 4, "batch_size": 3}}}})
+        )

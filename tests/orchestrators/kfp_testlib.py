@@ -23,6 +23,9 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example.com/causal-lattice:kfp-test"
 CRON = "0 3 * * *"
+# The compile also writes the trainings' Kubeflow Trainer jobs (`--train-job`): on this many pods, for this run.
+TRAIN_JOB_NODES = 3
+TRAIN_JOB_RUN_ID = "0b1c5e4e-2d6f-4c1e-9a51-6c8f0a3e7d21"
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,7 @@ class Compiled:
     zenml_config: Path
     env: dict[str, str]
     schedule_spec: Path | None
+    train_jobs: Path
 
 
 def compile_under_test(workdir: Path, config: Path, cron: str | None) -> Compiled:
@@ -103,12 +107,16 @@ def compile_under_test(workdir: Path, config: Path, cron: str | None) -> Compile
     env = zenml_env(zenml_dir)
     out = workdir / "build" / "pipeline.yaml"
     dag = workdir / "build" / "dag.json"
+    train_jobs = workdir / "build" / "trainjobs.yaml"
     args = [
         "--config", str(config),
         "--output", str(out),
         "--pipeline", PIPELINE_UNDER_TEST.reference,
         "--source-root", str(PIPELINE_UNDER_TEST.source_root),
         "--image", IMAGE,
+        "--train-job", str(train_jobs),
+        "--train-job-nodes", str(TRAIN_JOB_NODES),
+        "--train-job-run-id", TRAIN_JOB_RUN_ID,
     ]  # fmt: skip
     if cron:
         args += ["--schedule-cron", cron, "--schedule-name", "nightly-retrain"]
@@ -118,4 +126,6 @@ def compile_under_test(workdir: Path, config: Path, cron: str | None) -> Compile
     proc = run_module("tools", ["zenml-dag", str(out), "--out", str(dag)], env, timeout=300)
     assert proc.returncode == 0, f"zenml-dag failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
     spec = out.with_name("pipeline.schedule.json")
-    return Compiled(out, json.loads(dag.read_text()), zenml_dir, env, spec if spec.exists() else None)
+    return Compiled(
+        out, json.loads(dag.read_text()), zenml_dir, env, spec if spec.exists() else None, train_jobs
+    )

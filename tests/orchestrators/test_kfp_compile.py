@@ -2,20 +2,38 @@
 
 The expectations come from ZenML itself (`--dag-json`: the snapshot's step DAG, step sources, GPU counts and
 merged pod settings), and the YAML is read with kfp's own protos (`tools.kfp_ir`), so nothing here hard-codes
-the pipeline's steps.
+the pipeline's steps. The same compile's `--train-job` writes one Kubeflow Trainer TrainJob per training step,
+which the Trainer API's own models (kubeflow-trainer-api) must accept as written, with the KFP task's image,
+step entrypoint, GPUs and placement.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import defaultdict
+from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from kubeflow_trainer_api.models import TrainerV1alpha1TrainJob
 
 from model.run_config import read_run_config
+from orchestrators.kubeflow_gpu.train_job import RANK_COMMAND, TrainJobSchemaError, check_train_job, train_job
 from pipelines.plan import step_names
-from tests.orchestrators.kfp_testlib import CRON, IMAGE, PIPELINE_UNDER_TEST, REPO_ROOT, Compiled
+from tests.orchestrators.kfp_testlib import (
+    CAUSAL_LATTICE,
+    CRON,
+    IMAGE,
+    PIPELINE_UNDER_TEST,
+    REPO_ROOT,
+    TRAIN_JOB_NODES,
+    TRAIN_JOB_RUN_ID,
+    Compiled,
+    run_command,
+    zenml_env,
+)
 from tools.kfp_ir import CompiledPipeline, read_pipeline
 
 GPU_TOLERATION_KEYS = {"nvidia.com/gpu"}
@@ -150,3 +168,72 @@ def test_cron_schedule_becomes_recurring_run_spec(compiled: Compiled) -> None:
     assert args["job_name"] == "nightly-retrain"
     assert args["enable_caching"] is False and args["interval_second"] is None
     assert spec["experiment_name"]
+
+
+@pytest.fixture(scope="module")
+def compiled_with_jobs(compiled: Compiled) -> tuple[CompiledPipeline, list[dict[str, Any]]]:
+    return read_pipeline(compiled.yaml), list(yaml.safe_load_all(compiled.train_jobs.read_text()))
+
+
+def test_one_train_job_per_training_valid_against_the_trainer_api(compiled_with_jobs) -> None:  # type: ignore[no-untyped-def]
+    kfp, jobs = compiled_with_jobs
+    by_step = {}
+    for manifest in jobs:
+        job = TrainerV1alpha1TrainJob.from_dict(manifest)  # the Trainer API's own model
+        assert job is not None and job.to_dict() == manifest  # nothing unknown, nothing dropped
+        assert job.kind == "TrainJob" and job.api_version == "trainer.kubeflow.org/v1alpha1"
+        trainer = job.spec.trainer
+        args = trainer.args
+        by_step[args[args.index("--step_name") + 1]] = (job, manifest)
+    gpu_tasks = {name: task for name, task in kfp.tasks.items() if task.accelerator_limit}
+    assert sorted(by_step) == sorted(gpu_tasks)
+    for name, (job, manifest) in by_step.items():
+        task, trainer = gpu_tasks[name], job.spec.trainer
+        assert job.spec.runtime_ref.name == "torch-distributed"
+        assert trainer.image == task.image == IMAGE
+        assert trainer.command == RANK_COMMAND
+        args = trainer.args
+        assert args[args.index("--snapshot_id") + 1] == task.argument("snapshot_id")
+        assert args[args.index("--kfp_run_id") + 1] == TRAIN_JOB_RUN_ID
+        gpus = task.accelerator_limit  # one rank per GPU of the step's pod
+        assert (trainer.num_nodes, trainer.num_proc_per_node) == (TRAIN_JOB_NODES, gpus)
+        assert trainer.resources_per_node.limits["nvidia.com/gpu"].actual_instance == str(gpus)
+        pod = manifest["spec"]["runtimePatches"][0]["trainingRuntimeSpec"]["template"]["spec"]
+        pod_spec = pod["replicatedJobs"][0]["template"]["spec"]["template"]["spec"]
+        assert pod_spec["nodeSelector"] == task.node_selectors
+        assert {t["key"] for t in pod_spec["tolerations"]} == {t.key for t in task.tolerations}
+        secrets = {e["name"] for e in trainer.to_dict()["env"] if "valueFrom" in e}
+        assert {"ZENML_STORE_URL", "ZENML_STORE_API_KEY", "MLFLOW_TRACKING_URI"} <= secrets
+
+
+def test_a_manifest_the_trainer_api_would_change_is_refused() -> None:
+    manifest = train_job(
+        "causal-experiment-train",
+        IMAGE,
+        ["--step_name", "train"],
+        nodes=2,
+        gpus_per_node=4,
+        accelerator_type="nvidia.com/gpu",
+        cpu=4,
+        memory_mb=16000,
+        environment={},
+        secret_environment={},
+        pod={},
+    )
+    misspelt = copy.deepcopy(manifest)
+    misspelt["spec"]["trainer"]["numNode"] = misspelt["spec"]["trainer"].pop("numNodes")
+    with pytest.raises(TrainJobSchemaError, match="does not keep it as written"):
+        check_train_job(misspelt)
+    wrong_type = copy.deepcopy(manifest)
+    wrong_type["spec"]["trainer"]["numNodes"] = "two"
+    with pytest.raises(TrainJobSchemaError):
+        check_train_job(wrong_type)
+
+
+def test_train_job_without_a_run_id_is_one_line(tmp_path: Path) -> None:
+    env = zenml_env(tmp_path / "zenml")
+    args = ["compile", "--output", str(tmp_path / "p.yaml"), "--train-job", str(tmp_path / "jobs.yaml")]
+    proc = run_command([CAUSAL_LATTICE, *args], env, timeout=300)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()
+    assert line.startswith("error: --train-job needs --train-job-run-id")

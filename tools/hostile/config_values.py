@@ -86,6 +86,16 @@ def value_cases() -> list[Case]:
         ),
         Case("optimizer SGD", "config values", c({"train": {"optimizer": "SGD"}}), "train.optimizer"),
         Case("device tpu", "config values", c({"train": {"device": "tpu"}}), "train.device"),
+        Case("devices 0", "config values", c({"train": {"devices": 0}}), "train.devices"),
+        Case("devices a word", "config values", c({"train": {"devices": "all"}}), "train.devices"),
+        Case("devices 1.5", "config values", c({"train": {"devices": 1.5}}), "train.devices"),
+        Case("devices 1,000", "config values", c({"train": {"devices": 1000}}), "train.devices"),
+        Case(
+            "devices above the batch's rows",
+            "config values",
+            c({"train": {"devices": 16, "batch_size": 8}}),
+            "train.devices=16 exceeds the rows a rank gets",
+        ),  # fmt: skip
         Case(
             "lattice_threshold 1",
             "config values",
