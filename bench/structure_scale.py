@@ -41,6 +41,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +54,7 @@ from pydantic import ValidationError
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.plain_baseline import peak_memory, sync  # noqa: E402
+from bench.plain_baseline import peak_memory, reset_peak, sync  # noqa: E402
 from bench.record import finite_or_none, write_new  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data.batching import group_codes  # noqa: E402
@@ -178,9 +180,9 @@ def run_sdcd(
             done = subprocess.run(command, timeout=timeout, capture_output=True, text=True, check=False)
         except subprocess.TimeoutExpired:
             return {"timed_out": True, "timeout_s": timeout}
-        if done.returncode != 0:
+        if done.returncode != 0:  # recorded, like a timeout: the sizes before and after it still count
             tail = done.stderr.strip().splitlines()[-1:] or ["(no output)"]
-            raise RuntimeError(f"SDCD failed (exit {done.returncode}): {tail[0]}")
+            return {"failed": f"exit {done.returncode}: {tail[0]}", "timed_out": False}
         result = json.loads((Path(folder) / "result.json").read_text())
         weights = np.load(Path(folder) / "weights.npy").astype(np.float32)
         dag = np.load(Path(folder) / "dag.npy") > 0
@@ -224,6 +226,25 @@ def run_seed_e2e(
     }
 
 
+def within_memory(device: torch.device, measure: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """`measure()`'s result, or `out_of_memory: true` with the allocator's message where the device ran out.
+
+    A size that does not fit is a result of the benchmark (the record says so and the run goes on to the next
+    size), not a reason to lose the sizes measured before it.
+    """
+    try:
+        return measure()
+    except torch.OutOfMemoryError as error:
+        result = {
+            "out_of_memory": True,
+            "error": str(error).splitlines()[0],
+            "peak_memory_gib": peak_memory(device),
+        }
+    reset_peak(device)
+    logger.info("out of memory: %s", result["error"])
+    return result
+
+
 def card_name(device: torch.device) -> str:
     """`h100`, `h200`, ... for a GPU (its model in the device name), `cpu<cores>` for the CPU."""
     if device.type != "cuda":
@@ -253,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--orientation-steps", type=int, help="override the label-edge search's refit steps (smoke runs)"
     )
+    parser.add_argument("--min-rounds", type=int, help="override the structure schedule's (diagnostics)")
+    parser.add_argument("--edge-lr", type=float, help="override the edge logits' learning rate (diagnostics)")
     parser.add_argument(
         "--out", type=Path, help="record path (default bench/out/structure_scale_<card>.json)"
     )
@@ -273,14 +296,22 @@ def main(argv: list[str] | None = None) -> int:
         "steps_per_round": args.steps_per_round,
         "max_rounds": args.max_rounds,
         "orientation_steps": args.orientation_steps,
+        "min_rounds": args.min_rounds,
+        "edge_lr": args.edge_lr,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
-    if "max_rounds" in overrides:
+    if "max_rounds" in overrides and "min_rounds" not in overrides:
         overrides["min_rounds"] = min(overrides["max_rounds"], StructureConfig().min_rounds)
     try:
         structure = StructureConfig(**overrides)
     except ValidationError as error:
-        parser.error(f"--steps-per-round / --max-rounds / --orientation-steps: {error.errors()[0]['msg']}")
+        parser.error(
+            f"structure schedule overrides: {error.errors()[0]['loc'][0]}: {error.errors()[0]['msg']}"
+        )
+    if structure.min_rounds > structure.max_rounds:
+        parser.error(
+            f"--min-rounds {structure.min_rounds} exceeds the schedule's max_rounds {structure.max_rounds}"
+        )
     if args.device == "auto":
         args.device = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(args.device)
@@ -308,7 +339,8 @@ def main(argv: list[str] | None = None) -> int:
             time.perf_counter() - started,
         )
         case: dict[str, Any] = {"n_features": n_features, "true_edges": truth.number_of_edges()}
-        case["model"] = run_model(data, device, truth, TrainConfig(seed=args.seed, structure=structure))
+        train_config = TrainConfig(seed=args.seed, structure=structure)
+        case["model"] = within_memory(device, partial(run_model, data, device, truth, train_config))
         logger.info("F=%d model: %s", n_features, case["model"])
         if not args.no_sdcd:
             case["sdcd"] = run_sdcd(data, device, truth, args.sdcd_python, args.sdcd_timeout)
@@ -318,7 +350,9 @@ def main(argv: list[str] | None = None) -> int:
         train_config = TrainConfig(
             seed=args.seed, epochs=args.seed_e2e_epochs, device=device.type, structure=structure
         )
-        record["seed_e2e"] = run_seed_e2e(args.seed_e2e, args.rows, device, train_config)
+        record["seed_e2e"] = within_memory(
+            device, partial(run_seed_e2e, args.seed_e2e, args.rows, device, train_config)
+        )
         logger.info("seed configuration end to end: %s", record["seed_e2e"])
     record = finite_or_none(record)
     name = f"structure_scale_{card_name(device)}.json"

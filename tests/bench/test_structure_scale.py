@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from bench import structure_scale
 
@@ -58,3 +59,47 @@ def test_bad_sizes_are_usage_errors(
         structure_scale.main(["--device", "cpu", "--no-sdcd", *option])
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_a_failing_sdcd_is_recorded_and_the_schedule_overrides_reach_the_record(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = [
+        "--device",
+        "cpu",
+        "--sizes",
+        "16",
+        "--rows",
+        "300",
+        "--steps-per-round",
+        "10",
+        "--max-rounds",
+        "3",
+    ]
+    argv += ["--min-rounds", "2", "--edge-lr", "0.05", "--seed-e2e", "0", "--out", str(tmp_path / "r.json")]
+    argv += ["--sdcd-python", "/bin/false"]  # an interpreter that exits 1 at once
+    assert structure_scale.main(argv) == 0
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert printed["structure"]["edge_lr"] == 0.05 and printed["structure"]["min_rounds"] == 2
+    (case,) = printed["sizes"]
+    assert case["sdcd"] == {"failed": "exit 1: (no output)", "timed_out": False}
+    assert case["model"]["is_dag"] is True
+
+
+def test_a_size_that_does_not_fit_the_device_is_recorded_as_out_of_memory() -> None:
+    def too_large() -> dict[str, float]:
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 35.77 GiB.\nmore detail")
+
+    assert structure_scale.within_memory(torch.device("cpu"), too_large) == {
+        "out_of_memory": True,
+        "error": "CUDA out of memory. Tried to allocate 35.77 GiB.",
+        "peak_memory_gib": None,
+    }
+    assert structure_scale.within_memory(torch.device("cpu"), lambda: {"recall": 1.0}) == {"recall": 1.0}
+
+
+def test_min_rounds_above_max_rounds_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        structure_scale.main(["--device", "cpu", "--no-sdcd", "--min-rounds", "9", "--max-rounds", "3"])
+    assert exit_info.value.code == 2
+    assert "--min-rounds 9 exceeds the schedule's max_rounds 3" in capsys.readouterr().err
