@@ -16,7 +16,10 @@ its sign in every cohort, the others flip in one): F features in all, standardis
 - SDCD (`sdcd` 0.1.4, its published defaults) on the same features, in its own environment
   (`--sdcd-python`, default build/venv-sdcd/bin/python, built by `make sdcd`) in a subprocess fed the same
   rows as a .npy file (bench/sdcd_run.py); past `--sdcd-timeout` seconds it is killed and recorded as
-  `timed_out: true`.
+  `timed_out: true`, and an SDCD that exits with an error is recorded as `failed`.
+
+A size that does not fit the device is recorded as `out_of_memory: true` (with the allocator's message) and the
+run goes on to the next size.
 
 Both are scored on the feature-to-feature edges against the true gene DAG (model/evaluation/graph_metrics.py:
 precision, recall, SHD, edge AUROC over every ordered pair), with `is_dag` of the thresholded graph, the wall
