@@ -48,7 +48,7 @@ from bench.plain_baseline import (  # noqa: E402
     sync,
     time_plain,
 )
-from bench.record import finite_or_none, write_new  # noqa: E402
+from bench.record import finite_or_none, publish, record_paths  # noqa: E402
 from model.artifacts import EpochRecord  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data.generator import make_synthetic_pancancer  # noqa: E402
@@ -295,14 +295,11 @@ def main(argv: list[str] | None = None) -> int:
             measure(n_features, args, device, peak, inference=n_features == inference_size)
         )
     record = finite_or_none(record)
-    name = f"gpu_scaling_{args.device}.json"
-    for out in [args.out or ROOT / "bench" / "out" / name] + (
-        [ROOT / "bench" / "results" / name] if args.record else []
+    for written in publish(
+        record, record_paths(f"gpu_scaling_{args.device}.json", args.out, args.record), logger
     ):
-        written = write_new(record, out)
         plot(record, written.with_suffix(".png"))
-        logger.info("wrote %s and its .png", written)
-    print(json.dumps(record, separators=(",", ":")), flush=True)
+        logger.info("wrote %s", written.with_suffix(".png"))
     return 0
 
 

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench.gpu_scaling import bench_configs, synthetic_split  # noqa: E402
 from bench.plain_baseline import epoch_timing  # noqa: E402
-from bench.record import finite_or_none, write_new  # noqa: E402
+from bench.record import publish, record_paths  # noqa: E402
 from model.artifacts import EpochRecord  # noqa: E402
 from model.data.splits import DataSplit  # noqa: E402
 from model.training.launch import train_on_ranks  # noqa: E402
@@ -154,13 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         "timed_epochs": args.timed_epochs,
         "sizes": [measure(int(f), counts, args, device) for f in args.sizes.split(",")],
     }
-    record = finite_or_none(record)
     name = "multi_gpu_cpu-smoke.json" if smoke else f"multi_gpu_{card_name(device_name)}x{available}.json"
-    for out in [args.out or ROOT / "bench" / "out" / name] + (
-        [ROOT / "bench" / "results" / name] if args.record else []
-    ):
-        logger.info("wrote %s", write_new(record, out))
-    print(json.dumps(record, separators=(",", ":")), flush=True)
+    publish(record, record_paths(name, args.out, args.record), logger)
     return 0
 
 

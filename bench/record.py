@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from datetime import datetime
 from pathlib import Path
@@ -34,3 +35,20 @@ def write_new(record: dict[str, Any], path: Path) -> Path:
         except FileExistsError:
             counter += 1
             candidate = path.with_name(f"{path.stem}-{datetime.now():%Y%m%d-%H%M%S}-{counter}{path.suffix}")
+
+
+def record_paths(name: str, out: Path | None, also_results: bool) -> list[Path]:
+    """Where a benchmark writes its record: `out` (default bench/out/NAME), and bench/results/NAME with --record."""
+    bench = Path(__file__).resolve().parent
+    return [out or bench / "out" / name] + ([bench / "results" / name] if also_results else [])
+
+
+def publish(record: dict[str, Any], paths: list[Path], log: logging.Logger) -> list[Path]:
+    """Write `record` to each of `paths` (never over an earlier file), print it as one JSON line, and return the
+    paths written."""
+    record = finite_or_none(record)
+    written = [write_new(record, path) for path in paths]
+    for path in written:
+        log.info("wrote %s", path)
+    print(json.dumps(record, separators=(",", ":")), flush=True)
+    return written

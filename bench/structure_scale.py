@@ -58,7 +58,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.plain_baseline import peak_memory, reset_peak, sync  # noqa: E402
-from bench.record import finite_or_none, write_new  # noqa: E402
+from bench.record import publish, record_paths  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data.batching import group_codes  # noqa: E402
 from model.data.generator import make_synthetic_pancancer  # noqa: E402
@@ -66,7 +66,7 @@ from model.data.splits import split_dataset  # noqa: E402
 from model.data.tables import Dataset, Standardizer  # noqa: E402
 from model.evaluation.graph_metrics import structure_recovery  # noqa: E402
 from model.structure.equations import StructuralEquationModel  # noqa: E402
-from model.structure.fit import fit_structure  # noqa: E402
+from model.structure.fit import fit_structure, log_structure_round  # noqa: E402
 from model.structure.graph_ops import is_acyclic  # noqa: E402
 from model.training.device import numerics_for, seed_everything  # noqa: E402
 from model.training.trainer import train_model  # noqa: E402
@@ -108,19 +108,6 @@ def _scores(weights: np.ndarray, linked: np.ndarray, data: Dataset, truth: nx.Di
     }
 
 
-def _log_round(record: dict[str, float]) -> None:
-    logger.info(
-        "  round %d: nll=%.1f h=%.2e edges=%d dag=%s rho=%.0e moved=%.3f",
-        record["round"],
-        record["nll"],
-        record["acyclicity"],
-        record["edges"],
-        bool(record["is_dag"]),
-        record["rho"],
-        record["moved"],
-    )
-
-
 def run_model(
     data: Dataset, device: torch.device, truth: nx.DiGraph, train_config: TrainConfig
 ) -> dict[str, Any]:
@@ -147,7 +134,7 @@ def run_model(
             train_config.structure,
             model_config.lattice_threshold,
             torch.Generator().manual_seed(seed),
-            _log_round,
+            log_structure_round,
         )
         sync(device)
         seconds = time.perf_counter() - started
@@ -357,13 +344,7 @@ def main(argv: list[str] | None = None) -> int:
             device, partial(run_seed_e2e, args.seed_e2e, args.rows, device, train_config)
         )
         logger.info("seed configuration end to end: %s", record["seed_e2e"])
-    record = finite_or_none(record)
-    name = f"structure_scale_{card_name(device)}.json"
-    for out in [args.out or ROOT / "bench" / "out" / name] + (
-        [ROOT / "bench" / "results" / name] if args.record else []
-    ):
-        logger.info("wrote %s", write_new(record, out))
-    print(json.dumps(record, separators=(",", ":")), flush=True)
+    publish(record, record_paths(f"structure_scale_{card_name(device)}.json", args.out, args.record), logger)
     return 0
 
 

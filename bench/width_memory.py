@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.gpu_scaling import bench_configs, synthetic_split  # noqa: E402
-from bench.record import finite_or_none, write_new  # noqa: E402
+from bench.record import finite_or_none, record_paths, write_new  # noqa: E402
 from model.artifacts import EpochRecord  # noqa: E402
 from model.training.trainer import train_model  # noqa: E402
 
@@ -178,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             case = finite_or_none(measure(n_features, batch, args))
             print(json.dumps({k: v for k, v in case.items() if k not in ("profile", "snapshot")}), flush=True)
             record["cases"].append(case)
-    name = "width_memory_cuda.json"
-    for out in [args.out or ROOT / "bench" / "out" / name] + (
-        [ROOT / "bench" / "results" / name] if args.record else []
-    ):
+    for out in record_paths("width_memory_cuda.json", args.out, args.record):
         logger.info("wrote %s", write_new(record, out))
     return 0
 

@@ -228,11 +228,12 @@ def log_structure_round(record: dict[str, float]) -> None:
         record (dict[str, float]): the round's record from `fit_structure`.
     """
     logger.info(
-        "structure round %d: nll=%.3f h=%.2e edges=%d dag=%s rho=%.0e",
+        "structure round %d: nll=%.3f h=%.2e edges=%d dag=%s rho=%.0e moved=%.3f",
         record["round"],
         record["nll"],
         record["acyclicity"],
         record["edges"],
         bool(record["is_dag"]),
         record["rho"],
+        record["moved"],
     )

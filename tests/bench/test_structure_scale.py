@@ -12,6 +12,8 @@ import torch
 
 from bench import structure_scale
 
+# One size of 16 features on 300 rows, 10 structure steps a round: seconds on the CPU.
+TINY = ["--device", "cpu", "--sizes", "16", "--rows", "300", "--steps-per-round", "10"]
 SCORES = {"precision", "recall", "shd", "edge_auroc", "is_dag", "structure_s", "peak_memory_gib"}
 
 
@@ -19,18 +21,7 @@ def test_a_tiny_run_records_every_key_and_sdcd_past_its_limit_as_timed_out(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "structure_scale_cpu.json"
-    argv = [
-        "--device",
-        "cpu",
-        "--sizes",
-        "16",
-        "--rows",
-        "300",
-        "--steps-per-round",
-        "10",
-        "--max-rounds",
-        "2",
-    ]
+    argv = [*TINY, "--max-rounds", "2"]
     # Any interpreter will do for SDCD here: it is killed after 10 ms, long before it could import sdcd.
     argv += ["--sdcd-python", sys.executable, "--sdcd-timeout", "0.01"]
     argv += ["--seed-e2e", "16", "--seed-e2e-epochs", "1", "--out", str(out)]
@@ -64,18 +55,7 @@ def test_bad_sizes_are_usage_errors(
 def test_a_failing_sdcd_is_recorded_and_the_schedule_overrides_reach_the_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    argv = [
-        "--device",
-        "cpu",
-        "--sizes",
-        "16",
-        "--rows",
-        "300",
-        "--steps-per-round",
-        "10",
-        "--max-rounds",
-        "3",
-    ]
+    argv = [*TINY, "--max-rounds", "3"]
     argv += ["--min-rounds", "2", "--edge-lr", "0.05", "--seed-e2e", "0", "--out", str(tmp_path / "r.json")]
     argv += ["--sdcd-python", "/bin/false"]  # an interpreter that exits 1 at once
     assert structure_scale.main(argv) == 0
