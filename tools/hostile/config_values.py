@@ -218,8 +218,8 @@ def value_cases() -> list[Case]:
             "synthetic table too large to generate",
             "config values",
             config_text(
-                "parameters: {experiment: {data: {kind: synthetic, n_samples: 900000, n_genes: 200}}}\n"
+                "parameters: {experiment: {data: {kind: synthetic, n_samples: 1000000, n_genes: 250}}}\n"
             ),
-            "cells (rows x columns) over 50,000,000: lower n_samples/n_genes",
+            "cells (rows x columns) over 210,000,000: lower n_samples/n_genes",
         ),  # fmt: skip
     ]
