@@ -318,6 +318,7 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": [],
         "seed_e2e": None,
     }
+    structure_config = TrainConfig(seed=args.seed, structure=structure)  # the structure phase's, every size
     for n_features in sizes:
         started = time.perf_counter()
         data = scm(n_features, args.rows, args.seed)
@@ -329,8 +330,7 @@ def main(argv: list[str] | None = None) -> int:
             time.perf_counter() - started,
         )
         case: dict[str, Any] = {"n_features": n_features, "true_edges": truth.number_of_edges()}
-        train_config = TrainConfig(seed=args.seed, structure=structure)
-        case["model"] = within_memory(device, partial(run_model, data, device, truth, train_config))
+        case["model"] = within_memory(device, partial(run_model, data, device, truth, structure_config))
         logger.info("F=%d model: %s", n_features, case["model"])
         if not args.no_sdcd:
             case["sdcd"] = run_sdcd(data, device, truth, args.sdcd_python, args.sdcd_timeout)
