@@ -486,7 +486,8 @@ class StructureFit:
             label -> feature edges turned around, each (feature, nats per sample gained), in the order made.
         added_label_parents (list[tuple[int, float]]): the search's feature -> label edges added, likewise.
         label_parents_made_children (list[tuple[int, float]]): its feature -> label edges turned, likewise.
-        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho, moved).
+        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho, moved,
+            and from the second round nll_fall: the NLL's fall as a fraction of the last round's).
         grad_norms (dict[str, list[float]]): each parameter's mean L2 gradient norm, one value per round.
     """
 

@@ -86,7 +86,9 @@ def fit_structure(
     Warm-up rounds fit the mechanisms on a dense lattice; then every round is `steps_per_round` Adam steps on
     `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h + ρ/2·h²`, after which the augmented Lagrangian is
     updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
-    DAG and no edge probability moved by more than `settle_tolerance`; after `max_rounds` any cycle left is broken at its least probable edge (reported).
+    DAG, no edge probability moved by more than `settle_tolerance` and the round's mean NLL fell by at most
+    `settle_nll_tolerance` of the last round's; after `max_rounds` any cycle left is broken at its least probable
+    edge (reported).
     With a label, a score search then revises the label's edges (model/structure/label_edges.py).
 
     Args:
@@ -125,6 +127,7 @@ def fit_structure(
     names = [name for name, _ in sem.named_parameters()]
     fit.grad_norms = {name: [] for name in names}
     stable_rounds = 0
+    previous_nll = math.inf
     previous_adjacency = sem.adjacency().detach().clone()
     previous_linked = previous_adjacency >= threshold
     for rounds in range(1, config.max_rounds + 1):
@@ -178,23 +181,29 @@ def fit_structure(
             moved = float((adjacency - previous_adjacency).abs().max())
         if not warming_up:
             lagrangian.update(fit.acyclicity, is_dag, config)
+        nll = float(nll_sum) / config.steps_per_round
+        # The NLL's fall this round, as a fraction of the last round's (a rise counts as no fall).
+        nll_fall = (previous_nll - nll) / abs(previous_nll) if math.isfinite(previous_nll) else math.inf
         settled = (
             is_dag
             and not warming_up
             and torch.equal(linked, previous_linked)
             and moved <= config.settle_tolerance
+            and nll_fall <= config.settle_nll_tolerance
         )
         stable_rounds = stable_rounds + 1 if settled else 0
-        previous_adjacency, previous_linked = adjacency, linked
+        previous_adjacency, previous_linked, previous_nll = adjacency, linked, nll
         record = {
             "round": float(rounds),
-            "nll": float(nll_sum) / config.steps_per_round,
+            "nll": nll,
             "acyclicity": fit.acyclicity,
             "edges": float(linked.sum()),
             "is_dag": float(is_dag),
             "rho": lagrangian.rho,
             "moved": moved,
         }
+        if math.isfinite(nll_fall):  # from the second round on
+            record["nll_fall"] = nll_fall
         fit.history.append(record)
         if progress is not None:
             progress(record)
@@ -227,10 +236,12 @@ def log_structure_round(record: dict[str, float]) -> None:
     Args:
         record (dict[str, float]): the round's record from `fit_structure`.
     """
+    fall = f"{100 * record['nll_fall']:.2f}%" if "nll_fall" in record else "n/a"
     logger.info(
-        "structure round %d: nll=%.3f h=%.2e edges=%d dag=%s rho=%.0e moved=%.3f",
+        "structure round %d: nll=%.3f (fell %s) h=%.2e edges=%d dag=%s rho=%.0e moved=%.3f",
         record["round"],
         record["nll"],
+        fall,
         record["acyclicity"],
         record["edges"],
         bool(record["is_dag"]),

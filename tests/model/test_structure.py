@@ -181,6 +181,33 @@ def test_recovers_and_orients_a_nonlinear_chain() -> None:
     assert fit.removed_cycle_edges == [] and nx.is_directed_acyclic_graph(graph)
 
 
+def test_a_round_whose_nll_still_falls_is_not_settled() -> None:
+    """The settle rule asks the score to have stopped falling too, not only the lattice to have stopped moving:
+    with a tolerance no round's fall meets, the schedule runs to `max_rounds`; with the default it settles."""
+    rng = np.random.default_rng(0)
+    groups, shift = _cohorts(rng, 800)
+    a = shift + rng.normal(size=800)
+    b = 1.5 * np.tanh(1.5 * a) + 0.5 * rng.normal(size=800)
+    x = _standardise([a, b])
+
+    def fit_with(tolerance: float):
+        torch.manual_seed(0)
+        sem = StructuralEquationModel(2, 0, 2)
+        config = FAST.model_copy(update={"settle_nll_tolerance": tolerance})
+        history: list[dict[str, float]] = []
+        fit = fit_structure(
+            sem, x, None, torch.tensor(groups), config, 0.5, torch.Generator().manual_seed(0), history.append
+        )
+        return fit, history
+
+    settled, history = fit_with(StructureConfig().settle_nll_tolerance)
+    assert settled.rounds < FAST.max_rounds
+    assert all(r["nll_fall"] <= 0.01 for r in history[-FAST.patience :])
+    assert "nll_fall" not in history[0] and all("nll_fall" in r for r in history[1:])
+    never, _ = fit_with(-1.0)  # (model_copy does not validate) no NLL falls by less than -100 %: never settled
+    assert never.rounds == FAST.max_rounds
+
+
 def test_recovers_and_orients_a_collider() -> None:
     rng = np.random.default_rng(1)
     groups, _ = _cohorts(rng, 800)
