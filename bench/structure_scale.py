@@ -266,6 +266,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--min-rounds", type=int, help="override the structure schedule's (diagnostics)")
     parser.add_argument("--edge-lr", type=float, help="override the edge logits' learning rate (diagnostics)")
+    parser.add_argument("--sparsity", type=float, help="override the L1 weight on the lattice (diagnostics)")
     parser.add_argument(
         "--out", type=Path, help="record path (default bench/out/structure_scale_<card>.json)"
     )
@@ -288,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         "orientation_steps": args.orientation_steps,
         "min_rounds": args.min_rounds,
         "edge_lr": args.edge_lr,
+        "sparsity": args.sparsity,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "max_rounds" in overrides and "min_rounds" not in overrides:

@@ -93,7 +93,8 @@ def profile_table(profiler: torch.profiler.profile, rows: int = 25) -> dict[str,
 def measure(n_features: int, batch: int, args: argparse.Namespace) -> dict[str, Any]:
     device = torch.device("cuda")
     # Exactly two full batches: one batch shape, so the compiled blocks compile once.
-    train = synthetic_split(n_features, int(2 * batch / 0.8) + 8).train.subset(np.arange(2 * batch))
+    # At least the generator's 60 rows (SyntheticDataConfig), so small batches at large F run too.
+    train = synthetic_split(n_features, max(60, int(2 * batch / 0.8) + 8)).train.subset(np.arange(2 * batch))
     model_config, train_config = bench_configs(args, device, batch, 2, 1e-4)
     case: dict[str, Any] = {"n_features": n_features, "batch": batch, "sdpa": args.sdpa}
     marks: dict[str, Any] = {}

@@ -56,11 +56,23 @@ def test_a_failing_sdcd_is_recorded_and_the_schedule_overrides_reach_the_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [*TINY, "--max-rounds", "3"]
-    argv += ["--min-rounds", "2", "--edge-lr", "0.05", "--seed-e2e", "0", "--out", str(tmp_path / "r.json")]
+    argv += [
+        "--min-rounds",
+        "2",
+        "--edge-lr",
+        "0.05",
+        "--sparsity",
+        "0.01",
+        "--seed-e2e",
+        "0",
+        "--out",
+        str(tmp_path / "r.json"),
+    ]
     argv += ["--sdcd-python", "/bin/false"]  # an interpreter that exits 1 at once
     assert structure_scale.main(argv) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["structure"]["edge_lr"] == 0.05 and printed["structure"]["min_rounds"] == 2
+    assert printed["structure"]["sparsity"] == 0.01
     (case,) = printed["sizes"]
     assert case["sdcd"] == {"failed": "exit 1: (no output)", "timed_out": False}
     assert case["model"]["is_dag"] is True
