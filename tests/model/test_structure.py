@@ -204,7 +204,9 @@ def test_a_round_whose_nll_still_falls_is_not_settled() -> None:
     assert settled.rounds < FAST.max_rounds
     assert all(r["nll_fall"] <= 0.01 for r in history[-FAST.patience :])
     assert "nll_fall" not in history[0] and all("nll_fall" in r for r in history[1:])
-    never, _ = fit_with(-1.0)  # (model_copy does not validate) no NLL falls by less than -100 %: never settled
+    never, _ = fit_with(
+        -1.0
+    )  # (model_copy does not validate) no NLL falls by less than -100 %: never settled
     assert never.rounds == FAST.max_rounds
 
 
