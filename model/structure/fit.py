@@ -182,8 +182,11 @@ def fit_structure(
         if not warming_up:
             lagrangian.update(fit.acyclicity, is_dag, config)
         nll = float(nll_sum) / config.steps_per_round
-        # The NLL's fall this round, as a fraction of the last round's (a rise counts as no fall).
-        nll_fall = (previous_nll - nll) / abs(previous_nll) if math.isfinite(previous_nll) else math.inf
+        # The NLL's fall this round, as a fraction of the last round's (a rise is negative: no fall). The NLL is a
+        # sum of Gaussian log-densities and can cross zero, hence the floor on the divisor.
+        nll_fall = (
+            (previous_nll - nll) / max(abs(previous_nll), 1e-12) if math.isfinite(previous_nll) else math.inf
+        )
         settled = (
             is_dag
             and not warming_up
