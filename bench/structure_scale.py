@@ -268,6 +268,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--edge-lr", type=float, help="override the edge logits' learning rate (diagnostics)")
     parser.add_argument("--sparsity", type=float, help="override the L1 weight on the lattice (diagnostics)")
     parser.add_argument(
+        "--candidate-parents", type=int, help="screen candidate edges, this many per feature (diagnostics)"
+    )
+    parser.add_argument(
         "--out", type=Path, help="record path (default bench/out/structure_scale_<card>.json)"
     )
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
@@ -290,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
         "min_rounds": args.min_rounds,
         "edge_lr": args.edge_lr,
         "sparsity": args.sparsity,
+        "candidate_parents": args.candidate_parents,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "max_rounds" in overrides and "min_rounds" not in overrides:

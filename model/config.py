@@ -99,6 +99,9 @@ class StructureConfig(_Strict):
     init_probability: float = Field(default=0.2, gt=0, lt=1)
     # L1 weight on the edge probabilities, in nats per sample per edge: an edge stays when it explains more.
     sparsity: float = Field(default=0.03, ge=0)
+    # Candidate edges at width (model/structure/candidates.py): each feature keeps its this-many most associated
+    # features, and only those pairs can become edges; null: every pair is a candidate (the suite's widths).
+    candidate_parents: int | None = Field(default=None, ge=1)
     # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
     shift_sparsity: float = Field(default=0.01, ge=0)
     # Power-iteration steps per structure step for the spectral radius h(A) = ρ(A∘A) (model/structure/acyclicity.py),

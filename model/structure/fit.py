@@ -17,6 +17,7 @@ import torch
 from model.config import StructureConfig
 from model.errors import TrainingDivergedError
 from model.structure.acyclicity import AugmentedLagrangian, SpectralRadius
+from model.structure.candidates import candidate_pairs
 from model.structure.equations import StructuralEquationModel, StructureFit
 from model.structure.graph_ops import cycle_breaking_edges, is_acyclic
 from model.structure.label_edges import search_label_edges
@@ -24,6 +25,10 @@ from model.structure.label_edges import search_label_edges
 __all__ = ["Ranks", "break_cycles", "fit_structure", "log_structure_round"]
 
 logger = logging.getLogger("causal_lattice.train")
+
+# The logit (before the temperature) of an edge outside the candidate pairs: probability 9e-14, so a mask
+# sample (logistic noise above 30) includes it about once in 10¹³ draws.
+_EXCLUDED_LOGIT = -30.0
 
 
 class Ranks(Protocol):
@@ -70,6 +75,25 @@ def break_cycles(sem: StructuralEquationModel, threshold: float) -> list[tuple[i
     return removed
 
 
+def _exclude_non_candidates(
+    sem: StructuralEquationModel, x: torch.Tensor, per_feature: int | None
+) -> torch.Tensor | None:
+    """Set the feature pairs outside `candidate_pairs(x, per_feature)` to probability ~0.
+
+    Returns:
+        torch.Tensor | None: those pairs as an (N, N) mask (the label's edges stay candidates), or None when every
+        pair is a candidate.
+    """
+    if per_feature is None or per_feature >= sem.n_features - 1:
+        return None
+    excluded = torch.zeros(sem.n_nodes, sem.n_nodes, dtype=torch.bool, device=x.device)
+    excluded[: sem.n_features, : sem.n_features] = ~candidate_pairs(x, per_feature)
+    excluded.fill_diagonal_(False)
+    with torch.no_grad():
+        sem.edge_logits.masked_fill_(excluded, _EXCLUDED_LOGIT * sem.temperature)
+    return excluded
+
+
 def fit_structure(
     sem: StructuralEquationModel,
     x: torch.Tensor,
@@ -83,7 +107,8 @@ def fit_structure(
 ) -> StructureFit:
     """Fit the structural equations and the lattice until the thresholded graph is a DAG.
 
-    Warm-up rounds fit the mechanisms on a dense lattice; then every round is `steps_per_round` Adam steps on
+    With `candidate_parents`, only the feature pairs of `candidate_pairs` can become edges (the others start at
+    probability ~0 and their logits get no gradient). Warm-up rounds fit the mechanisms on a dense lattice; then every round is `steps_per_round` Adam steps on
     `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h + ρ/2·h²`, after which the augmented Lagrangian is
     updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
     DAG, no edge probability moved by more than `settle_tolerance` and the round's mean NLL fell by at most
@@ -110,6 +135,7 @@ def fit_structure(
         TrainingDivergedError: the NLL became non-finite.
     """
     sem.initialise_edges(config.init_probability)
+    excluded = _exclude_non_candidates(sem, x, config.candidate_parents)
     # Row draws stay on the CPU generator; mask noise uses a generator on the data's device, seeded from it.
     mask_generator = torch.Generator(device=x.device)
     mask_generator.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
@@ -155,6 +181,9 @@ def fit_structure(
             loss.backward()
             if ranks is not None:
                 ranks.average_gradients(list(sem.parameters()))
+            if excluded is not None and sem.edge_logits.grad is not None:
+                # Adam would turn even the tiny sparsity gradient of an excluded edge into full-size steps.
+                sem.edge_logits.grad.masked_fill_(excluded, 0.0)
             grad_sums += torch.stack(
                 [p.grad.norm() if p.grad is not None else grad_sums.new_zeros(()) for p in sem.parameters()]
             )

@@ -72,7 +72,7 @@ def test_a_failing_sdcd_is_recorded_and_the_schedule_overrides_reach_the_record(
     assert structure_scale.main(argv) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["structure"]["edge_lr"] == 0.05 and printed["structure"]["min_rounds"] == 2
-    assert printed["structure"]["sparsity"] == 0.01
+    assert printed["structure"]["sparsity"] == 0.01 and printed["structure"]["candidate_parents"] == 4
     (case,) = printed["sizes"]
     assert case["sdcd"] == {"failed": "exit 1: (no output)", "timed_out": False}
     assert case["model"]["is_dag"] is True
