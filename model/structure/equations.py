@@ -1,23 +1,22 @@
 """Structure learning for the lattice (docs/design.md §2.2): the structural-equation model and its score.
 
 A causal additive model with per-target input masks, edge-inclusion probabilities `A = sigmoid(Θ/τ)` and
-cohorts as environments; acyclicity is enforced by an augmented-Lagrangian schedule. Why the mechanisms are
-additive, why the masks are sampled and why the cohorts get sparse shifts, with what was measured:
-docs/science.md, "Design in one page" and "What did not work, and why".
-
-This module holds the model and its score; the fitting loop is model/structure/fit.py, the acyclicity term
-and its schedule model/structure/acyclicity.py.
+cohorts as environments. Why the mechanisms are additive, why the masks are sampled and why the cohorts get
+sparse shifts: docs/science.md, "Design in one page" and "What did not work, and why". The fitting loop is
+model/structure/fit.py, the acyclicity term and its schedule model/structure/acyclicity.py, the memory-lean
+autograd functions model/structure/kernels.py.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from model.structure.kernels import GatedBasisProduct, StraightThroughBernoulli
 
 __all__ = [
     "BASIS_CENTRES",
@@ -261,9 +260,7 @@ class StructuralEquationModel(nn.Module):
         logits = self.edge_logits / self.temperature
         uniform = torch.rand((samples, *logits.shape), generator=generator, device=generator.device)
         uniform.clamp_(1e-6, 1 - 1e-6)
-        masks = _StraightThroughBernoulli.apply(logits, uniform, self.off_diagonal)
-        assert isinstance(masks, torch.Tensor)
-        return masks
+        return StraightThroughBernoulli.apply(logits, uniform, self.off_diagonal)
 
     def mechanisms(
         self,
@@ -310,12 +307,10 @@ class StructuralEquationModel(nn.Module):
             label_columns = F.one_hot(y, self.n_classes).to(x.dtype) - 1.0 / self.n_classes
             columns.append(label_columns)
         basis = torch.cat(columns, dim=1)
-        out = _GatedBasisProduct.apply(
+        out: torch.Tensor = GatedBasisProduct.apply(
             basis.view(samples, batch // samples, -1), p["weight"], masks[:, :, outputs], self.basis_node
         )
-        assert isinstance(out, torch.Tensor)
-        out = out.reshape(batch, -1)
-        out = out + p["bias"]
+        out = out.reshape(batch, -1) + p["bias"]
         mean = out[:, :n_means]
         logits = out[:, n_means:] if with_label else None
         if groups is not None:
@@ -373,103 +368,6 @@ class StructuralEquationModel(nn.Module):
         return StructureScore(
             nll=node_nll.sum(), node_nll=node_nll, mechanism_shift=shift, node_shift=node_shift
         )
-
-
-# Elements of one column block of the gated weight (S, K, columns) in `_GatedBasisProduct`: 256 MiB in float32.
-# The whole of it, S·6F·F, is what ran out of memory at F = 20,000 (35.8 GiB at once, docs/science.md).
-_GATED_BLOCK_ELEMENTS = 2**26
-
-
-class _StraightThroughBernoulli(torch.autograd.Function):
-    """Masks `hard + soft - soft.detach()` of `StructuralEquationModel.sample_masks`, holding one (S, N, N) tensor.
-
-    `soft = sigmoid(logits + log u - log(1 - u))` and `hard = soft > 0.5`. Autograd would keep `soft`, `hard`
-    and their sums alive (five S·N² tensors); this keeps the uniform draws and recomputes `soft` in the backward
-    pass, with the same operations in the same order, so values and gradients are those of the plain expression
-    bit for bit.
-    """
-
-    @staticmethod
-    def _soft(logits: torch.Tensor, uniform: torch.Tensor) -> torch.Tensor:
-        soft = uniform.log()
-        soft += logits  # (logits + log u): addition is commutative in floating point
-        soft -= (-uniform).log1p()
-        return soft.sigmoid_()
-
-    @staticmethod
-    def forward(
-        ctx: Any, logits: torch.Tensor, uniform: torch.Tensor, off_diagonal: torch.Tensor
-    ) -> torch.Tensor:
-        soft = _StraightThroughBernoulli._soft(logits, uniform)
-        masks = (soft > 0.5).to(soft.dtype)
-        masks += soft
-        masks -= soft
-        masks *= off_diagonal
-        ctx.save_for_backward(logits, uniform, off_diagonal)
-        return masks
-
-    @staticmethod
-    def backward(ctx: Any, grad: torch.Tensor) -> tuple[torch.Tensor | None, None, None]:
-        logits, uniform, off_diagonal = ctx.saved_tensors
-        soft = _StraightThroughBernoulli._soft(logits, uniform)
-        # sigmoid's own backward, grad·(1 - σ)·σ, on the gradient that reaches `soft`
-        grad_logits = (grad * off_diagonal) * (1 - soft) * soft
-        return grad_logits.sum(0), None, None
-
-
-class _GatedBasisProduct(torch.autograd.Function):
-    """`bmm(basis, weight ⊙ masks[:, basis_node])`, one column block of the gated weight at a time.
-
-    Shapes: basis (S, B/S, K), weight (K, O), masks (S, N, O) with `basis_node` (K,) naming each basis row's
-    node; output (S, B/S, O). The gated weight is S·K·O (S·6F·F, the structure phase's largest tensor); built
-    and kept whole it ran out of memory at F = 20,000. Blocks of output columns are built, used and freed in
-    the forward pass and rebuilt in the backward, so memory holds one block. With one block (K·O·S up to 2²⁶
-    elements: F ≤ about 1,600 at four mask samples) the operations and their order are autograd's own.
-    """
-
-    @staticmethod
-    def _blocks(basis: torch.Tensor, weight: torch.Tensor) -> list[slice]:
-        columns = weight.shape[1]
-        width = max(1, _GATED_BLOCK_ELEMENTS // (basis.shape[0] * weight.shape[0]))
-        return [slice(start, min(start + width, columns)) for start in range(0, columns, width)]
-
-    @staticmethod
-    def forward(
-        ctx: Any, basis: torch.Tensor, weight: torch.Tensor, masks: torch.Tensor, basis_node: torch.Tensor
-    ) -> torch.Tensor:
-        blocks = _GatedBasisProduct._blocks(basis, weight)
-        ctx.save_for_backward(basis, weight, masks, basis_node)
-        if len(blocks) == 1:
-            return torch.bmm(basis, weight * masks[:, basis_node])
-        out = basis.new_empty(basis.shape[0], basis.shape[1], weight.shape[1])
-        for block in blocks:
-            out[:, :, block] = torch.bmm(basis, weight[:, block] * masks[:, basis_node, block])
-        return out
-
-    @staticmethod
-    def backward(
-        ctx: Any, grad: torch.Tensor
-    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None, None]:
-        basis, weight, masks, basis_node = ctx.saved_tensors
-        need_basis, need_weight, need_masks = ctx.needs_input_grad[:3]
-        grad_basis = torch.zeros_like(basis) if need_basis else None
-        grad_weight = torch.empty_like(weight) if need_weight else None
-        grad_masks = torch.zeros_like(masks) if need_masks else None
-        for block in _GatedBasisProduct._blocks(basis, weight):
-            gate = masks[:, basis_node, block]
-            grad_block = grad[:, :, block]
-            if grad_basis is not None:
-                grad_basis += grad_block.bmm((weight[:, block] * gate).transpose(1, 2))
-            if grad_weight is None and grad_masks is None:
-                continue
-            grad_gated = basis.transpose(1, 2).bmm(grad_block)  # (S, K, block)
-            if grad_weight is not None:
-                grad_weight[:, block] = (grad_gated * gate).sum(0)
-            if grad_masks is not None:
-                grad_masks[:, :, block] = torch.zeros_like(masks[:, :, block]).index_add_(
-                    1, basis_node, grad_gated * weight[:, block]
-                )
-        return grad_basis, grad_weight, grad_masks, None
 
 
 @dataclass

@@ -56,18 +56,8 @@ def test_a_failing_sdcd_is_recorded_and_the_schedule_overrides_reach_the_record(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [*TINY, "--max-rounds", "3"]
-    argv += [
-        "--min-rounds",
-        "2",
-        "--edge-lr",
-        "0.05",
-        "--sparsity",
-        "0.01",
-        "--seed-e2e",
-        "0",
-        "--out",
-        str(tmp_path / "r.json"),
-    ]
+    argv += ["--min-rounds", "2", "--edge-lr", "0.05", "--sparsity", "0.01", "--candidate-parents", "4"]
+    argv += ["--seed-e2e", "0", "--out", str(tmp_path / "r.json")]
     argv += ["--sdcd-python", "/bin/false"]  # an interpreter that exits 1 at once
     assert structure_scale.main(argv) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])

@@ -123,7 +123,7 @@ def test_lean_masks_and_gated_product_equal_the_plain_expressions(monkeypatch, b
     gradients: bit for bit with one column block (every width up to about 1,600 features, so every CPU
     reference), to rounding when the columns are split into blocks (larger widths)."""
     if block_elements is not None:
-        monkeypatch.setattr("model.structure.equations._GATED_BLOCK_ELEMENTS", block_elements)
+        monkeypatch.setattr("model.structure.kernels._GATED_BLOCK_ELEMENTS", block_elements)
     torch.manual_seed(0)
     sem = StructuralEquationModel(23, 2, 3, temperature=0.5)
     with torch.no_grad():
