@@ -108,9 +108,9 @@ def fit_structure(
     """Fit the structural equations and the lattice until the thresholded graph is a DAG.
 
     With `candidate_parents`, only the feature pairs of `candidate_pairs` can become edges (the others start at
-    probability ~0 and their logits get no gradient). Warm-up rounds fit the mechanisms on a dense lattice; then every round is `steps_per_round` Adam steps on
-    `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h + ρ/2·h²`, after which the augmented Lagrangian is
-    updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
+    probability ~0 and their logits get no gradient). Warm-up rounds fit the mechanisms on a dense lattice;
+    then every round is `steps_per_round` Adam steps on `NLL + sparsity·ΣA + shift_sparsity·shifts + α·h +
+    ρ/2·h²`, after which the augmented Lagrangian is updated. Stops once `min_rounds` are done and, for `patience` rounds, the thresholded graph stayed the same
     DAG, no edge probability moved by more than `settle_tolerance` and the round's mean NLL fell by at most
     `settle_nll_tolerance` of the last round's; after `max_rounds` any cycle left is broken at its least probable
     edge (reported).
