@@ -29,6 +29,7 @@ BENCHMARKS = {
     "structure-scale": "bench/structure_scale.py",
     "gpu-scaling": "bench/gpu_scaling.py",
     "multi-gpu": "bench/multi_gpu.py",
+    "latent-silhouette": "bench/latent_silhouette.py",
 }
 
 config_option = click.option(
@@ -291,7 +292,8 @@ def bench(name: str, options: tuple[str, ...], repo: Path) -> None:
     causal-prediction suite against PC, GES, DAGMA and scikit-learn baselines; structure-scale: the structure phase
     beside SDCD at 1,000 to 20,000 features (`make sdcd` first, or `--no-sdcd`); gpu-scaling: throughput and memory
     against a plain transformer as the feature count grows (`--device cpu --sizes 64,256` without a GPU);
-    multi-gpu: data-parallel samples/s and speedup on 1, 2 and 4 GPUs (`--record` on a multi-GPU machine). Each
+    multi-gpu: data-parallel samples/s and speedup on 1, 2 and 4 GPUs (`--record` on a multi-GPU machine);
+    latent-silhouette: Exp-2's silhouette of z beside that of the label's true logit and probability. Each
     prints one JSON line and writes its record without overwriting an earlier one. The benchmarks live beside
     the package, not in it: run this from the checkout's root or pass --repo.
 

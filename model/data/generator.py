@@ -71,6 +71,24 @@ def label_nonlinear_term(causes: np.ndarray, config: SyntheticDataConfig) -> np.
 
 def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     """Sample the SCM of `config` (deterministic in `config.seed`)."""
+    return _sample_scm(config)[0]
+
+
+def true_label_logits(config: SyntheticDataConfig) -> np.ndarray:
+    """The logit of P(label = positive | its causes) for each row of `make_synthetic_pancancer(config)`.
+
+    What the Bayes-optimal reader of the label's causes knows; the benchmarks compare representations with it.
+
+    Args:
+        config (SyntheticDataConfig): the SCM.
+
+    Returns:
+        np.ndarray: the logits, shape (n_samples,), in the rows' order.
+    """
+    return _sample_scm(config)[1]
+
+
+def _sample_scm(config: SyntheticDataConfig) -> tuple[Dataset, np.ndarray]:
     rng = np.random.default_rng(config.seed)
     n, n_genes, cohorts = config.n_samples, config.n_genes, list(config.groups)
     adjacency = _random_dag(config, rng)
@@ -133,7 +151,7 @@ def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     features = np.concatenate([genes, biomarkers], axis=1)
     # Shuffle the columns so the generating order (a topological order) is not visible in the column order.
     order = rng.permutation(len(names))
-    return Dataset(
+    dataset = Dataset(
         features=features[:, order].astype(np.float32),
         feature_names=[names[k] for k in order],
         labels=labels,
@@ -144,3 +162,4 @@ def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
         label_children=list(biomarker_names),
         name="synthetic_pancancer",
     )
+    return dataset, logit

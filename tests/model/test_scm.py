@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from model.config import SyntheticDataConfig
-from model.data.generator import make_synthetic_pancancer
+from model.data.generator import make_synthetic_pancancer, true_label_logits
 from model.data.validation import validate_dataset
 from tests.model.conftest import tiny_synthetic_config
 
@@ -135,6 +135,21 @@ def test_linear_label_draws_the_same_scm_as_before_the_option() -> None:
     genes = [k for k, name in enumerate(linear.feature_names) if name.startswith("gene_")]
     assert np.array_equal(linear.features[:, genes], product.features[:, genes])
     assert not np.array_equal(linear.labels, product.labels)
+
+
+@pytest.mark.parametrize("nonlinearity", ["none", "interaction"])
+def test_true_label_logits_are_the_labels_probabilities(nonlinearity: str) -> None:
+    """The true logits belong to the same rows: the labels are draws from their probabilities (the mean label
+    in each probability bin is that bin's probability, within sampling error), and the data is unchanged."""
+    config = SyntheticDataConfig(n_samples=4000, label_nonlinearity=nonlinearity)
+    data = make_synthetic_pancancer(config)
+    probability = 1.0 / (1.0 + np.exp(-true_label_logits(config)))
+    assert probability.shape == data.labels.shape
+    for low in np.arange(0.0, 1.0, 0.2):
+        rows = (probability >= low) & (probability < low + 0.2)
+        assert rows.sum() > 100
+        assert abs(data.labels[rows].mean() - probability[rows].mean()) < 0.05, low
+    assert np.array_equal(make_synthetic_pancancer(config).features, data.features)
 
 
 def test_interaction_needs_two_causes() -> None:
