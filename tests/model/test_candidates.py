@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from model.config import StructureConfig
-from model.structure.candidates import candidate_pairs
+from model.structure.candidates import candidate_pairs, ridge_precision, screen_association
 from model.structure.equations import StructuralEquationModel
 from model.structure.fit import fit_structure
 
@@ -33,11 +33,34 @@ def test_candidates_find_a_parent_through_the_basis_and_are_symmetric() -> None:
     assert torch.equal(candidate_pairs(x, 3), ~torch.eye(4, dtype=torch.bool))
 
 
-def test_candidates_are_the_same_in_chunks(monkeypatch) -> None:
-    x = torch.randn(300, 12, generator=torch.Generator().manual_seed(0))
-    whole = candidate_pairs(x, 3)
-    monkeypatch.setattr("model.structure.candidates._SCREEN_CHUNK_ELEMENTS", 300 * 6 * 5)
-    assert torch.equal(candidate_pairs(x, 3), whole)
+@pytest.mark.parametrize("rows", [40, 12])
+def test_ridge_precision_is_the_inverse_with_more_columns_than_rows_too(rows: int) -> None:
+    """Directly (rows ≥ columns) and through the Woodbury identity (fewer rows): the same P as inverting."""
+    z = torch.randn(rows, 20, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    expected = torch.linalg.inv(z.T @ z / rows + 0.1 * torch.eye(20, dtype=torch.float64))
+    leading, diagonal = ridge_precision(z, 7, 0.1)
+    assert leading.shape == (20, 7) and diagonal.shape == (20,)
+    torch.testing.assert_close(leading, expected[:, :7])
+    torch.testing.assert_close(diagonal, expected.diagonal())
+
+
+def test_the_screen_links_parent_and_children_but_not_siblings_or_grandparents() -> None:
+    """a -> b, a -> c, c -> e: b and c (siblings) and a and e (grandparent) correlate strongly, but hardly given
+    the others (the ridge leaves a little of the marginal correlation); the direct links stay strong."""
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=3000)
+    b = a + 0.4 * rng.normal(size=3000)
+    c = a + 0.4 * rng.normal(size=3000)
+    e = c + 0.4 * rng.normal(size=3000)
+    data = np.stack([a, b, c, e], axis=1)
+    x = torch.tensor((data - data.mean(0)) / data.std(0), dtype=torch.float32)
+    marginal = (x.T @ x / len(x)).abs()
+    assert marginal[1, 2] > 0.8 and marginal[0, 3] > 0.8
+    association = screen_association(x)
+    assert torch.equal(association, association.T)
+    indirect = max(association[1, 2], association[0, 3])
+    assert indirect < 0.25 * min(marginal[1, 2], marginal[0, 3])
+    assert min(association[0, 1], association[0, 2], association[2, 3]) > 2 * indirect
 
 
 def test_candidates_need_at_least_one_per_feature() -> None:
