@@ -44,8 +44,9 @@ def ridge_precision(z: torch.Tensor, columns: int, ridge: float) -> tuple[torch.
         return precision[:, :columns], precision.diagonal()
     inner = rows * ridge * torch.eye(rows, dtype=z.dtype, device=z.device) + z @ z.T
     solved = torch.linalg.solve(inner, z)  # (n, m): (n·ridge·I + z zᵀ)⁻¹ z
-    leading = torch.eye(width, columns, dtype=z.dtype, device=z.device) - z.T @ solved[:, :columns]
-    return leading / ridge, (1.0 - (z * solved).sum(dim=0)) / ridge
+    leading = (z.T @ solved[:, :columns]).neg_()
+    leading.diagonal().add_(1.0)  # I - zᵀ(...)⁻¹z, without an m × columns identity
+    return leading.div_(ridge), (1.0 - (z * solved).sum(dim=0)) / ridge
 
 
 def screen_association(x: torch.Tensor) -> torch.Tensor:
