@@ -72,8 +72,8 @@ def model_silhouettes(experiment: ExperimentConfig) -> dict[str, Any]:
         experiment (ExperimentConfig): a run configuration with synthetic data.
 
     Returns:
-        dict[str, Any]: `z`, `model_logit`, `model_probability` (silhouettes on the test rows), `accuracy` and
-        the training's `seconds`.
+        dict[str, Any]: `z`, `model_logit`, `model_probability` (silhouettes on the test rows), the share of
+        z's variance along its first principal component, `accuracy` and the training's `seconds`.
     """
     if not isinstance(experiment.data, SyntheticDataConfig):
         raise ValueError("the run configuration reads a table: pass one with synthetic data")
@@ -89,8 +89,10 @@ def model_silhouettes(experiment: ExperimentConfig) -> dict[str, Any]:
         raise ValueError("the model has no head: the data has no label")
     margin = (logits[:, 1] - logits[:, 0]).numpy()
     labels = split.test.labels
+    spread = torch.linalg.svdvals(z - z.mean(dim=0)).square()
     return {
         "z": _silhouette(z.numpy(), labels),
+        "z_first_component_share": float(spread[0] / spread.sum()),
         "model_logit": _silhouette(margin, labels),
         "model_probability": _silhouette(1.0 / (1.0 + np.exp(-margin)), labels),
         "accuracy": float(evaluate_model(model, split.test)["accuracy"]),

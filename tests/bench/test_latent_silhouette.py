@@ -26,6 +26,7 @@ def test_the_tiny_configuration_records_oracle_and_model_silhouettes(
     assert oracle["true_probability"] > oracle["true_logit"]
     assert {"z", "model_logit", "model_probability", "accuracy", "seconds"} <= set(model)
     assert all(-1.0 <= model[key] <= 1.0 for key in ("z", "model_logit", "model_probability"))
+    assert 0.0 < model["z_first_component_share"] <= 1.0
     assert "suite" not in printed
 
 
