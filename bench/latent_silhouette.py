@@ -33,8 +33,9 @@ from bench.record import publish, record_paths  # noqa: E402
 from bench.structure_suite import SUITE  # noqa: E402
 from model.config import ExperimentConfig, SyntheticDataConfig, parse_experiment  # noqa: E402
 from model.data.batching import feature_tensor  # noqa: E402
-from model.data.generator import make_synthetic_pancancer, true_label_logits  # noqa: E402
+from model.data.generator import sample_with_label_logits  # noqa: E402
 from model.data.splits import split_dataset  # noqa: E402
+from model.data.tables import Dataset  # noqa: E402
 from model.errors import ConfigError  # noqa: E402
 from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
@@ -46,17 +47,16 @@ def _silhouette(values: np.ndarray, labels: np.ndarray) -> float:
     return float(silhouette_score(points, labels))
 
 
-def oracle_silhouettes(config: SyntheticDataConfig) -> dict[str, float]:
+def oracle_silhouettes(labels: np.ndarray, logit: np.ndarray) -> dict[str, float]:
     """Silhouette by label of the true logit and the true probability, and the Bayes accuracy, on every row.
 
     Args:
-        config (SyntheticDataConfig): the SCM.
+        labels (np.ndarray): the rows' labels, shape (n,).
+        logit (np.ndarray): their true logits (`sample_with_label_logits`), shape (n,).
 
     Returns:
         dict[str, float]: `true_logit`, `true_probability` and `bayes_accuracy`.
     """
-    labels = make_synthetic_pancancer(config).labels
-    logit = true_label_logits(config)
     probability = 1.0 / (1.0 + np.exp(-logit))
     return {
         "true_logit": _silhouette(logit, labels),
@@ -65,19 +65,18 @@ def oracle_silhouettes(config: SyntheticDataConfig) -> dict[str, float]:
     }
 
 
-def model_silhouettes(experiment: ExperimentConfig) -> dict[str, Any]:
+def model_silhouettes(experiment: ExperimentConfig, data: Dataset) -> dict[str, Any]:
     """Train the run configuration's main model on its i.i.d. split; silhouettes of its z, logit and probability.
 
     Args:
-        experiment (ExperimentConfig): a run configuration with synthetic data.
+        experiment (ExperimentConfig): the run configuration.
+        data (Dataset): its data.
 
     Returns:
         dict[str, Any]: `z`, `model_logit`, `model_probability` (silhouettes on the test rows), the share of
         z's variance along its first principal component, `accuracy` and the training's `seconds`.
     """
-    if not isinstance(experiment.data, SyntheticDataConfig):
-        raise ValueError("the run configuration reads a table: pass one with synthetic data")
-    split = split_dataset(make_synthetic_pancancer(experiment.data), experiment.split)
+    split = split_dataset(data, experiment.split)
     started = time.perf_counter()
     fit = train_model(split.train, experiment.model, experiment.train, None, None)
     model = fit.model.eval()
@@ -122,19 +121,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     torch.set_num_threads(1)
     log.info("training the main model of %s", args.config)
+    data, logit = sample_with_label_logits(experiment.data)
     record: dict[str, Any] = {
         "command": "python bench/latent_silhouette.py "
         + " ".join(argv if argv is not None else sys.argv[1:]),
         "config": {
             "path": str(args.config),
-            "oracle": oracle_silhouettes(experiment.data),
-            "model": model_silhouettes(experiment),
+            "oracle": oracle_silhouettes(data.labels, logit),
+            "model": model_silhouettes(experiment, data),
         },
     }
     if args.suite:
-        record["suite"] = {
-            name: oracle_silhouettes(scm) for name, scm in SUITE.items() if scm.label_nonlinearity != "none"
-        }
+        record["suite"] = {}
+        for name, scm in SUITE.items():
+            if scm.label_nonlinearity != "none":
+                scm_data, scm_logit = sample_with_label_logits(scm)
+                record["suite"][name] = oracle_silhouettes(scm_data.labels, scm_logit)
     publish(record, record_paths("latent_silhouette.json", args.out, args.record), log)
     return 0
 

@@ -71,24 +71,21 @@ def label_nonlinear_term(causes: np.ndarray, config: SyntheticDataConfig) -> np.
 
 def make_synthetic_pancancer(config: SyntheticDataConfig) -> Dataset:
     """Sample the SCM of `config` (deterministic in `config.seed`)."""
-    return _sample_scm(config)[0]
+    return sample_with_label_logits(config)[0]
 
 
-def true_label_logits(config: SyntheticDataConfig) -> np.ndarray:
-    """The logit of P(label = positive | its causes) for each row of `make_synthetic_pancancer(config)`.
+def sample_with_label_logits(config: SyntheticDataConfig) -> tuple[Dataset, np.ndarray]:
+    """`make_synthetic_pancancer(config)`, and the logit of P(label = positive | its causes) of each row.
 
-    What the Bayes-optimal reader of the label's causes knows; the benchmarks compare representations with it.
+    The logit is what the Bayes-optimal reader of the label's causes knows; the benchmarks compare
+    representations with it.
 
     Args:
         config (SyntheticDataConfig): the SCM.
 
     Returns:
-        np.ndarray: the logits, shape (n_samples,), in the rows' order.
+        tuple[Dataset, np.ndarray]: the data, and the logits, shape (n_samples,), in the rows' order.
     """
-    return _sample_scm(config)[1]
-
-
-def _sample_scm(config: SyntheticDataConfig) -> tuple[Dataset, np.ndarray]:
     rng = np.random.default_rng(config.seed)
     n, n_genes, cohorts = config.n_samples, config.n_genes, list(config.groups)
     adjacency = _random_dag(config, rng)

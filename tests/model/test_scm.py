@@ -9,7 +9,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 
 from model.config import SyntheticDataConfig
-from model.data.generator import make_synthetic_pancancer, true_label_logits
+from model.data.generator import make_synthetic_pancancer, sample_with_label_logits
 from model.data.validation import validate_dataset
 from tests.model.conftest import tiny_synthetic_config
 
@@ -138,12 +138,12 @@ def test_linear_label_draws_the_same_scm_as_before_the_option() -> None:
 
 
 @pytest.mark.parametrize("nonlinearity", ["none", "interaction"])
-def test_true_label_logits_are_the_labels_probabilities(nonlinearity: str) -> None:
+def test_the_label_logits_are_the_labels_probabilities(nonlinearity: str) -> None:
     """The true logits belong to the same rows: the labels are draws from their probabilities (the mean label
     in each probability bin is that bin's probability, within sampling error), and the data is unchanged."""
     config = SyntheticDataConfig(n_samples=4000, label_nonlinearity=nonlinearity)
-    data = make_synthetic_pancancer(config)
-    probability = 1.0 / (1.0 + np.exp(-true_label_logits(config)))
+    data, logits = sample_with_label_logits(config)
+    probability = 1.0 / (1.0 + np.exp(-logits))
     assert probability.shape == data.labels.shape
     for low in np.arange(0.0, 1.0, 0.2):
         rows = (probability >= low) & (probability < low + 0.2)
