@@ -9,6 +9,7 @@ score search revises the label's edges") and "What did not work, and why".
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Iterator
 from typing import NamedTuple
@@ -304,7 +305,7 @@ def search_label_edges(
     probability, parent_probability = adjacency[label], adjacency[:label, label]
     fitted_mask = mask = sem.hard_mask(threshold).detach()
     current_label: NodeMechanisms | None = None  # the label's refit on `mask`; None: as fitted
-    while True:
+    for step in itertools.count(1):
         tried: list[str] = []
         leader: _Move | None = None
         readable = readable_mask(mask, label)
@@ -342,6 +343,13 @@ def search_label_edges(
             candidate[feature, label] = 1.0
             leader = better(consider(candidate, [("added", feature)], None), leader)
         logger.debug("label-edge search: %s", ", ".join(tried))
+        # Each step refits up to 2·MAX_CANDIDATES + MAX_ADDITIONS moves, minutes at F = 4,000: say where it is.
+        logger.info(
+            "label-edge search step %d: %d moves tried, best %s",
+            step,
+            len(tried),
+            "none" if leader is None else f"{leader.moves} ({leader.gain:+.4f} nats)",
+        )
         if leader is None or leader.gain <= 0.0:
             break
         for kind, feature in leader.moves:

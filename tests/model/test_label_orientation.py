@@ -4,6 +4,8 @@ added, even when both errors come together; true children, non-causes and a righ
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import torch
 
@@ -53,12 +55,19 @@ def _search(
     )
 
 
-def test_a_cause_left_as_the_labels_child_is_turned_into_its_parent() -> None:
+def test_a_cause_left_as_the_labels_child_is_turned_into_its_parent(caplog: pytest.LogCaptureFixture) -> None:
     x, y = _data()
     # The fit's mistake: label -> cause, which makes `cause` a collider of root and label.
     sem = _sem_on([(ROOT, CAUSE), (LABEL, CAUSE), (OTHER_CAUSE, LABEL), (LABEL, CHILD)], x, y)
 
-    changes = _search(sem, x, y)
+    with caplog.at_level(logging.INFO, logger="model.structure.label_edges"):
+        changes = _search(sem, x, y)
+
+    # One progress line a step: the first names the reversal it makes, the second's best move loses, so it stops.
+    steps = [r.getMessage() for r in caplog.records if r.getMessage().startswith("label-edge search step")]
+    assert len(steps) == 2
+    assert steps[0].startswith("label-edge search step 1:") and f"[('reversed', {CAUSE})] (+" in steps[0]
+    assert steps[1].startswith("label-edge search step 2:") and "(-" in steps[1]
 
     assert [child for child, _ in changes.reversed] == [CAUSE] and changes.added == []
     assert changes.reversed[0][1] > 0.01  # nats per sample
