@@ -154,6 +154,7 @@ def run_model(
         "settled": fit.rounds < train_config.structure.max_rounds,
         "removed_cycle_edges": len(fit.removed_cycle_edges),
         "label_edge_changes": len(fit.reversed_label_edges) + len(fit.added_label_parents),
+        "decided_edges": len(fit.decided_edges),
     }
 
 
@@ -271,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
         "--candidate-parents", type=int, help="screen candidate edges, this many per feature (diagnostics)"
     )
     parser.add_argument(
+        "--undecided-floor",
+        type=float,
+        help="decide edges between this probability and the threshold by their refitted score (diagnostics)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="record path (default bench/out/structure_scale_<card>.json)"
     )
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
@@ -294,6 +300,7 @@ def main(argv: list[str] | None = None) -> int:
         "edge_lr": args.edge_lr,
         "sparsity": args.sparsity,
         "candidate_parents": args.candidate_parents,
+        "undecided_floor": args.undecided_floor,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "max_rounds" in overrides and "min_rounds" not in overrides:

@@ -102,6 +102,9 @@ class StructureConfig(_Strict):
     # Candidate edges at width (model/structure/candidates.py): each feature keeps its this-many most associated
     # features, and only those pairs can become edges; null: every pair is a candidate (the suite's widths).
     candidate_parents: int | None = Field(default=None, ge=1)
+    # Edges the fit leaves between this probability and the threshold are decided by refitting their child with
+    # and without them (model/structure/edge_decisions.py); null: off (the suite's widths leave few undecided).
+    undecided_floor: float | None = Field(default=None, gt=0, lt=1)
     # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
     shift_sparsity: float = Field(default=0.01, ge=0)
     # Power-iteration steps per structure step for the spectral radius h(A) = ρ(A∘A) (model/structure/acyclicity.py),

@@ -1,10 +1,8 @@
 """Structure learning for the lattice (docs/design.md §2.2): the structural-equation model and its score.
 
 A causal additive model with per-target input masks, edge-inclusion probabilities `A = sigmoid(Θ/τ)` and
-cohorts as environments. Why the mechanisms are additive, why the masks are sampled and why the cohorts get
-sparse shifts: docs/science.md, "Design in one page" and "What did not work, and why". The fitting loop is
-model/structure/fit.py, the acyclicity term and its schedule model/structure/acyclicity.py, the memory-lean
-autograd functions model/structure/kernels.py.
+cohorts as environments (why: docs/science.md, "Design in one page" and "What did not work, and why"). The
+fitting loop is fit.py, the acyclicity term acyclicity.py, the memory-lean autograd functions kernels.py.
 """
 
 from __future__ import annotations
@@ -384,6 +382,7 @@ class StructureFit:
             label -> feature edges turned around, each (feature, nats per sample gained), in the order made.
         added_label_parents (list[tuple[int, float]]): the search's feature -> label edges added, likewise.
         label_parents_made_children (list[tuple[int, float]]): its feature -> label edges turned, likewise.
+        decided_edges (list[tuple[int, int, float]]): undecided edges kept by their score (edge_decisions.py).
         history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho, moved,
             and from the second round nll_fall: the NLL's fall as a fraction of the last round's).
         grad_norms (dict[str, list[float]]): each parameter's mean L2 gradient norm, one value per round.
@@ -396,5 +395,6 @@ class StructureFit:
     reversed_label_edges: list[tuple[int, float]] = field(default_factory=list)
     added_label_parents: list[tuple[int, float]] = field(default_factory=list)
     label_parents_made_children: list[tuple[int, float]] = field(default_factory=list)
+    decided_edges: list[tuple[int, int, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     grad_norms: dict[str, list[float]] = field(default_factory=dict)

@@ -44,18 +44,18 @@ _SCORE_CHUNK = 1024
 
 
 def _row_chunks(
-    x: torch.Tensor, y: torch.Tensor, groups: torch.Tensor | None
-) -> Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]]:
+    x: torch.Tensor, y: torch.Tensor | None, groups: torch.Tensor | None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]]:
     for start in range(0, x.shape[0], _SCORE_CHUNK):
         rows = slice(start, start + _SCORE_CHUNK)
-        yield x[rows], y[rows], None if groups is None else groups[rows]
+        yield x[rows], None if y is None else y[rows], None if groups is None else groups[rows]
 
 
 def node_scores(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
     x: torch.Tensor,
-    y: torch.Tensor,
+    y: torch.Tensor | None,
     groups: torch.Tensor | None,
     config: StructureConfig,
     nodes: NodeMechanisms | None = None,
@@ -69,7 +69,7 @@ def node_scores(
         sem (StructuralEquationModel): the model, with the mechanisms to score.
         mask (torch.Tensor): the 0/1 graph, shape (N, N).
         x (torch.Tensor): standardised features, shape (n, F).
-        y (torch.Tensor): class indices, shape (n,).
+        y (torch.Tensor | None): class indices, shape (n,); None without a label node.
         groups (torch.Tensor | None): cohort codes, shape (n,).
         config (StructureConfig): the fit's `shift_sparsity`.
         nodes (NodeMechanisms | None): score only these nodes, with their mechanisms; None: every node.
@@ -91,7 +91,7 @@ def refit_mechanisms(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
     x: torch.Tensor,
-    y: torch.Tensor,
+    y: torch.Tensor | None,
     groups: torch.Tensor | None,
     config: StructureConfig,
     seed: int,
@@ -109,7 +109,7 @@ def refit_mechanisms(
         sem (StructuralEquationModel): the model; without `nodes` its mechanisms are changed in place.
         mask (torch.Tensor): the 0/1 graph, shape (N, N).
         x (torch.Tensor): standardised features, shape (n, F).
-        y (torch.Tensor): class indices, shape (n,).
+        y (torch.Tensor | None): class indices, shape (n,); None without a label node.
         groups (torch.Tensor | None): cohort codes, shape (n,).
         config (StructureConfig): steps, learning rate, batch size and penalties.
         seed (int): the seed of the row draws.
@@ -124,7 +124,9 @@ def refit_mechanisms(
     batch = min(config.batch_size, x.shape[0])
     for _ in range(config.orientation_steps):
         index = torch.randint(x.shape[0], (batch,), generator=generator).to(x.device)
-        score = sem.score(x[index], y[index], None if groups is None else groups[index], mask, nodes)
+        score = sem.score(
+            x[index], None if y is None else y[index], None if groups is None else groups[index], mask, nodes
+        )
         loss = score.nll + config.shift_sparsity * score.mechanism_shift
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -203,7 +205,9 @@ def parent_score_test(
     with torch.no_grad():
         for x_rows, y_rows, group_rows in _row_chunks(x, y, groups):
             _, logits = sem.mechanisms(x_rows, y_rows, group_rows, mask, label_mechanism)
-            assert logits is not None  # the caller checked that the model has a label node
+            assert (
+                logits is not None and y_rows is not None
+            )  # the caller checked that the model has a label node
             residual = functional.one_hot(y_rows, sem.n_classes).to(x.dtype) - logits.softmax(dim=-1)
             total += torch.einsum("rc,rfk->fck", residual, additive_basis(x_rows))
     return (total / x.shape[0]).flatten(1).norm(dim=1)

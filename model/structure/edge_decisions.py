@@ -1,0 +1,125 @@
+"""Score decisions for the edges the continuous fit leaves undecided (docs/science.md, "Undecided edges").
+
+At width the fit keeps a share of the true edges at probabilities between the floor and the threshold, round
+after round: the relaxation's gradient on them balances the L1 weight and the acyclicity term, although the hard
+graph's score would take them. Each feature whose parents include such edges gets them tried one at a time, most
+probable first, by refitting its mechanism on the hard graph with and without the edge (`refit_mechanisms`),
+and keeps an edge that lowers its penalised score, as the label-edge search does for the label's edges. The
+refits of all features run together, since each node's score depends on its own parents alone.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from model.config import StructureConfig
+from model.structure.equations import StructuralEquationModel
+from model.structure.graph_ops import descendants
+from model.structure.label_edges import refit_mechanisms
+
+__all__ = ["MAX_DECIDED_PARENTS", "decide_undecided_edges"]
+
+logger = logging.getLogger(__name__)
+
+# Undecided parents tried per feature, most probable first: one joint refit of every feature per try, so the
+# cost is a few refits whatever the width.
+MAX_DECIDED_PARENTS = 4
+
+
+def _undecided_parents(sem: StructuralEquationModel, floor: float, threshold: float) -> dict[int, list[int]]:
+    """Each feature's parent candidates with probability in [floor, threshold), most probable first."""
+    n = sem.n_features
+    probability = sem.adjacency().detach()[:n, :n].cpu()
+    undecided = (probability >= floor) & (probability < threshold)
+    parents: dict[int, list[int]] = {}
+    for child in torch.nonzero(undecided.any(dim=0)).flatten().tolist():
+        column = probability[:, child]
+        sources = torch.nonzero(undecided[:, child]).flatten()
+        order = column[sources].argsort(descending=True, stable=True)
+        parents[child] = sources[order][:MAX_DECIDED_PARENTS].tolist()
+    return parents
+
+
+def decide_undecided_edges(
+    sem: StructuralEquationModel,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    groups: torch.Tensor | None,
+    config: StructureConfig,
+    threshold: float,
+    seed: int,
+) -> list[tuple[int, int, float]]:
+    """Add the undecided feature -> feature edges whose refitted score gain exceeds `sparsity`, keeping a DAG.
+
+    An edge is undecided when its probability is at least `config.undecided_floor` and below `threshold`. In
+    try k (at most `MAX_DECIDED_PARENTS`), each feature with a k-th undecided parent gets that edge added to the
+    current hard graph unless it would close a cycle; the features are refitted together on that graph, and a
+    feature keeps its edge when its score falls by more than `sparsity` (nats per sample) against its score on
+    its current parents. Kept edges' logits are set to certain, and the features that gained parents get their
+    mechanisms refitted on the final graph.
+
+    Args:
+        sem (StructuralEquationModel): the fitted model, with an acyclic hard graph; changed in place.
+        x (torch.Tensor): standardised training features, shape (n, F).
+        y (torch.Tensor | None): class indices, shape (n,); None without a label column.
+        groups (torch.Tensor | None): cohort codes, shape (n,).
+        config (StructureConfig): `undecided_floor` (None turns this off), the refits' steps and the penalties.
+        threshold (float): the lattice's edge threshold.
+        seed (int): the seed of every refit's row draws (the same rows for every refit).
+
+    Returns:
+        list[tuple[int, int, float]]: the added edges as (parent, child, score gain), in the order kept.
+    """
+    if config.undecided_floor is None or config.orientation_steps == 0:
+        return []
+    candidates = _undecided_parents(sem, config.undecided_floor, threshold)
+    if not candidates:
+        return []
+    mask = sem.hard_mask(threshold).detach()
+    children = torch.tensor(sorted(candidates), dtype=torch.long, device=x.device)
+    current = refit_mechanisms(
+        sem, mask, x, y, groups, config, seed, sem.node_mechanisms(children, label=False)
+    )
+    added: list[tuple[int, int, float]] = []
+    for attempt in range(MAX_DECIDED_PARENTS):
+        trial = mask.clone()
+        tried: list[tuple[int, int]] = []  # (position in `children`, parent)
+        for position, child in enumerate(children.tolist()):
+            if attempt < len(candidates[child]):
+                parent = candidates[child][attempt]
+                if not bool(descendants(trial > 0, child)[parent]):  # the edge would close no cycle
+                    trial[parent, child] = 1.0
+                    tried.append((position, parent))
+        if not tried:
+            break
+        positions = torch.tensor([position for position, _ in tried], device=x.device)
+        scores = refit_mechanisms(
+            sem, trial, x, y, groups, config, seed, sem.node_mechanisms(children[positions], label=False)
+        )
+        gains = (current[positions] - scores - config.sparsity).tolist()
+        kept = 0
+        for (position, parent), score, gain in zip(tried, scores, gains, strict=True):
+            if gain > 0.0:
+                child = int(children[position])
+                mask[parent, child] = 1.0
+                current[position] = score
+                added.append((parent, child, gain))
+                kept += 1
+        logger.info(
+            "undecided edges, try %d of %d: %d edges tried, %d kept",
+            attempt + 1,
+            MAX_DECIDED_PARENTS,
+            len(tried),
+            kept,
+        )
+    if added:
+        gained = torch.tensor(sorted({child for _, child, _ in added}), dtype=torch.long, device=x.device)
+        nodes = sem.node_mechanisms(gained, label=False)
+        refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes)
+        sem.load_node_mechanisms(nodes)
+        with torch.no_grad():
+            for parent, child, _ in added:
+                sem.edge_logits[parent, child] = 10.0 * sem.temperature
+    return added
