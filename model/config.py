@@ -103,7 +103,7 @@ class StructureConfig(_Strict):
     # features, and only those pairs can become edges; null: every pair is a candidate (the suite's widths).
     candidate_parents: int | None = Field(default=None, ge=1)
     # Edges the fit leaves between this probability and the threshold are decided by refitting their child with
-    # and without them (model/structure/edge_decisions.py); null: off (the suite's widths leave few undecided).
+    # and without them (model/structure/edge_decisions.py); null: off (the suite and default run are recorded so).
     undecided_floor: float | None = Field(default=None, gt=0, lt=1)
     # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
     shift_sparsity: float = Field(default=0.01, ge=0)

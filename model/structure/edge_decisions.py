@@ -1,7 +1,7 @@
 """Score decisions for the edges the continuous fit leaves undecided (docs/science.md, "Undecided edges").
 
 At width the fit keeps a share of the true edges at probabilities between the floor and the threshold, round
-after round: the relaxation's gradient on them balances the L1 weight and the acyclicity term, although the hard
+after round (at F = 200 the edge count moved from 690 to 695 between rounds 40 and 160), although the hard
 graph's score would take them. Each feature whose parents include such edges gets them tried one at a time, most
 probable first, by refitting its mechanism on the hard graph with and without the edge (`refit_mechanisms`),
 and keeps an edge that lowers its penalised score, as the label-edge search does for the label's edges. The
