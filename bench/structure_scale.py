@@ -277,6 +277,9 @@ def main(argv: list[str] | None = None) -> int:
         help="decide edges between this probability and the threshold by their refitted score (diagnostics)",
     )
     parser.add_argument(
+        "--undecided-tries", type=int, help="undecided parents tried per feature (diagnostics)"
+    )
+    parser.add_argument(
         "--out", type=Path, help="record path (default bench/out/structure_scale_<card>.json)"
     )
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
@@ -301,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
         "sparsity": args.sparsity,
         "candidate_parents": args.candidate_parents,
         "undecided_floor": args.undecided_floor,
+        "undecided_tries": args.undecided_tries,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "max_rounds" in overrides and "min_rounds" not in overrides:

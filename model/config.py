@@ -105,6 +105,8 @@ class StructureConfig(_Strict):
     # Edges the fit leaves between this probability and the threshold are decided by refitting their child with
     # and without them (model/structure/edge_decisions.py); null: off (the suite and default run are recorded so).
     undecided_floor: float | None = Field(default=None, gt=0, lt=1)
+    # Undecided parents tried per feature, most probable first: one joint refit of every feature per try.
+    undecided_tries: int = Field(default=4, ge=1)
     # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
     shift_sparsity: float = Field(default=0.01, ge=0)
     # Power-iteration steps per structure step for the spectral radius h(A) = ρ(A∘A) (model/structure/acyclicity.py),

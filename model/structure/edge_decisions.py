@@ -19,17 +19,15 @@ from model.structure.equations import StructuralEquationModel
 from model.structure.graph_ops import descendants
 from model.structure.label_edges import refit_mechanisms
 
-__all__ = ["MAX_DECIDED_PARENTS", "decide_undecided_edges"]
+__all__ = ["decide_undecided_edges"]
 
 logger = logging.getLogger(__name__)
 
-# Undecided parents tried per feature, most probable first: one joint refit of every feature per try, so the
-# cost is a few refits whatever the width.
-MAX_DECIDED_PARENTS = 4
 
-
-def _undecided_parents(sem: StructuralEquationModel, floor: float, threshold: float) -> dict[int, list[int]]:
-    """Each feature's parent candidates with probability in [floor, threshold), most probable first."""
+def _undecided_parents(
+    sem: StructuralEquationModel, floor: float, threshold: float, tries: int
+) -> dict[int, list[int]]:
+    """Each feature's first `tries` parent candidates with probability in [floor, threshold), most probable first."""
     n = sem.n_features
     probability = sem.adjacency().detach()[:n, :n].cpu()
     undecided = (probability >= floor) & (probability < threshold)
@@ -38,7 +36,7 @@ def _undecided_parents(sem: StructuralEquationModel, floor: float, threshold: fl
         column = probability[:, child]
         sources = torch.nonzero(undecided[:, child]).flatten()
         order = column[sources].argsort(descending=True, stable=True)
-        parents[child] = sources[order][:MAX_DECIDED_PARENTS].tolist()
+        parents[child] = sources[order][:tries].tolist()
     return parents
 
 
@@ -54,7 +52,7 @@ def decide_undecided_edges(
     """Add the undecided feature -> feature edges whose refitted score gain exceeds `sparsity`, keeping a DAG.
 
     An edge is undecided when its probability is at least `config.undecided_floor` and below `threshold`. In
-    try k (at most `MAX_DECIDED_PARENTS`), each feature with a k-th undecided parent gets that edge added to the
+    try k (at most `config.undecided_tries`), each feature with a k-th undecided parent gets that edge added to the
     current hard graph unless it would close a cycle; the features are refitted together on that graph, and a
     feature keeps its edge when its score falls by more than `sparsity` (nats per sample) against its score on
     its current parents. Kept edges' logits are set to certain, and the features that gained parents get their
@@ -65,7 +63,7 @@ def decide_undecided_edges(
         x (torch.Tensor): standardised training features, shape (n, F).
         y (torch.Tensor | None): class indices, shape (n,); None without a label column.
         groups (torch.Tensor | None): cohort codes, shape (n,).
-        config (StructureConfig): `undecided_floor` (None turns this off), the refits' steps and the penalties.
+        config (StructureConfig): `undecided_floor` (None turns this off), `undecided_tries`, the refits' steps and the penalties.
         threshold (float): the lattice's edge threshold.
         seed (int): the seed of every refit's row draws (the same rows for every refit).
 
@@ -74,7 +72,7 @@ def decide_undecided_edges(
     """
     if config.undecided_floor is None or config.orientation_steps == 0:
         return []
-    candidates = _undecided_parents(sem, config.undecided_floor, threshold)
+    candidates = _undecided_parents(sem, config.undecided_floor, threshold, config.undecided_tries)
     if not candidates:
         return []
     mask = sem.hard_mask(threshold).detach()
@@ -83,7 +81,7 @@ def decide_undecided_edges(
         sem, mask, x, y, groups, config, seed, sem.node_mechanisms(children, label=False)
     )
     added: list[tuple[int, int, float]] = []
-    for attempt in range(MAX_DECIDED_PARENTS):
+    for attempt in range(config.undecided_tries):
         trial = mask.clone()
         tried: list[tuple[int, int]] = []  # (position in `children`, parent)
         for position, child in enumerate(children.tolist()):
@@ -110,7 +108,7 @@ def decide_undecided_edges(
         logger.info(
             "undecided edges, try %d of %d: %d edges tried, %d kept",
             attempt + 1,
-            MAX_DECIDED_PARENTS,
+            config.undecided_tries,
             len(tried),
             kept,
         )
