@@ -40,6 +40,82 @@ def _undecided_parents(
     return parents
 
 
+def _refit_children(
+    sem: StructuralEquationModel,
+    trial: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    groups: torch.Tensor | None,
+    config: StructureConfig,
+    seed: int,
+    children: torch.Tensor,
+    changes: list[tuple[int, int]],
+) -> torch.Tensor:
+    """The scores of the children at the `changes`' positions in `children`, refitted together on `trial`."""
+    positions = torch.tensor([position for position, _ in changes], device=children.device)
+    nodes = sem.node_mechanisms(children[positions], label=False)
+    return refit_mechanisms(sem, trial, x, y, groups, config, seed, nodes)
+
+
+def _drop_redundant_edges(
+    sem: StructuralEquationModel,
+    mask: torch.Tensor,
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    groups: torch.Tensor | None,
+    config: StructureConfig,
+    seed: int,
+    children: torch.Tensor,
+    current: torch.Tensor,
+    added: list[tuple[int, int, float]],
+) -> list[tuple[int, int, float]]:
+    """The added edges that still pay `sparsity` given every parent their child ended with; `mask` loses the rest.
+
+    An edge kept early, before a better parent of the same child was tried, can owe its gain to that parent
+    (a grandparent standing in for the parent between them). In check k each child's k-th added edge is
+    removed, the children are refitted together without it, and the edge is dropped when the child's score rises
+    by at most `sparsity`. The gains returned are those of this check: the edge's worth given the final parents.
+    """
+    position_of = {int(child): position for position, child in enumerate(children.tolist())}
+    by_child: dict[int, list[int]] = {}
+    for parent, child, _ in added:
+        by_child.setdefault(child, []).append(parent)
+    final_gain = {(parent, child): gain for parent, child, gain in added}
+    checks = max((len(parents) for parents in by_child.values()), default=0)
+    for check in range(checks):
+        trial = mask.clone()
+        removed = [
+            (position_of[child], parents[check])
+            for child, parents in by_child.items()
+            if check < len(parents)
+        ]
+        for position, parent in removed:
+            trial[parent, int(children[position])] = 0.0
+        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, removed)
+        positions = torch.tensor([position for position, _ in removed], device=x.device)
+        gains = (scores - current[positions] - config.sparsity).tolist()
+        dropped = 0
+        for (position, parent), score, gain in zip(removed, scores, gains, strict=True):
+            child = int(children[position])
+            final_gain[(parent, child)] = gain
+            if gain <= 0.0:
+                mask[parent, child] = 0.0
+                current[position] = score
+                dropped += 1
+        logger.info(
+            "undecided edges, check %d of %d: %d edges checked, %d dropped",
+            check + 1,
+            checks,
+            len(removed),
+            dropped,
+        )
+    return [
+        (parent, child, final_gain[(parent, child)])
+        for parent, child, _ in added
+        if final_gain[(parent, child)] > 0.0
+    ]
+
+
 def decide_undecided_edges(
     sem: StructuralEquationModel,
     x: torch.Tensor,
@@ -55,8 +131,9 @@ def decide_undecided_edges(
     try k (at most `config.undecided_tries`), each feature with a k-th undecided parent gets that edge added to the
     current hard graph unless it would close a cycle; the features are refitted together on that graph, and a
     feature keeps its edge when its score falls by more than `sparsity` (nats per sample) against its score on
-    its current parents. Kept edges' logits are set to certain, and the features that gained parents get their
-    mechanisms refitted on the final graph.
+    its current parents. Then each kept edge is checked against the parents its child ended with, and dropped
+    when it no longer pays `sparsity` (`_drop_redundant_edges`). Kept edges' logits are set to certain, and the
+    features that gained parents get their mechanisms refitted on the final graph.
 
     Args:
         sem (StructuralEquationModel): the fitted model, with an acyclic hard graph; changed in place.
@@ -68,7 +145,8 @@ def decide_undecided_edges(
         seed (int): the seed of every refit's row draws (the same rows for every refit).
 
     Returns:
-        list[tuple[int, int, float]]: the added edges as (parent, child, score gain), in the order kept.
+        list[tuple[int, int, float]]: the added edges as (parent, child, score gain given the final parents),
+        in the order kept.
     """
     if config.undecided_floor is None or config.orientation_steps == 0:
         return []
@@ -92,10 +170,8 @@ def decide_undecided_edges(
                     tried.append((position, parent))
         if not tried:
             break
+        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, tried)
         positions = torch.tensor([position for position, _ in tried], device=x.device)
-        scores = refit_mechanisms(
-            sem, trial, x, y, groups, config, seed, sem.node_mechanisms(children[positions], label=False)
-        )
         gains = (current[positions] - scores - config.sparsity).tolist()
         kept = 0
         for (position, parent), score, gain in zip(tried, scores, gains, strict=True):
@@ -112,6 +188,7 @@ def decide_undecided_edges(
             len(tried),
             kept,
         )
+    added = _drop_redundant_edges(sem, mask, x, y, groups, config, seed, children, current, added)
     if added:
         gained = torch.tensor(sorted({child for _, child, _ in added}), dtype=torch.long, device=x.device)
         nodes = sem.node_mechanisms(gained, label=False)

@@ -1,6 +1,7 @@
 """Score decisions for undecided edges (model/structure/edge_decisions.py): a true parent left below the
 threshold is added, a non-parent at the same probability is not, an edge that would close a cycle is never
-tried, and with the floor unset nothing changes."""
+tried, a grandparent kept before the parent between them is dropped again, and with the floor unset nothing
+changes."""
 
 from __future__ import annotations
 
@@ -68,6 +69,19 @@ def test_a_true_parent_below_the_threshold_is_added_and_a_non_parent_is_not() ->
     # The child's mechanism now uses its new parent: the hard graph scores better than before.
     score_after = float(refit_mechanisms(sem, lattice, x, None, None, StructureConfig(), seed=0).sum())
     assert score_after < score_before - 0.1
+
+
+def test_a_grandparent_kept_before_the_parent_between_them_is_dropped() -> None:
+    x = _data()
+    # At equal probability the root is tried first and explains much of the grandchild through the child; once
+    # the child is its parent too, the root adds nothing and the check drops it.
+    sem = _sem(x, certain=[(ROOT, CHILD)], undecided=[(ROOT, GRANDCHILD), (CHILD, GRANDCHILD)])
+
+    added = _decide(sem, x)
+
+    assert [(parent, child) for parent, child, _ in added] == [(CHILD, GRANDCHILD)]
+    lattice = sem.hard_mask()
+    assert lattice[CHILD, GRANDCHILD] == 1 and lattice[ROOT, GRANDCHILD] == 0
 
 
 def test_an_edge_that_would_close_a_cycle_is_not_tried() -> None:
