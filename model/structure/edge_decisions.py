@@ -2,10 +2,11 @@
 
 At width the fit keeps a share of the true edges at probabilities between the floor and the threshold, round
 after round (at F = 200 the edge count moved from 690 to 695 between rounds 40 and 160), although the hard
-graph's score would take them. Each feature whose parents include such edges gets them tried one at a time, most
-probable first, by refitting its mechanism on the hard graph with and without the edge (`refit_mechanisms`),
-and keeps an edge that lowers its penalised score, as the label-edge search does for the label's edges. The
-refits of all features run together, since each node's score depends on its own parents alone.
+graph's score would take them. Each feature whose parents include such edges gets them tried one at a time,
+most probable first, by refitting its mechanism on the hard graph with and without the edge
+(`refit_mechanisms`), and keeps an edge that lowers its penalised score, as the label-edge search does for the
+label's edges; each kept edge is then checked again against the parents its child ended with. The refits of
+all features run together, since each node's score depends on its own parents alone.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ logger = logging.getLogger(__name__)
 def _undecided_parents(
     sem: StructuralEquationModel, floor: float, threshold: float, tries: int
 ) -> dict[int, list[int]]:
-    """Each feature's first `tries` parent candidates with probability in [floor, threshold), most probable first."""
+    """Each feature's first `tries` parents with probability in [floor, threshold), most probable first."""
     n = sem.n_features
     probability = sem.adjacency().detach()[:n, :n].cpu()
     undecided = (probability >= floor) & (probability < threshold)
@@ -69,12 +70,13 @@ def _drop_redundant_edges(
     current: torch.Tensor,
     added: list[tuple[int, int, float]],
 ) -> list[tuple[int, int, float]]:
-    """The added edges that still pay `sparsity` given every parent their child ended with; `mask` loses the rest.
+    """The added edges that still pay `sparsity` given their child's final parents; `mask` loses the rest.
 
     An edge kept early, before a better parent of the same child was tried, can owe its gain to that parent
     (a grandparent standing in for the parent between them). In check k each child's k-th added edge is
-    removed, the children are refitted together without it, and the edge is dropped when the child's score rises
-    by at most `sparsity`. The gains returned are those of this check: the edge's worth given the final parents.
+    removed, the children are refitted together without it, and the edge is dropped when the child's score
+    rises by at most `sparsity`. The gains returned are those of this check: the edge's worth given the final
+    parents.
     """
     position_of = {int(child): position for position, child in enumerate(children.tolist())}
     by_child: dict[int, list[int]] = {}
@@ -128,19 +130,20 @@ def decide_undecided_edges(
     """Add the undecided feature -> feature edges whose refitted score gain exceeds `sparsity`, keeping a DAG.
 
     An edge is undecided when its probability is at least `config.undecided_floor` and below `threshold`. In
-    try k (at most `config.undecided_tries`), each feature with a k-th undecided parent gets that edge added to the
-    current hard graph unless it would close a cycle; the features are refitted together on that graph, and a
-    feature keeps its edge when its score falls by more than `sparsity` (nats per sample) against its score on
-    its current parents. Then each kept edge is checked against the parents its child ended with, and dropped
-    when it no longer pays `sparsity` (`_drop_redundant_edges`). Kept edges' logits are set to certain, and the
-    features that gained parents get their mechanisms refitted on the final graph.
+    try k (at most `config.undecided_tries`), each feature with a k-th undecided parent gets that edge added
+    to the current hard graph unless it would close a cycle; the features are refitted together on that graph,
+    and a feature keeps its edge when its score falls by more than `sparsity` (nats per sample) against its
+    score on its current parents. Then each kept edge is checked against the parents its child ended with, and
+    dropped when it no longer pays `sparsity` (`_drop_redundant_edges`). Kept edges' logits are set to
+    certain, and the features that gained parents get their mechanisms refitted on the final graph.
 
     Args:
         sem (StructuralEquationModel): the fitted model, with an acyclic hard graph; changed in place.
         x (torch.Tensor): standardised training features, shape (n, F).
         y (torch.Tensor | None): class indices, shape (n,); None without a label column.
         groups (torch.Tensor | None): cohort codes, shape (n,).
-        config (StructureConfig): `undecided_floor` (None turns this off), `undecided_tries`, the refits' steps and the penalties.
+        config (StructureConfig): `undecided_floor` (None turns this off), `undecided_tries`, the refits'
+            steps and the penalties.
         threshold (float): the lattice's edge threshold.
         seed (int): the seed of every refit's row draws (the same rows for every refit).
 
