@@ -50,10 +50,9 @@ def _refit_children(
     config: StructureConfig,
     seed: int,
     children: torch.Tensor,
-    changes: list[tuple[int, int]],
+    positions: torch.Tensor,
 ) -> torch.Tensor:
-    """The scores of the children at the `changes`' positions in `children`, refitted together on `trial`."""
-    positions = torch.tensor([position for position, _ in changes], device=children.device)
+    """The scores of `children[positions]`, refitted together on `trial`."""
     nodes = sem.node_mechanisms(children[positions], label=False)
     return refit_mechanisms(sem, trial, x, y, groups, config, seed, nodes)
 
@@ -93,8 +92,8 @@ def _drop_redundant_edges(
         ]
         for position, parent in removed:
             trial[parent, int(children[position])] = 0.0
-        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, removed)
         positions = torch.tensor([position for position, _ in removed], device=x.device)
+        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, positions)
         gains = (scores - current[positions] - config.sparsity).tolist()
         dropped = 0
         for (position, parent), score, gain in zip(removed, scores, gains, strict=True):
@@ -173,8 +172,8 @@ def decide_undecided_edges(
                     tried.append((position, parent))
         if not tried:
             break
-        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, tried)
         positions = torch.tensor([position for position, _ in tried], device=x.device)
+        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, positions)
         gains = (current[positions] - scores - config.sparsity).tolist()
         kept = 0
         for (position, parent), score, gain in zip(tried, scores, gains, strict=True):
