@@ -41,22 +41,6 @@ def _undecided_parents(
     return parents
 
 
-def _refit_children(
-    sem: StructuralEquationModel,
-    trial: torch.Tensor,
-    x: torch.Tensor,
-    y: torch.Tensor | None,
-    groups: torch.Tensor | None,
-    config: StructureConfig,
-    seed: int,
-    children: torch.Tensor,
-    positions: torch.Tensor,
-) -> torch.Tensor:
-    """The scores of `children[positions]`, refitted together on `trial`."""
-    nodes = sem.node_mechanisms(children[positions], label=False)
-    return refit_mechanisms(sem, trial, x, y, groups, config, seed, nodes)
-
-
 def _drop_redundant_edges(
     sem: StructuralEquationModel,
     mask: torch.Tensor,
@@ -93,7 +77,8 @@ def _drop_redundant_edges(
         for position, parent in removed:
             trial[parent, int(children[position])] = 0.0
         positions = torch.tensor([position for position, _ in removed], device=x.device)
-        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, positions)
+        nodes = sem.node_mechanisms(children[positions], label=False)
+        scores = refit_mechanisms(sem, trial, x, y, groups, config, seed, nodes)
         gains = (scores - current[positions] - config.sparsity).tolist()
         dropped = 0
         for (position, parent), score, gain in zip(removed, scores, gains, strict=True):
@@ -173,7 +158,8 @@ def decide_undecided_edges(
         if not tried:
             break
         positions = torch.tensor([position for position, _ in tried], device=x.device)
-        scores = _refit_children(sem, trial, x, y, groups, config, seed, children, positions)
+        nodes = sem.node_mechanisms(children[positions], label=False)
+        scores = refit_mechanisms(sem, trial, x, y, groups, config, seed, nodes)
         gains = (current[positions] - scores - config.sparsity).tolist()
         kept = 0
         for (position, parent), score, gain in zip(tried, scores, gains, strict=True):
