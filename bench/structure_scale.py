@@ -155,6 +155,7 @@ def run_model(
         "removed_cycle_edges": len(fit.removed_cycle_edges),
         "label_edge_changes": len(fit.reversed_label_edges) + len(fit.added_label_parents),
         "decided_edges": len(fit.decided_edges),
+        "reversed_edges": len(fit.reversed_edges),
     }
 
 
@@ -280,6 +281,12 @@ def main(argv: list[str] | None = None) -> int:
         "--undecided-tries", type=int, help="undecided parents tried per feature (diagnostics)"
     )
     parser.add_argument(
+        "--edge-reversals",
+        action="store_true",
+        default=None,
+        help="reverse feature edges whose reversal lowers the score of both their nodes (diagnostics)",
+    )
+    parser.add_argument(
         "--out", type=Path, help="record path (default bench/out/structure_scale_<card>.json)"
     )
     parser.add_argument("--record", action="store_true", help="also write the record under bench/results/")
@@ -305,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         "candidate_parents": args.candidate_parents,
         "undecided_floor": args.undecided_floor,
         "undecided_tries": args.undecided_tries,
+        "edge_reversals": args.edge_reversals,
     }
     overrides = {key: value for key, value in overrides.items() if value is not None}
     if "max_rounds" in overrides and "min_rounds" not in overrides:

@@ -107,6 +107,9 @@ class StructureConfig(_Strict):
     undecided_floor: float | None = Field(default=None, gt=0, lt=1)
     # Undecided parents tried per feature, most probable first: one joint refit of every feature per try.
     undecided_tries: int = Field(default=4, ge=1)
+    # After those decisions, each feature -> feature edge is reversed when refitting both its nodes the other way
+    # round lowers their score by more than `sparsity` (model/structure/edge_decisions.py); off: as recorded.
+    edge_reversals: bool = False
     # L1 weight on the per-cohort mechanism changes (shifts, scales, the label's effect on its children).
     shift_sparsity: float = Field(default=0.01, ge=0)
     # Power-iteration steps per structure step for the spectral radius h(A) = ρ(A∘A) (model/structure/acyclicity.py),

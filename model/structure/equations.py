@@ -376,15 +376,14 @@ class StructureFit:
         steps (int): Adam steps taken.
         rounds (int): rounds of the schedule taken.
         acyclicity (float): h(A) at the end.
-        removed_cycle_edges (list[tuple[int, int, float]]): edges (source, target, probability) the schedule
-            left on a cycle and the final projection removed.
-        reversed_label_edges (list[tuple[int, float]]): the label-edge search's (model/structure/label_edges.py)
-            label -> feature edges turned around, each (feature, nats per sample gained), in the order made.
+        removed_cycle_edges (list[tuple[int, int, float]]): edges (source, target, probability) left on a cycle, removed.
+        reversed_label_edges (list[tuple[int, float]]): the label-edge search's label -> feature edges turned
+            around, each (feature, nats per sample gained), in the order made (label_edges.py).
         added_label_parents (list[tuple[int, float]]): the search's feature -> label edges added, likewise.
         label_parents_made_children (list[tuple[int, float]]): its feature -> label edges turned, likewise.
         decided_edges (list[tuple[int, int, float]]): undecided edges kept by their score (edge_decisions.py).
-        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho, moved,
-            and from the second round nll_fall: the NLL's fall as a fraction of the last round's).
+        reversed_edges (list[tuple[int, int, float]]): feature edges (source, target, gain) turned around, likewise.
+        history (list[dict[str, float]]): each round's record (round, nll, acyclicity, edges, is_dag, rho, moved, nll_fall).
         grad_norms (dict[str, list[float]]): each parameter's mean L2 gradient norm, one value per round.
     """
 
@@ -396,5 +395,6 @@ class StructureFit:
     added_label_parents: list[tuple[int, float]] = field(default_factory=list)
     label_parents_made_children: list[tuple[int, float]] = field(default_factory=list)
     decided_edges: list[tuple[int, int, float]] = field(default_factory=list)
+    reversed_edges: list[tuple[int, int, float]] = field(default_factory=list)
     history: list[dict[str, float]] = field(default_factory=list)
     grad_norms: dict[str, list[float]] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from model.config import StructureConfig
 from model.errors import TrainingDivergedError
 from model.structure.acyclicity import AugmentedLagrangian, SpectralRadius
 from model.structure.candidates import candidate_pairs
-from model.structure.edge_decisions import decide_undecided_edges
+from model.structure.edge_decisions import decide_undecided_edges, reverse_edges
 from model.structure.equations import StructuralEquationModel, StructureFit
 from model.structure.graph_ops import cycle_breaking_edges, is_acyclic
 from model.structure.label_edges import search_label_edges
@@ -245,6 +245,7 @@ def fit_structure(
     if config.acyclicity:
         fit.removed_cycle_edges = break_cycles(sem, threshold)
     fit.decided_edges = decide_undecided_edges(sem, x, y, groups, config, threshold, generator.initial_seed())
+    fit.reversed_edges = reverse_edges(sem, x, y, groups, config, threshold, generator.initial_seed())
     if y is not None:
         changes = search_label_edges(sem, x, y, groups, config, threshold, generator)
         fit.reversed_label_edges, fit.added_label_parents = changes.reversed, changes.added

@@ -1,7 +1,8 @@
 """Score decisions for undecided edges (model/structure/edge_decisions.py): a true parent left below the
 threshold is added, a non-parent at the same probability is not, an edge that would close a cycle is never
 tried, a grandparent kept before the parent between them is dropped again, and with the floor unset nothing
-changes."""
+changes; an edge the fit left the wrong way round is reversed, one the right way round is not, a reversal
+that would close a cycle is never tried, and with reversals off nothing changes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import math
 import torch
 
 from model.config import StructureConfig
-from model.structure.edge_decisions import decide_undecided_edges
+from model.structure.edge_decisions import decide_undecided_edges, reverse_edges
 from model.structure.equations import StructuralEquationModel
 from model.structure.graph_ops import is_acyclic
 from model.structure.label_edges import refit_mechanisms
@@ -100,5 +101,48 @@ def test_nothing_changes_with_the_floor_unset_or_nothing_undecided() -> None:
 
     assert _decide(sem, x, floor=None) == []
     assert _decide(sem, x, floor=0.4) == []  # 0.3 is below this floor: not undecided
+
+    assert all(torch.equal(value, sem.state_dict()[name]) for name, value in state.items())
+
+
+def _reverse(sem: StructuralEquationModel, x: torch.Tensor, on: bool = True) -> list[tuple[int, int, float]]:
+    return reverse_edges(sem, x, None, None, StructureConfig(edge_reversals=on), 0.5, seed=0)
+
+
+def test_an_edge_left_the_wrong_way_round_is_reversed_and_one_the_right_way_is_not() -> None:
+    x = _data()
+    # child = sin(2·root) + noise: the root explains the child well, the child cannot give the root back (sin is
+    # not one-to-one), so the two nodes score much better root -> child.
+    wrong = _sem(x, certain=[(CHILD, ROOT)], undecided=[])
+
+    reversed_edges = _reverse(wrong, x)
+
+    assert [(source, target) for source, target, _ in reversed_edges] == [(CHILD, ROOT)]
+    assert reversed_edges[0][2] > 0.1
+    lattice = wrong.hard_mask()
+    assert lattice[ROOT, CHILD] == 1 and lattice[CHILD, ROOT] == 0
+
+    right = _sem(x, certain=[(ROOT, CHILD)], undecided=[])
+    assert _reverse(right, x) == []
+    assert right.hard_mask()[ROOT, CHILD] == 1
+
+
+def test_a_reversal_that_would_close_a_cycle_is_not_tried() -> None:
+    x = _data()
+    # root -> grandchild turned around would close root -> child -> grandchild -> root.
+    sem = _sem(x, certain=[(ROOT, CHILD), (CHILD, GRANDCHILD), (ROOT, GRANDCHILD)], undecided=[])
+
+    reversed_edges = _reverse(sem, x)
+
+    assert (ROOT, GRANDCHILD) not in [(source, target) for source, target, _ in reversed_edges]
+    assert is_acyclic(sem.hard_mask() > 0)
+
+
+def test_nothing_changes_with_reversals_off() -> None:
+    x = _data()
+    sem = _sem(x, certain=[(CHILD, ROOT)], undecided=[])
+    state = {name: value.clone() for name, value in sem.state_dict().items()}
+
+    assert _reverse(sem, x, on=False) == []
 
     assert all(torch.equal(value, sem.state_dict()[name]) for name, value in state.items())
