@@ -104,6 +104,32 @@ def _drop_redundant_edges(
     ]
 
 
+def _adopt_edges(
+    sem: StructuralEquationModel,
+    mask: torch.Tensor,
+    made: list[tuple[int, int]],
+    removed: list[tuple[int, int]],
+    x: torch.Tensor,
+    y: torch.Tensor | None,
+    groups: torch.Tensor | None,
+    config: StructureConfig,
+    seed: int,
+) -> None:
+    """Make the `made` edges certain and the `removed` ones impossible, and refit their targets' mechanisms.
+
+    The targets' mechanisms are refitted on the final hard graph `mask` and loaded into `sem`.
+    """
+    targets = sorted({target for _, target in made + removed})
+    nodes = sem.node_mechanisms(torch.tensor(targets, dtype=torch.long, device=x.device), label=False)
+    refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes)
+    sem.load_node_mechanisms(nodes)
+    with torch.no_grad():
+        for source, target in made:
+            sem.edge_logits[source, target] = 10.0 * sem.temperature
+        for source, target in removed:
+            sem.edge_logits[source, target] = -10.0 * sem.temperature
+
+
 def decide_undecided_edges(
     sem: StructuralEquationModel,
     x: torch.Tensor,
@@ -180,13 +206,9 @@ def decide_undecided_edges(
         )
     added = _drop_redundant_edges(sem, mask, x, y, groups, config, seed, children, current, added)
     if added:
-        gained = torch.tensor(sorted({child for _, child, _ in added}), dtype=torch.long, device=x.device)
-        nodes = sem.node_mechanisms(gained, label=False)
-        refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes)
-        sem.load_node_mechanisms(nodes)
-        with torch.no_grad():
-            for parent, child, _ in added:
-                sem.edge_logits[parent, child] = 10.0 * sem.temperature
+        _adopt_edges(
+            sem, mask, [(parent, child) for parent, child, _ in added], [], x, y, groups, config, seed
+        )
     return added
 
 
@@ -287,14 +309,7 @@ def reverse_edges(
         "edge reversals: %d edges tried, %d paid, %d made", len(edges), len(paying), len(reversed_edges)
     )
     if reversed_edges:
-        changed = torch.tensor(
-            sorted({node for edge in reversed_edges for node in edge[:2]}), device=x.device
-        )
-        nodes = sem.node_mechanisms(changed, label=False)
-        refit_mechanisms(sem, mask, x, y, groups, config, seed, nodes)
-        sem.load_node_mechanisms(nodes)
-        with torch.no_grad():
-            for source, target, _ in reversed_edges:
-                sem.edge_logits[source, target] = -10.0 * sem.temperature
-                sem.edge_logits[target, source] = 10.0 * sem.temperature
+        made = [(target, source) for source, target, _ in reversed_edges]
+        removed = [(source, target) for source, target, _ in reversed_edges]
+        _adopt_edges(sem, mask, made, removed, x, y, groups, config, seed)
     return reversed_edges
