@@ -131,13 +131,14 @@ def run_case(
     baseline_timeout_s: float = 1800.0,
     earlier: dict[str, Any] | None = None,
     structure: bool = True,
+    seed: int | None = None,
 ) -> dict[str, Any]:
     """One SCM end to end. `baselines`: the prediction baselines and, with `structure`, PC, GES and DAGMA.
     `earlier` (this case's record from an earlier run) lends its structure baselines when it was made on the
     same data: PC, GES and DAGMA do not depend on this model and take most of the time."""
     torch.set_num_threads(threads)
     started = time.perf_counter()
-    model_config, train_config = configure(ablation, epochs)
+    model_config, train_config = configure(ablation, epochs, seed)
     data = dataclasses.replace(make_synthetic_pancancer(data_config), name=name)
     truth = data.true_graph()
     iid = split_dataset(data, SplitConfig())
@@ -208,9 +209,11 @@ def run_case(
     return record
 
 
-def breast_cancer(ablation: str | None, epochs: int | None, baselines: bool, threads: int) -> dict[str, Any]:
+def breast_cancer(
+    ablation: str | None, epochs: int | None, baselines: bool, threads: int, seed: int | None = None
+) -> dict[str, Any]:
     torch.set_num_threads(threads)
-    model_config, train_config = configure(ablation, epochs)
+    model_config, train_config = configure(ablation, epochs, seed)
     split = split_dataset(load_breast_cancer_dataset(), SplitConfig())
     trained = train_model(split.train, model_config, train_config, None, None)
     record: dict[str, Any] = {
@@ -258,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cases", help=f"comma-separated subset of {', '.join(SUITE)}")
     parser.add_argument("--ablation", choices=sorted(ABLATIONS), help="run one ablation (this model only)")
     parser.add_argument("--epochs", type=int, help="override the predictor's epochs (smoke runs)")
+    parser.add_argument(
+        "--train-seed",
+        type=int,
+        help="override train.seed (the same data; how much a training's draws move it)",
+    )
     parser.add_argument("--no-baselines", action="store_true", help="skip every baseline")
     parser.add_argument(
         "--no-structure-baselines",
@@ -297,7 +305,8 @@ def main(argv: list[str] | None = None) -> int:
     baselines = not args.no_baselines and args.ablation is None
     threads = args.threads or max(1, (os.cpu_count() or 1) // max(args.jobs, 1))
     started = time.perf_counter()
-    stem = f"structure-{args.ablation}" if args.ablation else "structure"
+    stem = "structure" + (f"-{args.ablation}" if args.ablation else "")
+    stem += f"-seed{args.train_seed}" if args.train_seed is not None else ""
     earlier = _earlier_cases(args.structure_baselines_from, parser) if args.structure_baselines_from else {}
     with ProcessPoolExecutor(max_workers=args.jobs) as pool:
         futures = [
@@ -312,10 +321,13 @@ def main(argv: list[str] | None = None) -> int:
                 args.baseline_timeout,
                 earlier.get(name),
                 not args.no_structure_baselines,
+                args.train_seed,
             )
             for name in names
         ]
-        bc_future = pool.submit(breast_cancer, args.ablation, args.epochs, baselines, threads)
+        bc_future = pool.submit(
+            breast_cancer, args.ablation, args.epochs, baselines, threads, args.train_seed
+        )
         # Each case's record is kept as soon as it is done: a suite cut short keeps what it finished.
         for future in as_completed(futures):
             done = finite_or_none(future.result())
@@ -325,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         cases = [future.result() for future in futures]
         breast = bc_future.result()
         logger.info("kept %s", write_new(breast, ROOT / "bench" / "out" / f"{stem}-case-breast_cancer.json"))
-    model_config, train_config = configure(args.ablation, args.epochs)
+    model_config, train_config = configure(args.ablation, args.epochs, args.train_seed)
     record = {
         "suite": cases,
         "breast_cancer": breast,

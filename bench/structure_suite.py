@@ -112,11 +112,14 @@ ABLATIONS = {
     "readout_only": "the head's logits zeroed (its bias kept): the prediction is the linear readout of the "
     "readable features",
     "head_only": "no linear readout: the prediction is the head on z alone",
+    "label_parents": "the prediction reads the label's lattice parents only, not all its non-descendants",
 }
 
 
-def configure(ablation: str | None, epochs: int | None) -> tuple[ModelConfig, TrainConfig]:
-    """The seed configuration (ExperimentConfig's defaults), with an ablation or an epoch override applied."""
+def configure(
+    ablation: str | None, epochs: int | None, seed: int | None = None
+) -> tuple[ModelConfig, TrainConfig]:
+    """The seed configuration (ExperimentConfig's defaults), with an ablation, an epoch or a seed override applied."""
     experiment = ExperimentConfig()
     model, train = experiment.model, experiment.train
     if ablation == "task_gradient":
@@ -129,12 +132,16 @@ def configure(ablation: str | None, epochs: int | None) -> tuple[ModelConfig, Tr
         train = train.model_copy(update={"invariance": 0.0})
     elif ablation in ("readout_only", "head_only"):
         model = model.model_copy(update={"prediction": ablation})
+    elif ablation == "label_parents":
+        model = model.model_copy(update={"reads": "label_parents"})
     elif ablation == "no_acyclicity":
         train = train.model_copy(
             update={"structure": train.structure.model_copy(update={"acyclicity": False})}
         )
     if epochs is not None:
         train = train.model_copy(update={"epochs": epochs})
+    if seed is not None:
+        train = train.model_copy(update={"seed": seed})
     return model, train
 
 

@@ -4,8 +4,8 @@ The lattice is the output of the structure learner (`model.structure.equations`)
 features, plus the label as one more node when the data has a label. The predictor reads it detached, through a
 `LatticeView` computed once per lattice: a sparse parent -> child edge list (each node's top-k parents) for
 message passing with edges shared across the batch, the ancestral relation, hop distances and
-the features the prediction may read (the label's non-descendants). Every quantity is computed with matrix
-products on the lattice's device; nothing loops over features.
+the features the prediction may read (the label's non-descendants, or its parents only). Every quantity is
+computed with matrix products on the lattice's device; nothing loops over features.
 """
 
 from __future__ import annotations
@@ -90,6 +90,8 @@ class LatticeEncoder(nn.Module):
         sem (StructuralEquationModel): the structure learner whose edge probabilities are the lattice.
         threshold (float): an edge is in the thresholded lattice when its probability is at least this.
         top_k_parents (int): each node's message passing reads at most its k most probable linked parents.
+        reads (str): the features the prediction may read: the label's non-descendants (`"non_descendants"`) or
+            its parents in the thresholded lattice (`"label_parents"`).
 
     Shapes:
         - **input:** feature tokens (B, F, d), edges `edge_index` (2, E) and `edge_weight` (E,) from `view()`.
@@ -103,12 +105,14 @@ class LatticeEncoder(nn.Module):
         sem: StructuralEquationModel,
         threshold: float = 0.5,
         top_k_parents: int = 8,
+        reads: str = "non_descendants",
     ) -> None:
         super().__init__()
         self.feature_names = list(feature_names)
         self.sem = sem
         self.threshold = threshold
         self.top_k_parents = top_k_parents
+        self.reads = reads
         self.conv = SharedEdgeGraphConv(d_model, d_model, aggr="add")
         self.norm = nn.LayerNorm(d_model)
 
@@ -154,7 +158,12 @@ class LatticeEncoder(nn.Module):
         reach = transitive_closure(linked_full)
         is_dag = not bool(reach.diagonal().any())
         label = self.sem.label_node
-        readable = torch.ones(n, dtype=torch.bool, device=full.device) if label is None else ~reach[label, :n]
+        if label is None:
+            readable = torch.ones(n, dtype=torch.bool, device=full.device)
+        elif self.reads == "label_parents":
+            readable = linked_full[:n, label] & ~reach[label, :n]
+        else:
+            readable = ~reach[label, :n]
         adjacency = full[:n, :n]
         linked = linked_full[:n, :n]
         # Each child keeps its k most probable parents among the linked ones: message passing stays sparse.

@@ -94,7 +94,12 @@ class CausalLatticeTransformer(nn.Module):
             len(feature_names), n_classes if config.label_node else 0, n_groups, config.lattice_temperature
         )
         self.lattice_encoder = LatticeEncoder(
-            feature_names, d, sem, threshold=config.lattice_threshold, top_k_parents=config.top_k_parents
+            feature_names,
+            d,
+            sem,
+            threshold=config.lattice_threshold,
+            top_k_parents=config.top_k_parents,
+            reads=config.reads,
         )
         self.rope = CausalRoPE(d // config.n_heads, config.rope_dims, config.rope_base)
         blocks = [

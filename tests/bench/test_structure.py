@@ -53,6 +53,15 @@ def test_the_prediction_ablations_configure_the_models_prediction(ablation: str)
     assert configure(None, None)[0].prediction == "head_and_readout"
 
 
+def test_the_label_parents_ablation_and_a_seed_override_change_only_what_they_name() -> None:
+    model, train = configure("label_parents", None, 7)
+    default_model, default_train = configure(None, None)
+    assert model.reads == "label_parents" and default_model.reads == "non_descendants"
+    assert train.seed == 7 and default_train.seed != 7
+    assert model.model_copy(update={"reads": "non_descendants"}) == default_model
+    assert train.model_copy(update={"seed": default_train.seed}) == default_train
+
+
 def test_structure_baselines_are_reused_only_from_a_record_on_the_same_data() -> None:
     data = SUITE["er20-nonlinear-3c"].model_dump(mode="json")
     # A record made before the label term existed: its data lacks the two keys.

@@ -12,14 +12,18 @@ from model.structure.graph_ops import aggregate_parents, hop_distances, transiti
 from tests.model.conftest import assert_finite_nonzero_grads
 
 
-def _encoder(edges: list[tuple[int, int]], n_classes: int = 2, top_k: int = 8) -> LatticeEncoder:
+def _encoder(
+    edges: list[tuple[int, int]], n_classes: int = 2, top_k: int = 8, reads: str = "non_descendants"
+) -> LatticeEncoder:
     torch.manual_seed(0)
     sem = StructuralEquationModel(6, n_classes, 1)
     with torch.no_grad():
         sem.edge_logits.fill_(-10.0)
         for source, target in edges:
             sem.edge_logits[source, target] = 10.0
-    return LatticeEncoder([f"f{i}" for i in range(6)], 16, sem, threshold=0.5, top_k_parents=top_k)
+    return LatticeEncoder(
+        [f"f{i}" for i in range(6)], 16, sem, threshold=0.5, top_k_parents=top_k, reads=reads
+    )
 
 
 def test_closure_and_distances_on_a_chain() -> None:
@@ -48,6 +52,23 @@ def test_view_readable_ancestors_and_dag() -> None:
     assert view.edge_index.T.tolist() == [[1, 2], [3, 4]]
     cyclic = _encoder([(0, 1), (1, 0)]).view()
     assert not cyclic.is_dag
+
+
+def test_reading_the_label_parents_only() -> None:
+    # f5 -> f0 -> label -> f1 -> f2; f3 -> label; f4 alone: the label's parents are f0 and f3.
+    edges = [(5, 0), (0, 6), (3, 6), (6, 1), (1, 2)]
+    assert _encoder(edges).view().readable.tolist() == [True, False, False, True, True, True]
+    assert _encoder(edges, reads="label_parents").view().readable.tolist() == [
+        True,
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
+    # In a cyclic lattice a parent that is also a descendant is not read.
+    cyclic = _encoder([*edges, (6, 3)], reads="label_parents").view()
+    assert cyclic.readable.tolist() == [True, False, False, False, False, False]
 
 
 def test_top_k_parents_keeps_the_most_probable() -> None:
