@@ -34,7 +34,7 @@ from torch.nn.attention.flex_attention import BlockMask, create_block_mask, flex
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.record import publish, record_paths  # noqa: E402
+from bench.record import card_name, publish, record_paths  # noqa: E402
 from model.nn.attention import attention_bias, causal_prior  # noqa: E402
 from model.nn.message_passing import LatticeEncoder  # noqa: E402
 from model.structure.equations import StructuralEquationModel  # noqa: E402
@@ -205,8 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "head_dim": HEAD_DIM,
         "rows": rows,
     }
-    card = name.split()[1].lower() if len(name.split()) > 1 else "cuda"
-    publish(record, record_paths(f"attention_kernels_{card}.json", args.out, args.record), logger)
+    publish(record, record_paths(f"attention_kernels_{card_name(name)}.json", args.out, args.record), logger)
     return 0
 
 

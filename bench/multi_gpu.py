@@ -35,19 +35,13 @@ sys.path.insert(0, str(ROOT))
 
 from bench.gpu_scaling import bench_configs, synthetic_split  # noqa: E402
 from bench.plain_baseline import epoch_timing  # noqa: E402
-from bench.record import publish, record_paths  # noqa: E402
+from bench.record import card_name, publish, record_paths  # noqa: E402
 from model.artifacts import EpochRecord  # noqa: E402
 from model.data.splits import DataSplit  # noqa: E402
 from model.training.launch import train_on_ranks  # noqa: E402
 from model.training.trainer import train_model  # noqa: E402
 
 logger = logging.getLogger("causal_lattice.bench.multi_gpu")
-
-
-def card_name(device_name: str) -> str:
-    """A short name of the card for the record's file name: `NVIDIA H100 80GB HBM3` -> `h100`."""
-    found = re.search(r"\b([A-Z]{1,2}\d{2,4}[A-Z]?)\b", device_name)
-    return (found.group(1) if found else re.sub(r"\W+", "-", device_name)).lower()
 
 
 def gpu_counts(available: int) -> list[int]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -52,3 +53,9 @@ def publish(record: dict[str, Any], paths: list[Path], log: logging.Logger) -> l
         log.info("wrote %s", path)
     print(json.dumps(record, separators=(",", ":")), flush=True)
     return written
+
+
+def card_name(device_name: str) -> str:
+    """A short name of the card for a record's file name: `NVIDIA H100 80GB HBM3` -> `h100`."""
+    found = re.search(r"\b([A-Z]{1,2}\d{2,4}[A-Z]?)\b", device_name)
+    return (found.group(1) if found else re.sub(r"\W+", "-", device_name)).lower()

@@ -39,7 +39,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.plain_baseline import peak_memory, reset_peak, sync  # noqa: E402
+from bench.record import card_name as gpu_card_name  # noqa: E402
 from bench.record import publish, record_paths  # noqa: E402
 from model.config import ModelConfig, SplitConfig, StructureConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
 from model.data.batching import group_codes  # noqa: E402
@@ -241,9 +241,7 @@ def card_name(device: torch.device) -> str:
     """`h100`, `h200`, ... for a GPU (its model in the device name), `cpu<cores>` for the CPU."""
     if device.type != "cuda":
         return f"cpu{len(os.sched_getaffinity(0))}"
-    name = torch.cuda.get_device_name(device)
-    model = re.search(r"\b([A-Z]+\d{2,4}[A-Z]?)\b", name)
-    return (model.group(1) if model else re.sub(r"[^a-z0-9]+", "-", name.lower())).lower()
+    return gpu_card_name(torch.cuda.get_device_name(device))
 
 
 def main(argv: list[str] | None = None) -> int:
