@@ -58,7 +58,8 @@ def lattice_bias(n_features: int, parents: float, generator: torch.Generator, de
         device (str): where the bias is built.
 
     Returns:
-        torch.Tensor: the bias, shape (T, T) with T = F + 1 (−inf where attention is not allowed).
+        torch.Tensor: the bias in the model's padded storage, shape (T, T') with T = F + 1 and T' the next
+        multiple of 16 (−inf where attention is not allowed); the bias itself is `[:, :T]`.
     """
     rank = torch.randperm(n_features, generator=generator)
     later = rank[None, :] > rank[:, None]  # later[i, j]: j comes after i, so i may be j's parent
@@ -75,7 +76,7 @@ def lattice_bias(n_features: int, parents: float, generator: torch.Generator, de
         sem.edge_logits.copy_(logits)
     view = LatticeEncoder([f"g{i}" for i in range(n_features)], HEADS * HEAD_DIM, sem).to(device).view()
     prior = causal_prior(view.distances, temperature=1.0)
-    return attention_bias(view, prior, prior_weight=1.0)[:, : n_features + 1]
+    return attention_bias(view, prior, prior_weight=1.0)
 
 
 def flex_inputs(bias: torch.Tensor) -> tuple[BlockMask, Callable[..., torch.Tensor]]:
@@ -131,17 +132,17 @@ def milliseconds(step: Callable[[], None], repeats: int) -> float:
 def measure(n_features: int, batch: int, parents: float, repeats: int, seed: int) -> dict[str, Any]:
     """Time one attention layer's forward and backward pass three ways on one lattice (see the module's doc)."""
     generator = torch.Generator().manual_seed(seed)
-    bias = lattice_bias(n_features, parents, generator, "cuda")
+    padded = lattice_bias(n_features, parents, generator, "cuda")
     tokens = n_features + 1
-    padded = torch.full((tokens, -(-tokens // 16) * 16), float("-inf"), device="cuda")
-    padded[:, :tokens] = bias  # the model's storage: rows 16-aligned for the fused kernels
+    bias = padded[:, :tokens]
+    allowed = torch.isfinite(bias)
     block_mask, add_bias = flex_inputs(bias)
     compiled_flex = torch.compile(flex_attention, dynamic=False)
     q, k, v = (
         torch.randn(batch, HEADS, tokens, HEAD_DIM, device="cuda", dtype=torch.bfloat16, requires_grad=True)
         for _ in range(3)
     )
-    mask = padded.to(torch.bfloat16)[:, :tokens]
+    mask = padded.to(torch.bfloat16)[:, :tokens]  # as the model slices it: rows stay 16-aligned
     kernels: dict[str, Callable[[], torch.Tensor]] = {
         "sdpa_with_bias": lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask),
         "flex_block_mask": lambda: compiled_flex(q, k, v, score_mod=add_bias, block_mask=block_mask),
@@ -153,8 +154,8 @@ def measure(n_features: int, batch: int, parents: float, repeats: int, seed: int
         "n_features": n_features,
         "batch": batch,
         "parents": parents,
-        "allowed_pairs": float(torch.isfinite(bias).float().mean()),
-        "computed_blocks": computed_block_share(torch.isfinite(bias)),
+        "allowed_pairs": float(allowed.float().mean()),
+        "computed_blocks": computed_block_share(allowed),
         "max_abs_difference": float(difference),
     }
     for name, kernel in kernels.items():
