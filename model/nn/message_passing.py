@@ -35,6 +35,9 @@ class LatticeView:
         edge_weight (torch.Tensor): those edges' probabilities, shape (E,).
         ancestors (torch.Tensor): bool, `ancestors[i, j]`: j is an ancestor of i (through any node, the label
             included), shape (F, F).
+        attends (torch.Tensor): bool, `attends[i, j]`: feature token i may attend to feature j besides itself:
+            its ancestors, and for a read label parent under `reads="label_parents"` only the read parents
+            among them, shape (F, F).
         readable (torch.Tensor): bool, the features the prediction may read, shape (F,).
         distances (torch.Tensor): hop distances on the symmetrised thresholded feature lattice, shape (F, F).
         is_dag (bool): whether the thresholded lattice (label included) has no directed cycle.
@@ -45,6 +48,7 @@ class LatticeView:
     edge_index: torch.Tensor
     edge_weight: torch.Tensor
     ancestors: torch.Tensor
+    attends: torch.Tensor
     readable: torch.Tensor
     distances: torch.Tensor
     is_dag: bool
@@ -91,7 +95,9 @@ class LatticeEncoder(nn.Module):
         threshold (float): an edge is in the thresholded lattice when its probability is at least this.
         top_k_parents (int): each node's message passing reads at most its k most probable linked parents.
         reads (str): the features the prediction may read: the label's non-descendants (`"non_descendants"`) or
-            its parents in the thresholded lattice (`"label_parents"`).
+            its parents in the thresholded lattice only (`"label_parents"`): then the parents' tokens receive no
+            messages and attend to the other read parents only, so nothing but the parents' values reaches
+            `[CLS]`.
 
     Shapes:
         - **input:** feature tokens (B, F, d), edges `edge_index` (2, E) and `edge_weight` (E,) from `view()`.
@@ -158,10 +164,17 @@ class LatticeEncoder(nn.Module):
         reach = transitive_closure(linked_full)
         is_dag = not bool(reach.diagonal().any())
         label = self.sem.label_node
+        ancestors = reach[:n, :n].T.contiguous()
+        attends = ancestors
+        # Only the label's parents reach [CLS]: cut their tokens off from everything else (no messages in,
+        # attention among the read parents only), so the prediction is a function of the parents' values alone.
+        parents_only = label is not None and self.reads == "label_parents"
         if label is None:
             readable = torch.ones(n, dtype=torch.bool, device=full.device)
-        elif self.reads == "label_parents":
+        elif parents_only:
             readable = linked_full[:n, label] & ~reach[label, :n]
+            attends = ancestors.clone()
+            attends[readable] &= readable
         else:
             readable = ~reach[label, :n]
         adjacency = full[:n, :n]
@@ -170,13 +183,14 @@ class LatticeEncoder(nn.Module):
         k = min(self.top_k_parents, n)
         weights, parents = (adjacency * linked).topk(k, dim=0)
         children = torch.arange(n, device=full.device).expand(k, n)
-        keep = weights > 0
+        keep = (weights > 0) & ~readable[children] if parents_only else weights > 0
         return LatticeView(
             adjacency=adjacency,
             linked=linked,
             edge_index=torch.stack([parents[keep], children[keep]]),
             edge_weight=weights[keep],
-            ancestors=reach[:n, :n].T.contiguous(),
+            ancestors=ancestors,
+            attends=attends,
             readable=readable,
             distances=hop_distances(linked),
             is_dag=is_dag,

@@ -24,6 +24,7 @@ def _view(n: int, edges: list[tuple[int, int]], readable: list[bool]) -> Lattice
         edge_index=torch.nonzero(linked).T,
         edge_weight=torch.ones(len(edges)),
         ancestors=transitive_closure(linked).T,
+        attends=transitive_closure(linked).T,
         readable=torch.tensor(readable),
         distances=hop_distances(linked),
         is_dag=True,

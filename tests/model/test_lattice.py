@@ -69,6 +69,13 @@ def test_reading_the_label_parents_only() -> None:
     # In a cyclic lattice a parent that is also a descendant is not read.
     cyclic = _encoder([*edges, (6, 3)], reads="label_parents").view()
     assert cyclic.readable.tolist() == [True, False, False, False, False, False]
+    # The read parents take no messages and attend to no feature outside the read parents; others keep theirs.
+    both = _encoder([*edges, (3, 0)], reads="label_parents").view()
+    assert (both.edge_index[1] != 0).all() and (both.edge_index[1] != 3).all()
+    assert both.attends[0].tolist() == [False, False, False, True, False, False]  # f3, not f5
+    assert both.ancestors[0].tolist() == [False, False, False, True, False, True]
+    assert torch.equal(both.attends[[1, 2, 4, 5]], both.ancestors[[1, 2, 4, 5]])
+    assert torch.equal(_encoder(edges).view().attends, _encoder(edges).view().ancestors)
 
 
 def test_top_k_parents_keeps_the_most_probable() -> None:

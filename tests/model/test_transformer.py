@@ -65,6 +65,27 @@ def test_changing_a_descendant_of_the_label_cannot_change_the_prediction(
         assert not torch.allclose(base.logits, moved.logits)
 
 
+def test_reading_the_label_parents_only_makes_the_prediction_a_function_of_their_values_alone(
+    tiny_config: ModelConfig, feature_names: list[str], x_batch: torch.Tensor
+) -> None:
+    torch.manual_seed(0)
+    model = CausalLatticeTransformer(feature_names, 2, tiny_config.model_copy(update={"reads": "label_parents"}))
+    set_lattice(model, [*CHAIN, (5, 0)])  # f5 -> f0 -> f1 -> label: f0 and f5 are ancestors, not parents
+    assert model.readable_features() == ["f1", "f2"]
+    for train_mode in (True, False):
+        model.train(train_mode)
+        with torch.no_grad():
+            base = model(x_batch, dense=True)
+            others = x_batch.clone()
+            others[:, [0, 3, 4, 5]] = torch.randn(8, 4) * 10  # ancestors of a parent, and descendants
+            after = model(others, dense=True)
+            parent = x_batch.clone()
+            parent[:, 1] += 3.0
+            moved = model(parent, dense=True)
+        assert torch.equal(base.logits, after.logits) and torch.equal(base.z, after.z)
+        assert not torch.allclose(base.z, moved.z)
+
+
 def test_attention_follows_the_ancestral_relation(
     tiny_model: CausalLatticeTransformer, x_batch: torch.Tensor
 ) -> None:
