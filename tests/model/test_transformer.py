@@ -69,7 +69,9 @@ def test_reading_the_label_parents_only_makes_the_prediction_a_function_of_their
     tiny_config: ModelConfig, feature_names: list[str], x_batch: torch.Tensor
 ) -> None:
     torch.manual_seed(0)
-    model = CausalLatticeTransformer(feature_names, 2, tiny_config.model_copy(update={"reads": "label_parents"}))
+    model = CausalLatticeTransformer(
+        feature_names, 2, tiny_config.model_copy(update={"reads": "label_parents"})
+    )
     set_lattice(model, [*CHAIN, (5, 0)])  # f5 -> f0 -> f1 -> label: f0 and f5 are ancestors, not parents
     assert model.readable_features() == ["f1", "f2"]
     for train_mode in (True, False):
