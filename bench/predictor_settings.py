@@ -45,6 +45,7 @@ from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainCon
 from model.data.generator import make_synthetic_pancancer  # noqa: E402
 from model.data.splits import split_dataset  # noqa: E402
 from model.evaluation.baselines import causal_ceiling  # noqa: E402
+from model.evaluation.lattice_check import learned_label_parents  # noqa: E402
 from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
 logger = logging.getLogger("causal_lattice.bench.predictor_settings")
@@ -101,8 +102,7 @@ def run_setting(case: str, data_config: SyntheticDataConfig, setting: str, threa
     trained = train_model(iid.train, model_config, train_config, None, None)
     metrics = evaluate_model(trained.model, iid.test)
     history = trained.history
-    label_graph = trained.model.lattice_encoder.get_graph(label_name="[label]")
-    parents = sorted(label_graph.predecessors("[label]")) if "[label]" in label_graph else []
+    parents = learned_label_parents(trained.model) or []
     return {
         "case": case,
         "setting": setting,

@@ -64,6 +64,7 @@ from model.data.splits import leave_one_group_out, split_dataset  # noqa: E402
 from model.data.tables import Dataset  # noqa: E402
 from model.evaluation.baselines import causal_ceiling  # noqa: E402
 from model.evaluation.graph_metrics import structure_recovery  # noqa: E402
+from model.evaluation.lattice_check import label_parent_recall, learned_label_parents  # noqa: E402
 from model.nn.transformer import CausalLatticeTransformer  # noqa: E402
 from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
@@ -78,13 +79,10 @@ def _model_lattice(result_model: Any, truth: Any) -> dict[str, Any]:
     return {"edge_auroc": recovery.edge_auroc, "shd": recovery.shd, "is_dag": result_model.lattice_is_dag}
 
 
-def _label_parent_recall(model: Any, data: Any) -> float | None:
+def _label_parent_recall(model: CausalLatticeTransformer, data: Dataset) -> float | None:
     """The share of the label's true parents that the lattice has as the label's parents."""
-    label_graph = model.lattice_encoder.get_graph(label_name="[label]")
-    if "[label]" not in label_graph:
-        return None
-    found = set(label_graph.predecessors("[label]"))
-    return len(found & set(data.label_parents or [])) / max(len(data.label_parents or []), 1)
+    learned = learned_label_parents(model)
+    return None if learned is None else label_parent_recall(learned, data.label_parents or [])
 
 
 def _label_edge_changes(trained: Any, prefix: str = "") -> dict[str, list[str]]:

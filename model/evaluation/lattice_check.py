@@ -21,8 +21,19 @@ from model.nn.transformer import CausalLatticeTransformer
 LABEL_NODE = "[label]"
 
 
-def _names(graph: nx.DiGraph, nodes: Any) -> list[str]:
+def _names(nodes: Any) -> list[str]:
     return sorted(str(node) for node in nodes)
+
+
+def learned_label_parents(model: CausalLatticeTransformer) -> list[str] | None:
+    """The label's parents in the model's thresholded lattice, sorted; None when the label is not a node."""
+    with_label = model.lattice_encoder.get_graph(label_name=LABEL_NODE)
+    return _names(with_label.predecessors(LABEL_NODE)) if LABEL_NODE in with_label else None
+
+
+def label_parent_recall(learned: list[str], true: list[str]) -> float:
+    """The share of the label's true parents among the learned ones (0 when there are none)."""
+    return len(set(learned) & set(true)) / max(len(true), 1)
 
 
 def check_lattice(model: CausalLatticeTransformer, data: Dataset) -> tuple[ProtocolOutcome, nx.DiGraph]:
@@ -45,14 +56,12 @@ def check_lattice(model: CausalLatticeTransformer, data: Dataset) -> tuple[Proto
     }
     if LABEL_NODE in with_label:
         metrics.update(
-            label_parents=_names(with_label, with_label.predecessors(LABEL_NODE)),
-            label_children=_names(with_label, with_label.successors(LABEL_NODE)),
+            label_parents=_names(with_label.predecessors(LABEL_NODE)),
+            label_children=_names(with_label.successors(LABEL_NODE)),
         )
         if data.label_parents is not None and data.label_children is not None:
-            learned_parents = set(metrics["label_parents"])
             metrics.update(
-                label_parent_recall=len(learned_parents & set(data.label_parents))
-                / max(len(data.label_parents), 1),
+                label_parent_recall=label_parent_recall(metrics["label_parents"], data.label_parents),
                 # Downstream features the prediction may still read: each one is a leak of anti-causal signal.
                 readable_true_label_children=sorted(set(readable) & set(data.label_children)),
             )
