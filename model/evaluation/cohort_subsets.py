@@ -11,7 +11,7 @@ import pandas as pd
 from model.artifacts import ProtocolOutcome, RunSummary, json_bytes
 from model.data.splits import DataSplits
 from model.evaluation import plots
-from model.evaluation.baselines import baseline_accuracy, oracle_accuracy
+from model.evaluation.baselines import baseline_accuracy, causal_ceiling, oracle_accuracy
 
 
 def cohort_subsets(
@@ -20,7 +20,9 @@ def cohort_subsets(
     """Seed VI.3: retrain per cohort and leave-one-cohort-out; accuracy gap and Evidently drift per cohort.
 
     Each held-out cohort's accuracy stands beside logistic regression on every feature and, where the data
-    knows the label's parents, on those alone (the oracle), fitted on the same rows."""
+    knows the label's parents, on those alone (the oracle), fitted on the same rows. Where it knows them, each
+    cohort's retraining also stands beside the causal ceiling on its own rows, and the ceiling's gap says how
+    far apart the cohorts' test rows are for a reader of the label's true causes."""
     from model.data.drift import data_drift
 
     dataset = splits.dataset
@@ -34,7 +36,13 @@ def cohort_subsets(
             logistic[cohort] = baseline_accuracy("logistic_regression", split.train, split.test)
             oracle[cohort] = oracle_accuracy(split.train, split.test)
     logo_baselines = {c: {"logistic_regression": logistic[c], "oracle": oracle[c]} for c in logistic}
-    gap = float(max(per_group.values()) - min(per_group.values())) if per_group else float("nan")
+    ceiling: dict[str, float] = {}
+    for run in group_runs:
+        best = causal_ceiling(splits[run.view].train, splits[run.view].test)
+        if best is not None and best["accuracy"] is not None:
+            ceiling[str(run.view.group)] = best["accuracy"]
+    gap = _spread(per_group)
+    ceiling_gap = _spread(ceiling) if ceiling else None
     files: dict[str, bytes] = {}
     drift: dict[str, dict[str, Any]] = {}
     if dataset.groups is not None:
@@ -51,6 +59,8 @@ def cohort_subsets(
     summary = {
         "group_accuracy": per_group,
         "subset_accuracy_gap": gap,
+        "group_ceiling_accuracy": ceiling,
+        "ceiling_accuracy_gap": ceiling_gap,
         "logo_accuracy": per_logo,
         "logo_accuracy_mean": float(np.mean(list(per_logo.values()))) if per_logo else float("nan"),
         "logo_baselines": logo_baselines,
@@ -70,9 +80,16 @@ def cohort_subsets(
         metrics={
             "group_accuracy": per_group,
             "subset_accuracy_gap": gap,
+            "group_ceiling_accuracy": ceiling,
+            "ceiling_accuracy_gap": ceiling_gap,
             "logo_accuracy_mean": summary["logo_accuracy_mean"],
             "logo_accuracy": per_logo,
             "logo_baselines": logo_baselines,
         },
         files=files,
     )
+
+
+def _spread(accuracy: dict[str, float]) -> float:
+    """The largest minus the smallest of the cohorts' accuracies (NaN without any)."""
+    return float(max(accuracy.values()) - min(accuracy.values())) if accuracy else float("nan")

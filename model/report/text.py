@@ -74,6 +74,10 @@ TEXT: dict[str, dict[str, str]] = {
         "cohort_measured": "accuracy gap {gap}; leave-one-cohort-out mean accuracy {logo}",
         "cohort_ok": "causal structure generalises across cohorts (gap < {max})",
         "cohort_fail": "accuracy gap >= {max}: generalisation across cohorts not shown",
+        "cohort_ceiling": "; the causal ceiling on the same rows (the best of logistic regression, gradient "
+        "boosting and an MLP on the label's true parents): {values}, gap {gap}",
+        "cohort_rows": "accuracy gap >= {max}, and a reader of the label's true causes has a gap of {ceiling_gap} "
+        "on the same test rows: at this size the gate cannot tell generalisation from the rows' sampling noise",
         "cohort_na": "no cohorts in this data: the cohort gap is not applicable",
         # What the prediction reads
         "reading": "What the prediction reads",
@@ -190,6 +194,10 @@ TEXT: dict[str, dict[str, str]] = {
         "cohort_measured": "精度差 {gap}; コホート除外（leave-one-cohort-out）の平均精度 {logo}",
         "cohort_ok": "因果構造の汎化性良好（精度差 < {max}）",
         "cohort_fail": "精度差 >= {max}: 因果構造の汎化性は未確認",
+        "cohort_ceiling": "; 同じ行での因果上限（ラベルの真の親に対するロジスティック回帰・勾配ブースティング・MLP の最良）: "
+        "{values}、精度差 {gap}",
+        "cohort_rows": "精度差 >= {max}。ただしラベルの真の原因を読む分類器でも同じテスト行で精度差 {ceiling_gap}: "
+        "この行数ではゲートは汎化性と行のサンプリング誤差を区別できない",
         "cohort_na": "このデータにはコホートがない: コホート間の精度差は適用外",
         "reading": "予測が読む特徴量",
         "read_all": "格子にラベルノードがない: 予測は {n} 個すべての特徴量を読む。",

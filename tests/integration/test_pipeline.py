@@ -60,6 +60,10 @@ def test_every_protocol_file_exists_and_is_well_formed(two_runs) -> None:
     assert -1.0 <= stats["silhouette"] <= 1.0
     subsets = json.loads((run / "subsets/subset_summary.json").read_text())
     assert set(subsets["group_accuracy"]) == set(subsets["logo_accuracy"]) == {"lung", "colon", "breast"}
+    # the synthetic data knows the label's parents: each cohort's retraining stands beside its causal ceiling
+    assert set(subsets["group_ceiling_accuracy"]) == {"lung", "colon", "breast"}
+    ceilings = subsets["group_ceiling_accuracy"].values()
+    assert subsets["ceiling_accuracy_gap"] == pytest.approx(max(ceilings) - min(ceilings))
     flops = pd.read_csv(run / "utility/flops_log.csv")
     assert set(flops["mode"]) == {"dense", "routed"}
     assert (flops["flops"] > 0).all()

@@ -176,6 +176,37 @@ def test_a_kl_at_the_mask_floor_reads_as_following_the_prior() -> None:
     assert "下限を超える KL 0.010" in render_summary("run-1", config, at_floor, gates, [], DATA, "ja")
 
 
+@pytest.mark.parametrize(
+    ("ceiling", "verdict"),
+    [
+        (
+            {"lung": 0.93, "colon": 0.89, "breast": 0.84},
+            "cannot tell generalisation from the rows' sampling noise",
+        ),
+        ({"lung": 0.90, "colon": 0.89, "breast": 0.88}, "generalisation across cohorts not shown"),
+    ],
+)
+def test_a_cohort_gap_stands_beside_the_causal_ceilings_gap_on_the_same_rows(
+    ceiling: dict[str, float], verdict: str
+) -> None:
+    """Over the gate: the report says whether a reader of the true causes is as far apart on the same rows."""
+    config = ExperimentConfig()
+    spread = max(ceiling.values()) - min(ceiling.values())
+    subsets = {
+        **METRICS["subsets"],
+        "group_accuracy": {"lung": 0.9, "colon": 0.85, "breast": 0.8},
+        "subset_accuracy_gap": 0.1,
+        "group_ceiling_accuracy": ceiling,
+        "ceiling_accuracy_gap": spread,
+    }
+    gates = evaluate_promotion_gates({**GATE_INPUTS, "subset_accuracy_gap": 0.1}, config.gates)
+    text = render_summary("run-1", config, {**METRICS, "subsets": subsets}, gates, [], DATA, "en")
+    row = next(line for line in text.splitlines() if line.startswith("| VI.3"))
+    assert f"on the label's true parents): lung {ceiling['lung']:.3f}" in row and f"gap {spread:.3f}" in row
+    assert verdict in row
+    assert "| subset_accuracy_gap | 0.1000 | < 0.05 | FAIL |" in text  # the gate itself is unchanged
+
+
 def test_the_summary_states_what_the_head_and_the_readout_each_carry() -> None:
     config = ExperimentConfig()
     gates = evaluate_promotion_gates(GATE_INPUTS, config.gates)
