@@ -30,6 +30,7 @@ BENCHMARKS = {
     "gpu-scaling": "bench/gpu_scaling.py",
     "multi-gpu": "bench/multi_gpu.py",
     "latent-silhouette": "bench/latent_silhouette.py",
+    "cohort-gap-noise": "bench/cohort_gap_noise.py",
 }
 
 config_option = click.option(

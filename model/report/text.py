@@ -77,7 +77,7 @@ TEXT: dict[str, dict[str, str]] = {
         "cohort_ceiling": "; the causal ceiling on the same rows (the best of logistic regression, gradient "
         "boosting and an MLP on the label's true parents): {values}, gap {gap}",
         "cohort_rows": "accuracy gap >= {max}, and a reader of the label's true causes has a gap of {ceiling_gap} "
-        "on the same test rows: at this size the gate cannot tell generalisation from the rows' sampling noise",
+        "on the same test rows: the gate cannot tell generalisation from how hard each cohort's test rows are",
         "cohort_na": "no cohorts in this data: the cohort gap is not applicable",
         # What the prediction reads
         "reading": "What the prediction reads",
@@ -197,7 +197,7 @@ TEXT: dict[str, dict[str, str]] = {
         "cohort_ceiling": "; 同じ行での因果上限（ラベルの真の親に対するロジスティック回帰・勾配ブースティング・MLP の最良）: "
         "{values}、精度差 {gap}",
         "cohort_rows": "精度差 >= {max}。ただしラベルの真の原因を読む分類器でも同じテスト行で精度差 {ceiling_gap}: "
-        "この行数ではゲートは汎化性と行のサンプリング誤差を区別できない",
+        "ゲートは汎化性と各コホートのテスト行の難しさを区別できない",
         "cohort_na": "このデータにはコホートがない: コホート間の精度差は適用外",
         "reading": "予測が読む特徴量",
         "read_all": "格子にラベルノードがない: 予測は {n} 個すべての特徴量を読む。",
