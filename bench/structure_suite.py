@@ -113,8 +113,6 @@ ABLATIONS = {
     "readable features",
     "head_only": "no linear readout: the prediction is the head on z alone",
     "label_parents": "the prediction reads the label's lattice parents only, not all its non-descendants",
-    "label_parents_plus_linear": "the head reads the label's lattice parents only, the linear readout every "
-    "non-descendant",
 }
 
 
@@ -134,8 +132,8 @@ def configure(
         train = train.model_copy(update={"invariance": 0.0})
     elif ablation in ("readout_only", "head_only"):
         model = model.model_copy(update={"prediction": ablation})
-    elif ablation in ("label_parents", "label_parents_plus_linear"):
-        model = model.model_copy(update={"reads": ablation})
+    elif ablation == "label_parents":
+        model = model.model_copy(update={"reads": "label_parents"})
     elif ablation == "no_acyclicity":
         train = train.model_copy(
             update={"structure": train.structure.model_copy(update={"acyclicity": False})}

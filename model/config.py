@@ -40,14 +40,12 @@ class ModelConfig(_Strict):
     lattice_threshold: float = Field(default=0.5, gt=0, lt=1)
     # The label is a lattice node; the prediction reads only its non-descendants (False, an ablation: every feature).
     label_node: bool = True
-    # Which of the label's non-descendants the prediction reads ([CLS]'s attention and the readout): all of them;
-    # the label's parents in the lattice only, their tokens cut off from every other feature; or those parents
-    # through the head and every non-descendant through the linear readout, so a parent the lattice misses still
-    # reaches the logits linearly. Given its parents the label is independent of its other non-descendants
-    # (docs/science.md, "Reading the lattice's parents only": on the suite within a point of the causal ceiling,
-    # but a parent the lattice misses is lost, and the default run's per-cohort gap grew from 0.059 to 0.147),
-    # so neither is the default.
-    reads: Literal["non_descendants", "label_parents", "label_parents_plus_linear"] = "non_descendants"
+    # Which of the label's non-descendants the prediction reads ([CLS]'s attention and the readout): all of them,
+    # or the label's parents in the lattice only, their tokens cut off from every other feature. Given its parents
+    # the label is independent of its other non-descendants (docs/science.md, "Reading the lattice's parents
+    # only": on the suite within a point of the causal ceiling, but a parent the lattice misses is lost, and the
+    # default run's per-cohort gap grew from 0.059 to 0.147), so it is not the default.
+    reads: Literal["non_descendants", "label_parents"] = "non_descendants"
     # Message passing reads each feature's k most probable parents (sparse, shared by the batch).
     top_k_parents: int = Field(default=8, ge=1)
     # Weight of log P (the causal prior) in the attention bias; 0 leaves only the lattice mask.

@@ -47,12 +47,12 @@ def attention_bias(view: LatticeView, prior: torch.Tensor, prior_weight: float) 
     """Additive attention bias over [CLS] + feature tokens: the lattice mask plus the weighted log prior.
 
     A feature token may attend to itself and its ancestors (`view.attends`); `[CLS]` to itself and the features
-    the head reads (`view.head_reads`, the label's non-descendants or some of them), so no path carries the label's descendants into
+    the prediction may read (the label's non-descendants), so no path carries the label's descendants into
     `[CLS]`. Where attention is not allowed the bias is -inf, elsewhere `prior_weight * log P` (zero for `[CLS]`'s
     row).
 
     Args:
-        view (LatticeView): the thresholded lattice; its `attends` (F, F) and `head_reads` (F,) give the mask.
+        view (LatticeView): the thresholded lattice; its `attends` (F, F) and `readable` (F,) give the mask.
         prior (torch.Tensor): the causal prior P of `causal_prior`, shape (F, F).
         prior_weight (float): how strongly the scores start at the prior (0: the mask alone).
 
@@ -66,7 +66,7 @@ def attention_bias(view: LatticeView, prior: torch.Tensor, prior_weight: float) 
     padded = -(-tokens // 16) * 16
     allowed = torch.zeros(tokens, padded, dtype=torch.bool, device=prior.device)
     allowed[0, 0] = True
-    allowed[0, 1:tokens] = view.head_reads
+    allowed[0, 1:tokens] = view.readable
     allowed[1:, 1:tokens] = view.attends | torch.eye(n, dtype=torch.bool, device=prior.device)
     bias = torch.zeros(tokens, padded, device=prior.device)
     bias[1:, 1:tokens] = prior_weight * prior.clamp_min(1e-30).log()

@@ -36,12 +36,9 @@ class LatticeView:
         ancestors (torch.Tensor): bool, `ancestors[i, j]`: j is an ancestor of i (through any node, the label
             included), shape (F, F).
         attends (torch.Tensor): bool, `attends[i, j]`: feature token i may attend to feature j besides itself:
-            its ancestors, and for a label parent the head reads under `reads="label_parents..."` only those
-            parents among them, shape (F, F).
-        readable (torch.Tensor): bool, the features the prediction may read (the linear readout's inputs),
-            shape (F,).
-        head_reads (torch.Tensor): bool, the features `[CLS]` attends to (the head's inputs), a subset of
-            `readable`, shape (F,).
+            its ancestors, and for a read label parent under `reads="label_parents"` only the read parents
+            among them, shape (F, F).
+        readable (torch.Tensor): bool, the features the prediction may read, shape (F,).
         distances (torch.Tensor): hop distances on the symmetrised thresholded feature lattice, shape (F, F).
         is_dag (bool): whether the thresholded lattice (label included) has no directed cycle.
     """
@@ -53,7 +50,6 @@ class LatticeView:
     ancestors: torch.Tensor
     attends: torch.Tensor
     readable: torch.Tensor
-    head_reads: torch.Tensor
     distances: torch.Tensor
     is_dag: bool
 
@@ -98,11 +94,10 @@ class LatticeEncoder(nn.Module):
         sem (StructuralEquationModel): the structure learner whose edge probabilities are the lattice.
         threshold (float): an edge is in the thresholded lattice when its probability is at least this.
         top_k_parents (int): each node's message passing reads at most its k most probable linked parents.
-        reads (str): the features the prediction may read: the label's non-descendants (`"non_descendants"`),
-            its parents in the thresholded lattice only (`"label_parents"`), or the parents through the head and
-            every non-descendant through the linear readout (`"label_parents_plus_linear"`). Whenever the head
-            reads the parents only, their tokens receive no messages and attend to each other only, so nothing
-            but the parents' values reaches `[CLS]`.
+        reads (str): the features the prediction may read: the label's non-descendants (`"non_descendants"`) or
+            its parents in the thresholded lattice only (`"label_parents"`): then the parents' tokens receive no
+            messages and attend to the other read parents only, so nothing but the parents' values reaches
+            `[CLS]`.
 
     Shapes:
         - **input:** feature tokens (B, F, d), edges `edge_index` (2, E) and `edge_weight` (E,) from `view()`.
@@ -171,25 +166,24 @@ class LatticeEncoder(nn.Module):
         label = self.sem.label_node
         ancestors = reach[:n, :n].T.contiguous()
         attends = ancestors
-        # When only the label's parents reach [CLS], cut their tokens off from everything else (no messages in,
-        # attention among those parents only), so the head's input is a function of the parents' values alone.
-        parents_only = label is not None and self.reads.startswith("label_parents")
-        every_feature = torch.ones(n, dtype=torch.bool, device=full.device)
-        readable = every_feature if label is None else ~reach[label, :n]
-        head_reads = readable
-        if parents_only:
-            head_reads = linked_full[:n, label] & readable
+        # Only the label's parents reach [CLS]: cut their tokens off from everything else (no messages in,
+        # attention among the read parents only), so the prediction is a function of the parents' values alone.
+        parents_only = label is not None and self.reads == "label_parents"
+        if label is None:
+            readable = torch.ones(n, dtype=torch.bool, device=full.device)
+        elif parents_only:
+            readable = linked_full[:n, label] & ~reach[label, :n]
             attends = ancestors.clone()
-            attends[head_reads] &= head_reads
-            if self.reads == "label_parents":
-                readable = head_reads
+            attends[readable] &= readable
+        else:
+            readable = ~reach[label, :n]
         adjacency = full[:n, :n]
         linked = linked_full[:n, :n]
         # Each child keeps its k most probable parents among the linked ones: message passing stays sparse.
         k = min(self.top_k_parents, n)
         weights, parents = (adjacency * linked).topk(k, dim=0)
         children = torch.arange(n, device=full.device).expand(k, n)
-        keep = (weights > 0) & ~head_reads[children] if parents_only else weights > 0
+        keep = (weights > 0) & ~readable[children] if parents_only else weights > 0
         return LatticeView(
             adjacency=adjacency,
             linked=linked,
@@ -198,7 +192,6 @@ class LatticeEncoder(nn.Module):
             ancestors=ancestors,
             attends=attends,
             readable=readable,
-            head_reads=head_reads,
             distances=hop_distances(linked),
             is_dag=is_dag,
         )

@@ -26,7 +26,6 @@ def _view(n: int, edges: list[tuple[int, int]], readable: list[bool]) -> Lattice
         ancestors=transitive_closure(linked).T,
         attends=transitive_closure(linked).T,
         readable=torch.tensor(readable),
-        head_reads=torch.tensor(readable),
         distances=hop_distances(linked),
         is_dag=True,
     )

@@ -88,32 +88,6 @@ def test_reading_the_label_parents_only_makes_the_prediction_a_function_of_their
         assert not torch.allclose(base.z, moved.z)
 
 
-def test_the_head_reads_the_parents_and_the_readout_every_non_descendant(
-    tiny_config: ModelConfig, feature_names: list[str], x_batch: torch.Tensor
-) -> None:
-    torch.manual_seed(0)
-    model = CausalLatticeTransformer(
-        feature_names, 2, tiny_config.model_copy(update={"reads": "label_parents_plus_linear"})
-    )
-    set_lattice(model, [*CHAIN, (5, 0)])  # f5 -> f0 -> f1 -> label: f0 and f5 are ancestors, not parents
-    assert model.readable_features() == ["f0", "f1", "f2", "f5"]
-    with torch.no_grad():
-        model.readable_readout.fill_(1.0)
-    model.eval()
-    with torch.no_grad():
-        base = model(x_batch, dense=True)
-        ancestors = x_batch.clone()
-        ancestors[:, [0, 5]] += 3.0
-        moved_ancestors = model(ancestors, dense=True)
-        descendants = x_batch.clone()
-        descendants[:, [3, 4]] = torch.randn(8, 2) * 10
-        moved_descendants = model(descendants, dense=True)
-    # The ancestors reach the logits through the linear readout only, never z; descendants reach nothing.
-    assert torch.equal(base.z, moved_ancestors.z)
-    assert not torch.allclose(base.logits, moved_ancestors.logits)
-    assert torch.equal(base.logits, moved_descendants.logits) and torch.equal(base.z, moved_descendants.z)
-
-
 def test_attention_follows_the_ancestral_relation(
     tiny_model: CausalLatticeTransformer, x_batch: torch.Tensor
 ) -> None:
