@@ -30,6 +30,7 @@ from model.data.generator import sample_with_label_logits  # noqa: E402
 from model.data.splits import group_split  # noqa: E402
 from model.errors import ConfigError, DataValidationError  # noqa: E402
 from model.evaluation.baselines import causal_ceiling  # noqa: E402
+from model.evaluation.cohort_subsets import accuracy_spread  # noqa: E402
 from model.run_config import read_run_config  # noqa: E402
 
 log = logging.getLogger("cohort_gap_noise")
@@ -84,10 +85,6 @@ def cohort_ceilings(
     return ceilings
 
 
-def _spread(accuracy: dict[str, float]) -> float | None:
-    return max(accuracy.values()) - min(accuracy.values()) if accuracy else None
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=REPO / "zenml_config.yaml")
@@ -117,9 +114,9 @@ def main(argv: list[str] | None = None) -> int:
     data, split, cohorts = experiment.data, experiment.split, list(experiment.evaluation.subsets)
     for seed in seeds:
         accuracy = bayes_cohort_accuracy(data.model_copy(update={"seed": seed}), split, cohorts)
-        per_seed.append({"data_seed": seed, "accuracy": accuracy, "gap": _spread(accuracy)})
+        per_seed.append({"data_seed": seed, "accuracy": accuracy, "gap": accuracy_spread(accuracy)})
         log.info("data seed %d: Bayes accuracy per cohort %s, gap %.3f", seed, accuracy, per_seed[-1]["gap"])
-    gaps = np.array([run["gap"] for run in per_seed if run["gap"] is not None])
+    gaps = np.array([run["gap"] for run in per_seed])
     ceilings = cohort_ceilings(data, split, cohorts)
     record: dict[str, Any] = {
         "command": "python bench/cohort_gap_noise.py " + " ".join(argv if argv is not None else sys.argv[1:]),
@@ -129,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
         "bayes_gap_median": float(np.median(gaps)),
         "bayes_share_passing": float((gaps < threshold).mean()),
         "bayes_per_data_seed": per_seed,
-        "ceiling_config_data": {"accuracy": ceilings, "gap": _spread(ceilings)},
+        "ceiling_config_data": {"accuracy": ceilings, "gap": accuracy_spread(ceilings)},
     }
     log.info(
         "%d data seeds: a perfect reader's per-cohort gap has median %.3f and passes the %.2f gate in %.0f%% of them",

@@ -14,6 +14,11 @@ from model.evaluation import plots
 from model.evaluation.baselines import baseline_accuracy, causal_ceiling, oracle_accuracy
 
 
+def accuracy_spread(accuracy: dict[str, float]) -> float:
+    """The largest minus the smallest of the cohorts' accuracies (NaN without any): VI.3's accuracy gap."""
+    return float(max(accuracy.values()) - min(accuracy.values())) if accuracy else float("nan")
+
+
 def cohort_subsets(
     group_runs: list[RunSummary], logo_runs: list[RunSummary], splits: DataSplits
 ) -> ProtocolOutcome:
@@ -41,8 +46,8 @@ def cohort_subsets(
         best = causal_ceiling(splits[run.view].train, splits[run.view].test)
         if best is not None and best["accuracy"] is not None:
             ceiling[str(run.view.group)] = best["accuracy"]
-    gap = _spread(per_group)
-    ceiling_gap = _spread(ceiling) if ceiling else None
+    gap = accuracy_spread(per_group)
+    ceiling_gap = accuracy_spread(ceiling) if ceiling else None
     files: dict[str, bytes] = {}
     drift: dict[str, dict[str, Any]] = {}
     if dataset.groups is not None:
@@ -88,8 +93,3 @@ def cohort_subsets(
         },
         files=files,
     )
-
-
-def _spread(accuracy: dict[str, float]) -> float:
-    """The largest minus the smallest of the cohorts' accuracies (NaN without any)."""
-    return float(max(accuracy.values()) - min(accuracy.values())) if accuracy else float("nan")
