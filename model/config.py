@@ -44,7 +44,7 @@ class ModelConfig(_Strict):
     # or the label's parents in the lattice only, their tokens cut off from every other feature. Given its parents
     # the label is independent of its other non-descendants (docs/science.md, "Reading the lattice's parents
     # only" and "Two more training seeds": on the suite within a point of the causal ceiling, but a parent the
-    # lattice misses is lost, 3-5 points on every seed), so it is not the default.
+    # lattice misses is lost, 3-4 points on two seeds), so it is not the default.
     reads: Literal["non_descendants", "label_parents"] = "non_descendants"
     # Message passing reads each feature's k most probable parents (sparse, shared by the batch).
     top_k_parents: int = Field(default=8, ge=1)
