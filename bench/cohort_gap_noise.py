@@ -25,64 +25,36 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.record import publish, record_paths  # noqa: E402
-from model.config import SplitConfig, SyntheticDataConfig  # noqa: E402
+from model.config import SyntheticDataConfig  # noqa: E402
 from model.data.generator import sample_with_label_logits  # noqa: E402
-from model.data.splits import group_split  # noqa: E402
+from model.data.splits import DataSplit, group_split  # noqa: E402
 from model.errors import ConfigError, DataValidationError  # noqa: E402
-from model.evaluation.baselines import causal_ceiling  # noqa: E402
-from model.evaluation.cohort_subsets import accuracy_spread  # noqa: E402
+from model.evaluation.cohort_subsets import accuracy_spread, cohort_ceilings  # noqa: E402
 from model.run_config import read_run_config  # noqa: E402
 
 log = logging.getLogger("cohort_gap_noise")
 
 
 def bayes_cohort_accuracy(
-    data_config: SyntheticDataConfig, split: SplitConfig, cohorts: list[str]
+    labels: np.ndarray, logit: np.ndarray, parts: dict[str, DataSplit]
 ) -> dict[str, float]:
     """The Bayes classifier's accuracy on each cohort's test rows (the split VI.3's retraining tests on).
 
     Args:
-        data_config (SyntheticDataConfig): the generator's configuration, its seed included.
-        split (SplitConfig): the run's split (test fraction and seed).
-        cohorts (list[str]): the cohorts VI.3 retrains on (`evaluation.subsets`).
+        labels (np.ndarray): every row's label, shape (n,).
+        logit (np.ndarray): every row's true logit (`sample_with_label_logits`), shape (n,).
+        parts (dict[str, DataSplit]): cohort -> its within-cohort split (`group_split`).
 
     Returns:
         dict[str, float]: cohort -> the share of its test rows whose label the true logit's sign predicts.
     """
-    data, logit = sample_with_label_logits(data_config)
-    classes = sorted(set(data.labels.tolist())) if data.labels is not None else []
-    truth = np.array([classes.index(label) for label in data.labels]) if data.labels is not None else None
+    classes = sorted(set(labels.tolist()))
+    truth = np.array([classes.index(label) for label in labels])
     predicted = (logit > 0).astype(int)
-    accuracy = {}
-    for cohort in cohorts:
-        rows = group_split(data, cohort, split).test_rows
-        accuracy[cohort] = (
-            float((predicted[rows] == truth[rows]).mean()) if truth is not None else float("nan")
-        )
-    return accuracy
-
-
-def cohort_ceilings(
-    data_config: SyntheticDataConfig, split: SplitConfig, cohorts: list[str]
-) -> dict[str, float]:
-    """The causal ceiling on each cohort's test rows, trained on its training rows (what VI.3 reports).
-
-    Args:
-        data_config (SyntheticDataConfig): the generator's configuration.
-        split (SplitConfig): the run's split.
-        cohorts (list[str]): the cohorts VI.3 retrains on.
-
-    Returns:
-        dict[str, float]: cohort -> the best true-parent reader's test accuracy.
-    """
-    data, _ = sample_with_label_logits(data_config)
-    ceilings = {}
-    for cohort in cohorts:
-        part = group_split(data, cohort, split)
-        best = causal_ceiling(part.train, part.test)
-        if best is not None and best["accuracy"] is not None:
-            ceilings[cohort] = best["accuracy"]
-    return ceilings
+    return {
+        cohort: float((predicted[part.test_rows] == truth[part.test_rows]).mean())
+        for cohort, part in parts.items()
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -111,13 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     first = experiment.data.seed
     seeds = [first] + [seed for seed in range(args.data_seeds + 1) if seed != first][: args.data_seeds - 1]
     per_seed = []
-    data, split, cohorts = experiment.data, experiment.split, list(experiment.evaluation.subsets)
+    ceilings: dict[str, float] = {}
+    split, cohorts = experiment.split, list(experiment.evaluation.subsets)
     for seed in seeds:
-        accuracy = bayes_cohort_accuracy(data.model_copy(update={"seed": seed}), split, cohorts)
+        data, logit = sample_with_label_logits(experiment.data.model_copy(update={"seed": seed}))
+        if data.labels is None:
+            parser.error(f"{args.config}: the synthetic data has no label column, so there is no accuracy")
+        parts = {cohort: group_split(data, cohort, split) for cohort in cohorts}
+        accuracy = bayes_cohort_accuracy(data.labels, logit, parts)
         per_seed.append({"data_seed": seed, "accuracy": accuracy, "gap": accuracy_spread(accuracy)})
         log.info("data seed %d: Bayes accuracy per cohort %s, gap %.3f", seed, accuracy, per_seed[-1]["gap"])
+        if seed == first:
+            ceilings = cohort_ceilings(parts)
     gaps = np.array([run["gap"] for run in per_seed])
-    ceilings = cohort_ceilings(data, split, cohorts)
     record: dict[str, Any] = {
         "command": "python bench/cohort_gap_noise.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "config": str(args.config),

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from model.artifacts import ProtocolOutcome, RunSummary, json_bytes
-from model.data.splits import DataSplits
+from model.data.splits import DataSplit, DataSplits
 from model.evaluation import plots
 from model.evaluation.baselines import baseline_accuracy, causal_ceiling, oracle_accuracy
 
@@ -17,6 +17,24 @@ from model.evaluation.baselines import baseline_accuracy, causal_ceiling, oracle
 def accuracy_spread(accuracy: dict[str, float]) -> float:
     """The largest minus the smallest of the cohorts' accuracies (NaN without any): VI.3's accuracy gap."""
     return float(max(accuracy.values()) - min(accuracy.values())) if accuracy else float("nan")
+
+
+def cohort_ceilings(parts: dict[str, DataSplit]) -> dict[str, float]:
+    """Each cohort's causal ceiling (`causal_ceiling`) on its own test rows, trained on its training rows.
+
+    Args:
+        parts (dict[str, DataSplit]): cohort -> its within-cohort split.
+
+    Returns:
+        dict[str, float]: cohort -> the best true-parent reader's test accuracy; empty where the data does not
+        know the label's parents.
+    """
+    ceilings = {}
+    for cohort, part in parts.items():
+        best = causal_ceiling(part.train, part.test)
+        if best is not None and best["accuracy"] is not None:
+            ceilings[cohort] = best["accuracy"]
+    return ceilings
 
 
 def cohort_subsets(
@@ -41,11 +59,7 @@ def cohort_subsets(
             logistic[cohort] = baseline_accuracy("logistic_regression", split.train, split.test)
             oracle[cohort] = oracle_accuracy(split.train, split.test)
     logo_baselines = {c: {"logistic_regression": logistic[c], "oracle": oracle[c]} for c in logistic}
-    ceiling: dict[str, float] = {}
-    for run in group_runs:
-        best = causal_ceiling(splits[run.view].train, splits[run.view].test)
-        if best is not None and best["accuracy"] is not None:
-            ceiling[str(run.view.group)] = best["accuracy"]
+    ceiling = cohort_ceilings({str(run.view.group): splits[run.view] for run in group_runs})
     gap = accuracy_spread(per_group)
     ceiling_gap = accuracy_spread(ceiling) if ceiling else None
     files: dict[str, bytes] = {}
