@@ -24,31 +24,33 @@ SHARED_SCOPES = {
     "tests/integration/test_hostile_names.py": "two_runs and hostile_run",
     "tests/integration/test_report_browser.py": "two_runs and hostile_run",
 }
-# About how many seconds each long module takes on the 2-core machine, its fixtures included: the integration
-# modules from the fixture times of the 2,487 s CI rehearsal (test_pipeline, test_report_browser, test_signals and
-# test_mlflow_local estimated from their pipeline runs), the unit modules from `pytest --durations=80 -m "not
-# integration"`. Only the order matters: the longest scope goes first, unlisted (short) modules follow in
-# collection order. Refresh them from `make test`'s --durations when a scenario grows.
+# About how many seconds each long module takes on the 2-core machine, its fixtures included, from
+# `pytest -n 2 --durations=0` of the integration tests and of the unit tests, each on the idle machine (after the
+# tiny profile's label-edge search refits went from 200 steps to 40). Only the order matters: the longest scope
+# goes first, unlisted (short) modules follow in collection order. Refresh them from `make test`'s --durations
+# when a scenario grows.
 APPROXIMATE_SECONDS = {
-    "tests/integration/test_docs_examples.py": 365,
-    "tests/integration/test_mlflow_server.py": 324,
-    "tests/orchestrators/test_kfp_local_execution.py": 279,
-    "tests/integration/test_pipeline.py": 150,
-    "tests/integration/test_hostile_names.py": 162,
-    "tests/integration/test_report_browser.py": 60,
-    "tests/integration/test_faults.py": 168,
-    "tests/integration/test_signals.py": 120,
-    "tests/integration/test_mlflow_local.py": 100,
-    "tests/test_hostile_inputs.py": 110,
-    "tests/model/test_checkpoint.py": 100,
-    "tests/model/test_data_parallel.py": 40,  # three two-rank trainings (38 s here, 73 s beside another run)
-    "tests/model/test_threads.py": 65,
-    "tests/model/test_trainer.py": 45,
-    "tests/bench/test_structure.py": 40,
+    "tests/integration/test_docs_examples.py": 660,
+    "tests/integration/test_mlflow_server.py": 415,
+    "tests/integration/test_faults.py": 310,
+    "tests/orchestrators/test_kfp_local_execution.py": 220,
+    "tests/integration/test_pipeline.py": 125,
+    "tests/integration/test_hostile_names.py": 90,
+    "tests/integration/test_report_browser.py": 15,
+    "tests/integration/test_signals.py": 95,
+    "tests/test_hostile_inputs.py": 90,
+    "tests/integration/test_mlflow_local.py": 80,
+    "tests/model/test_checkpoint.py": 70,
+    "tests/bench/test_structure.py": 45,
+    "tests/model/test_threads.py": 40,
     "tests/test_properties.py": 35,
-    "tests/k8s/test_register_stack.py": 30,
-    "tests/orchestrators/test_kfp_compile.py": 25,
-    "tests/registry/test_pyfunc.py": 25,
+    "tests/model/test_trainer.py": 35,
+    "tests/k8s/test_register_stack.py": 25,
+    "tests/bench/test_predictor_settings.py": 25,
+    "tests/model/test_data_parallel.py": 25,  # three two-rank trainings
+    "tests/bench/test_structure_scale.py": 25,
+    "tests/orchestrators/test_kfp_compile.py": 20,
+    "tests/registry/test_pyfunc.py": 15,
 }
 
 

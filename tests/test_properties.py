@@ -227,7 +227,12 @@ def test_generated_configurations(changes: list[tuple[tuple[str, str], Any]]) ->
         document = yaml.safe_load(TINY_CONFIG.read_text())
         experiment = document["parameters"]["experiment"]
         experiment["results_dir"] = str(directory / "results")
-        experiment["train"]["structure"] = {"steps_per_round": 5, "min_rounds": 1, "max_rounds": 1}
+        experiment["train"]["structure"] = {
+            "steps_per_round": 5,
+            "min_rounds": 1,
+            "max_rounds": 1,
+            "orientation_steps": 40,
+        }
         experiment["data"]["n_samples"] = 240
         for (section, key), value in changes:
             block = experiment.setdefault(section, {})

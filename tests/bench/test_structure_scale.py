@@ -12,8 +12,20 @@ import torch
 
 from bench import structure_scale
 
-# One size of 16 features on 300 rows, 10 structure steps a round: seconds on the CPU.
-TINY = ["--device", "cpu", "--sizes", "16", "--rows", "300", "--steps-per-round", "10"]
+# One size of 16 features on 300 rows, 10 structure steps a round and label-edge search refits of 20 steps (at
+# the default 200 the search's 200 refits were the whole minute this test took): seconds on the CPU.
+TINY = [
+    "--device",
+    "cpu",
+    "--sizes",
+    "16",
+    "--rows",
+    "300",
+    "--steps-per-round",
+    "10",
+    "--orientation-steps",
+    "20",
+]
 SCORES = {"precision", "recall", "shd", "edge_auroc", "is_dag", "structure_s", "peak_memory_gib"}
 
 
@@ -63,6 +75,7 @@ def test_a_failing_sdcd_is_recorded_and_the_schedule_overrides_reach_the_record(
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert printed["structure"]["edge_lr"] == 0.05 and printed["structure"]["min_rounds"] == 2
     assert printed["structure"]["sparsity"] == 0.01 and printed["structure"]["candidate_parents"] == 4
+    assert printed["structure"]["orientation_steps"] == 20
     (case,) = printed["sizes"]
     assert case["sdcd"] == {"failed": "exit 1: (no output)", "timed_out": False}
     assert case["model"]["is_dag"] is True

@@ -36,7 +36,7 @@ TINY: dict[str, Any] = {
     "train": {
         "epochs": 2,
         "lr": 3.0e-3,
-        "structure": {"steps_per_round": 20, "min_rounds": 2, "max_rounds": 3},
+        "structure": {"steps_per_round": 20, "min_rounds": 2, "max_rounds": 3, "orientation_steps": 40},
     },
     "evaluation": {"repro_seeds": [42, 43], "tsne_perplexity": 10},
     "gates": {

@@ -63,8 +63,11 @@ def tiny_train_split(tiny_dataset: Dataset) -> Dataset:
     return split_dataset(tiny_dataset, SplitConfig(test_fraction=0.25, min_group_size=10)).train
 
 
-# A structure phase of a few dozen steps: enough to exercise every part of it in milliseconds.
-TINY_STRUCTURE = StructureConfig(steps_per_round=20, warmup_rounds=1, min_rounds=2, max_rounds=3)
+# A structure phase of a few dozen steps, and label-edge search refits of 40 (200 by default): enough to exercise
+# every part of it in milliseconds.
+TINY_STRUCTURE = StructureConfig(
+    steps_per_round=20, warmup_rounds=1, min_rounds=2, max_rounds=3, orientation_steps=40
+)
 
 
 @pytest.fixture

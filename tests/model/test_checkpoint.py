@@ -36,7 +36,8 @@ data = make_synthetic_pancancer(SyntheticDataConfig(n_samples=200, n_genes=6, n_
 split = split_dataset(data, SplitConfig())
 model_config = ModelConfig(d_model=16, n_heads=2, n_blocks=2, d_latent=8, dropout=0.1)
 train_config = TrainConfig(epochs=10, lr=3e-3, checkpoint_every=2, batch_size=32,
-                           structure=StructureConfig(steps_per_round=15, min_rounds=2, max_rounds=2))
+                           structure=StructureConfig(steps_per_round=15, min_rounds=2, max_rounds=2,
+                                                      orientation_steps=40))
 key = sys.argv[2] if len(sys.argv) > 2 else "training-a"
 checkpoint = TrainingCheckpoint(DirectoryStore(Path(sys.argv[1])), train_config.checkpoint_every, key)
 pause_after = int(sys.argv[3]) if len(sys.argv) > 3 else None

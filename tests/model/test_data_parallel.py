@@ -33,7 +33,9 @@ def tiny_train_config(devices: int) -> TrainConfig:
         lr=1e-3,
         devices=devices,
         checkpoint_every=1,
-        structure=StructureConfig(steps_per_round=5, max_rounds=3, min_rounds=1, batch_size=32),
+        structure=StructureConfig(
+            steps_per_round=5, max_rounds=3, min_rounds=1, batch_size=32, orientation_steps=40
+        ),
     )
 
 

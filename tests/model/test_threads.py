@@ -103,7 +103,8 @@ experiment = ExperimentConfig.model_validate({
     "data": {"kind": "synthetic", "n_samples": 240, "n_genes": 6, "n_causal_genes": 2, "n_biomarkers": 1},
     "model": {"d_model": 16, "n_heads": 2, "n_blocks": 2, "d_latent": 8},
     "train": {"epochs": 2, "lr": 3e-3, "device": "cpu",
-              "structure": {"steps_per_round": 10, "min_rounds": 2, "max_rounds": 2}},
+              "structure": {"steps_per_round": 10, "min_rounds": 2, "max_rounds": 2,
+                            "orientation_steps": 40}},
 })
 from model.training.trainer import evaluate_model, train_model
 split = split_dataset(load_dataset(experiment.data, 20), experiment.split)

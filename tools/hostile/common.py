@@ -48,7 +48,7 @@ def base_experiment(directory: Path, data_path: Path) -> dict[str, Any]:
             "epochs": 1,
             "lr": 3e-3,
             "checkpoint_every": 0,
-            "structure": {"steps_per_round": 5, "min_rounds": 1, "max_rounds": 1},
+            "structure": {"steps_per_round": 5, "min_rounds": 1, "max_rounds": 1, "orientation_steps": 40},
         },
         "evaluation": {"repro_seeds": [42], "subsets": ["lung", "colon", "breast"], "tsne_perplexity": 5},
         "results_dir": str(directory / "results"),
