@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
-from sklearn.metrics import silhouette_score
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,14 +36,10 @@ from model.data.generator import sample_with_label_logits  # noqa: E402
 from model.data.splits import split_dataset  # noqa: E402
 from model.data.tables import Dataset  # noqa: E402
 from model.errors import ConfigError  # noqa: E402
+from model.evaluation.latent_check import label_silhouette  # noqa: E402
 from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
 log = logging.getLogger("latent_silhouette")
-
-
-def _silhouette(values: np.ndarray, labels: np.ndarray) -> float:
-    points = values.reshape(len(values), -1).astype(np.float64)
-    return float(silhouette_score(points, labels))
 
 
 def oracle_silhouettes(labels: np.ndarray, logit: np.ndarray) -> dict[str, float]:
@@ -59,8 +54,8 @@ def oracle_silhouettes(labels: np.ndarray, logit: np.ndarray) -> dict[str, float
     """
     probability = 1.0 / (1.0 + np.exp(-logit))
     return {
-        "true_logit": _silhouette(logit, labels),
-        "true_probability": _silhouette(probability, labels),
+        "true_logit": label_silhouette(logit, labels),
+        "true_probability": label_silhouette(probability, labels),
         "bayes_accuracy": float(np.maximum(probability, 1.0 - probability).mean()),
     }
 
@@ -90,10 +85,10 @@ def model_silhouettes(experiment: ExperimentConfig, data: Dataset) -> dict[str, 
     labels = split.test.labels
     spread = torch.linalg.svdvals(z - z.mean(dim=0)).square()
     return {
-        "z": _silhouette(z.numpy(), labels),
+        "z": label_silhouette(z.numpy(), labels),
         "z_first_component_share": float(spread[0] / spread.sum()),
-        "model_logit": _silhouette(margin, labels),
-        "model_probability": _silhouette(1.0 / (1.0 + np.exp(-margin)), labels),
+        "model_logit": label_silhouette(margin, labels),
+        "model_probability": label_silhouette(1.0 / (1.0 + np.exp(-margin)), labels),
         "accuracy": float(evaluate_model(model, split.test)["accuracy"]),
         "seconds": time.perf_counter() - started,
     }

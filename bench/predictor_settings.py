@@ -42,9 +42,11 @@ from bench.record import publish, record_paths  # noqa: E402
 from bench.structure_baselines import prediction_baselines  # noqa: E402
 from bench.structure_suite import SUITE, configure  # noqa: E402
 from model.config import ModelConfig, SplitConfig, SyntheticDataConfig, TrainConfig  # noqa: E402
+from model.data.batching import feature_tensor  # noqa: E402
 from model.data.generator import make_synthetic_pancancer  # noqa: E402
 from model.data.splits import split_dataset  # noqa: E402
 from model.evaluation.baselines import causal_ceiling  # noqa: E402
+from model.evaluation.latent_check import label_silhouette  # noqa: E402
 from model.evaluation.lattice_check import learned_label_parents  # noqa: E402
 from model.training.trainer import evaluate_model, train_model  # noqa: E402
 
@@ -103,6 +105,7 @@ def run_setting(case: str, data_config: SyntheticDataConfig, setting: str, threa
     metrics = evaluate_model(trained.model, iid.test)
     history = trained.history
     parents = learned_label_parents(trained.model) or []
+    z = trained.model.eval().causal_encoder(feature_tensor(iid.test)).numpy()
     return {
         "case": case,
         "setting": setting,
@@ -110,6 +113,7 @@ def run_setting(case: str, data_config: SyntheticDataConfig, setting: str, threa
         "iid_accuracy": metrics["accuracy"],
         "iid_accuracy_head_part": metrics["accuracy_head_part"],
         "iid_accuracy_readout_part": metrics["accuracy_readout_part"],
+        "iid_latent_silhouette": label_silhouette(z, iid.test.labels),  # Exp-2's score on the test rows
         "train_accuracy_every_5_epochs": [record.train_accuracy for record in history[4::5]],
         "final_losses": history[-1].loss,
         "causal_ceiling_iid": causal_ceiling(iid.train, iid.test),
@@ -162,7 +166,13 @@ def main(argv: list[str] | None = None) -> int:
         ]
         for future in as_completed(futures):
             run = future.result()
-            logger.info("%s %s: i.i.d. %.3f", run["case"], run["setting"], run["iid_accuracy"])
+            logger.info(
+                "%s %s: i.i.d. %.3f, silhouette of z %.3f",
+                run["case"],
+                run["setting"],
+                run["iid_accuracy"],
+                run["iid_latent_silhouette"],
+            )
             runs.append(run)
     runs.sort(key=lambda run: (args.settings.index(run["setting"]), cases.index(run["case"])))
     record = {"runs": runs, "median_gap_to_ceiling": median_gaps(runs)}

@@ -161,6 +161,12 @@ class TrainConfig(_Strict):
     # gradient is about zero, and the head learned nothing (docs/science.md, issue 21: seed configuration on the
     # default SCM, accuracy 0.816 without, 0.893 with; logistic regression on the readable features 0.813).
     latent_supervision: float = Field(default=1.0, ge=0)
+    # Weight of z's within-class scatter over its total scatter (model/training/losses.py): the latent head's
+    # cross-entropy separates the class means along one direction but leaves each class spread out along it, so
+    # Exp-2's silhouette of z stays near that of the label's logit. Off: on the suite, weights 0.3-30 raised the
+    # silhouette by 0.09-0.15 and widened the gap to the causal ceiling from 2.5 to 2.9-3.8 points
+    # (docs/science.md, "z's within-class scatter as a training term").
+    latent_compactness: float = Field(default=0.0, ge=0)
     # KL and Dirichlet terms per step: `kl_rows` query rows of at most `kl_samples` (strided) rows of the batch.
     kl_rows: int = Field(default=64, ge=1)
     kl_samples: int = Field(default=64, ge=1)

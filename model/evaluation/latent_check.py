@@ -31,6 +31,23 @@ def tsne_problem(z: np.ndarray) -> str | None:
     return None
 
 
+def label_silhouette(points: np.ndarray, labels: np.ndarray | None) -> float:
+    """Exp-2's score: the silhouette of `points` grouped by label (Euclidean); NaN where it is undefined (no
+    label, one class, a non-finite point).
+
+    Args:
+        points (np.ndarray): one representation per row, shape (n,) or (n, d).
+        labels (np.ndarray | None): the rows' labels, shape (n,).
+
+    Returns:
+        float: the mean silhouette, in [-1, 1], or NaN.
+    """
+    points = points.reshape(len(points), -1).astype(np.float64)
+    if labels is None or len(np.unique(labels)) < 2 or not np.isfinite(points).all():
+        return float("nan")
+    return float(silhouette_score(points, labels))
+
+
 def check_latent(
     model: CausalLatticeTransformer, data: Dataset, perplexity: float, seed: int
 ) -> ProtocolOutcome:
@@ -41,11 +58,7 @@ def check_latent(
     labels = None
     if data.labels is not None:
         labels = np.array([data.class_names[k] for k in data.labels]) if data.class_names else data.labels
-    silhouette = (
-        float(silhouette_score(z, data.labels))
-        if data.labels is not None and len(np.unique(data.labels)) > 1 and np.isfinite(z).all()
-        else float("nan")
-    )
+    silhouette = label_silhouette(z, data.labels)
     pca = PCA(n_components=2, random_state=seed)
     if problem is None:
         tsne = TSNE(

@@ -2,6 +2,7 @@
 structure terms live in model/structure/equations.py.
 
 L = CE(y) + λ_causal·(KL_attn + w_t·V-REx) + λ_geometric·Dirichlet(h; A) + λ_reg·utility_cost·cost(u)
+    + latent_supervision·CE_latent(y) + latent_compactness·S_within(z) / S_total(z)
 
 and, in the structure phase, λ_causal·L_sem + λ_reg·(sparsity·‖A‖₁ + α·h(A) + ρ/2·h(A)²). Only the structure
 phase writes into the lattice; `w_t` is the invariance weight, annealed up after a warm-up.
@@ -42,6 +43,28 @@ def dirichlet_energy(
     return (energy / (edge_weight.sum().clamp_min(1e-8) * width)).mean()
 
 
+def latent_scatter_ratio(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """How spread out each class is in z, relative to how spread out z is: within-class over total scatter.
+
+    0 when every class sits on one point, 1 when the class means coincide. Scale-free, so it cannot be lowered by
+    shrinking z, and the silhouette of z by label (Exp-2) rises as it falls.
+
+    Args:
+        z (torch.Tensor): the latent causal variables, shape (B, d_latent).
+        y (torch.Tensor): class indices, shape (B,).
+        n_classes (int): C.
+
+    Returns:
+        torch.Tensor: the ratio, a scalar in [0, 1].
+    """
+    z = z.float()
+    members = F.one_hot(y, n_classes).to(z.dtype)  # (B, C)
+    means = (members.T @ z) / members.sum(dim=0).clamp_min(1.0)[:, None]  # (C, d_latent)
+    within = (z - members @ means).square().sum()
+    total = (z - z.mean(dim=0)).square().sum()
+    return within / total.clamp_min(1e-12)
+
+
 @dataclass
 class LossTerms:
     total: torch.Tensor
@@ -70,8 +93,11 @@ def predictor_loss(
         terms["vrex"] = group_risk_variance(per_sample, groups, n_groups) if groups is not None else zero
         assert output.latent_logits is not None
         terms["ce_latent"] = F.cross_entropy(output.latent_logits.float(), y)
+        # Off (weight 0), the ratio is logged only: no branch of the graph, so the training is the one without it.
+        with torch.set_grad_enabled(config.latent_compactness > 0 and torch.is_grad_enabled()):
+            terms["latent_scatter"] = latent_scatter_ratio(output.z, y, output.latent_logits.shape[1])
     else:
-        terms["ce"], terms["vrex"], terms["ce_latent"] = zero, zero, zero
+        terms["ce"], terms["vrex"], terms["ce_latent"], terms["latent_scatter"] = zero, zero, zero, zero
     terms["kl_attn"] = torch.stack(output.kl_terms).mean() if output.kl_terms else zero
     terms["dirichlet"] = dirichlet_energy(
         output.feature_states[::regulariser_stride], edge_index, edge_weight
@@ -85,6 +111,8 @@ def predictor_loss(
         + lam.geometric * terms["dirichlet"]
         + lam.reg * config.utility_cost * terms["compute_cost"]
     )
+    if config.latent_compactness > 0:
+        total = total + config.latent_compactness * terms["latent_scatter"]
     return LossTerms(total=total, terms=terms)
 
 

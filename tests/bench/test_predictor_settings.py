@@ -62,6 +62,7 @@ def test_one_setting_on_a_tiny_nonlinear_label_scm_records_every_key() -> None:
     run = run_setting("tiny-xlabel-sine", data, "train.epochs=5", 1)
     assert run["setting"] == "train.epochs=5" and len(run["train_accuracy_every_5_epochs"]) == 1
     assert set(run["baselines_iid_readable"]) == set(BASELINES)
+    assert -1.0 <= run["iid_latent_silhouette"] <= 1.0  # Exp-2's score of z on the test rows
     # The lattice finds label parents on these rows; the readers then read exactly those.
     assert run["lattice_label_parents"] and set(run["baselines_iid_lattice_label_parents"]) == set(BASELINES)
     ceiling = run["causal_ceiling_iid"]

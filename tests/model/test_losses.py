@@ -7,7 +7,12 @@ import torch
 
 from model.config import TrainConfig
 from model.nn.readout import group_risk_variance
-from model.training.losses import dirichlet_energy, invariance_weight, regulariser_stride
+from model.training.losses import (
+    dirichlet_energy,
+    invariance_weight,
+    latent_scatter_ratio,
+    regulariser_stride,
+)
 
 
 def test_dirichlet_energy_over_edges() -> None:
@@ -58,3 +63,20 @@ def test_regulariser_stride_leaves_at_most_the_requested_samples(
     assert regulariser_stride(batch, samples) == stride
     kept = len(range(0, batch, stride))
     assert kept <= samples and (stride == 1 or kept > samples // 2)
+
+
+def test_latent_scatter_ratio_is_within_over_total_scatter_and_scale_free() -> None:
+    y = torch.tensor([0, 0, 1, 1])
+    on_two_points = torch.tensor([[1.0, 2.0], [1.0, 2.0], [-3.0, 0.5], [-3.0, 0.5]])
+    assert float(latent_scatter_ratio(on_two_points, y, 2)) == 0.0
+    same_means = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0], [0.0, -2.0]])
+    assert float(latent_scatter_ratio(same_means, y, 2)) == pytest.approx(1.0)
+    z = torch.randn(32, 4, generator=torch.Generator().manual_seed(0))
+    labels = torch.arange(32) % 3
+    by_hand = (
+        sum(((z[labels == c] - z[labels == c].mean(0)) ** 2).sum() for c in range(3))
+        / ((z - z.mean(0)) ** 2).sum()
+    )
+    assert float(latent_scatter_ratio(z, labels, 3)) == pytest.approx(float(by_hand), rel=1e-5)
+    # Shrinking or moving z does not lower it: only tighter classes do.
+    assert float(latent_scatter_ratio(0.01 * z + 5.0, labels, 3)) == pytest.approx(float(by_hand), rel=1e-4)

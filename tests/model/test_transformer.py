@@ -46,6 +46,31 @@ def test_every_predictor_parameter_gets_a_gradient(
     assert all(p.grad is None for p in tiny_model.lattice_encoder.sem.parameters())
 
 
+def test_latent_compactness_enters_the_loss_only_when_weighted(
+    tiny_model: CausalLatticeTransformer, x_batch: torch.Tensor
+) -> None:
+    tiny_model.train()
+    y = torch.tensor([0, 1] * 4)
+    out = tiny_model(x_batch)
+
+    def loss(weight: float):
+        return predictor_loss(
+            out,
+            y,
+            None,
+            1,
+            tiny_model.edge_index,
+            tiny_model.edge_weight,
+            TrainConfig(latent_compactness=weight),
+            0.0,
+        )
+
+    off, on = loss(0.0), loss(2.5)
+    assert not off.terms["latent_scatter"].requires_grad  # logged only: no branch of the training's graph
+    assert torch.equal(off.terms["latent_scatter"], on.terms["latent_scatter"].detach())
+    assert float(on.total - off.total) == pytest.approx(2.5 * float(on.terms["latent_scatter"]), rel=1e-5)
+
+
 def test_changing_a_descendant_of_the_label_cannot_change_the_prediction(
     tiny_model: CausalLatticeTransformer, x_batch: torch.Tensor
 ) -> None:
