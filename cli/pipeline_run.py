@@ -33,17 +33,16 @@ def tracking_server_problem() -> str | None:
 
 def device_problem(experiment: ExperimentConfig) -> str | None:
     """Why the trainings cannot run where the active stack runs them: `train.device: cuda` (or `train.devices`
-    GPUs) while the local orchestrator runs every step in this process, on a machine where torch sees no CUDA
-    device (or fewer GPUs). Elsewhere (a Kubeflow pod) each training step checks its own node before any work
+    GPUs) while a local orchestrator (`local`, or `local_parallel`, a subclass) runs every step on this machine,
+    where torch sees no CUDA device (or fewer GPUs). Elsewhere (a Kubeflow pod) each training step checks its own node before any work
     (steps/support/runtime.py)."""
     if experiment.train.device != "cuda" and experiment.train.devices == 1:
         return None
     from zenml.client import Client
-    from zenml.enums import StackComponentType
+    from zenml.orchestrators.local.local_orchestrator import LocalOrchestrator
 
-    stack = Client().active_stack_model
-    orchestrators = stack.components.get(StackComponentType.ORCHESTRATOR) or []
-    if not orchestrators or orchestrators[0].flavor_name != "local":
+    stack = Client().active_stack
+    if not isinstance(stack.orchestrator, LocalOrchestrator):
         return None
     from model.errors import DeviceUnavailableError
     from model.training.device import resolve_device, resolve_world_size

@@ -63,6 +63,8 @@ ALLOWED_STEP_KEYS = frozenset(
 )
 # What our own commands read under `extra.mlflow`.
 ALLOWED_MLFLOW_KEYS = frozenset({"tracking_uri"})
+# The local stack's orchestrator's settings (orchestrators/local_parallel/flavor.py, which model/ does not import).
+LOCAL_PARALLEL_SETTINGS = "orchestrator.local_parallel"
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def read_run_config(path: str | Path) -> RunConfig:
         if not isinstance(document.get(key) or {}, dict):
             raise ConfigError(f"{path}: `{key}` must be a mapping (see zenml_config.yaml for the layout)")
     _check_steps(path, document.get("steps") or {})
+    _check_processes(path, document.get("settings") or {})
     _check_extra(path, document.get("extra") or {})
     parameters = document.get("parameters") or {}
     raw = parameters.get("experiment")
@@ -141,6 +144,23 @@ def read_run_config(path: str | Path) -> RunConfig:
     if experiment is not None:
         _check_gpu_counts(path, document.get("steps") or {}, experiment.train.devices)
     return RunConfig(path=path, document=document, experiment=experiment)
+
+
+def _check_processes(path: Path, settings: dict[str, Any]) -> None:
+    """`settings.orchestrator.local_parallel` (the local stack's orchestrator) takes `processes`: how many steps
+    run at once, a whole number from 1."""
+    block = settings.get(LOCAL_PARALLEL_SETTINGS)
+    if block is None:
+        return
+    key = f"settings.{LOCAL_PARALLEL_SETTINGS}"
+    if not isinstance(block, dict) or set(map(str, block)) - {"processes"}:
+        raise ConfigError(f"{path}: `{key}` takes one key, `processes`: how many steps run at once")
+    value = block.get("processes", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            f"{path}: `{key}.processes` is {value!r}: give how many steps run at once, a whole number from 1 "
+            "(1: one at a time, in the run's own process; zenml_config.yaml has 2)"
+        )
 
 
 def _check_gpu_counts(path: Path, steps: dict[str, Any], devices: int | str) -> None:

@@ -19,7 +19,7 @@ from model.training.trainer import evaluate_model, train_model
 from steps.support.checkpoints import training_checkpoint
 from steps.support.ranks import torchrun_environment
 from steps.support.results import write_files
-from steps.support.runtime import begin_step, steps_run_in_this_process, stop_this_step
+from steps.support.runtime import begin_step, run_is_local, stop_this_step
 from steps.support.tracking import track
 
 logger = logging.getLogger(__name__)
@@ -89,7 +89,7 @@ def train(
             )
     except TrainingStopped as stopped:  # SIGTERM: the checkpoint is saved; end before the grace period does
         logger.warning("%s: %s", step_name, stopped)
-        if steps_run_in_this_process():
+        if run_is_local():
             stop_this_step(f"training {step_name} stopped after epoch {stopped.epoch}, its checkpoint saved")
         raise  # a pod of its own: the step fails, and its retry or a rerun resumes from the checkpoint
     metrics = evaluate_model(result.model, split.test)

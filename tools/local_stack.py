@@ -1,4 +1,5 @@
-"""The `causal-lattice-local` ZenML stack: the default orchestrator and artifact store plus an MLflow experiment
+"""The `causal-lattice-local` ZenML stack: the `local_parallel` orchestrator (the local one, with independent steps
+run side by side as the run configuration's `processes` asks), the default artifact store, an MLflow experiment
 tracker and model registry, made active (`python -m tools local-stack`; `make run` calls it first).
 
 Where MLflow lives is decided by `registry.stack.resolve_tracking_uri` (`--tracking-uri`, else
@@ -19,10 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from cli.stacks import Component, upsert_stack
+from orchestrators.local_parallel.flavor import LOCAL_PARALLEL_ORCHESTRATOR_FLAVOR
 from registry import MLFLOW_EXPERIMENT
 from registry.stack import check_reachable, is_remote, resolve_tracking_uri
 
 STACK_NAME = "causal-lattice-local"
+ORCHESTRATOR_NAME = "causal-lattice-local-orchestrator"
 TRACKER_NAME = "causal-lattice-mlflow"
 REGISTRY_NAME = "causal-lattice-mlflow-registry"
 SECRET_NAME = "causal_lattice_mlflow"
@@ -82,7 +85,12 @@ def set_up_local_stack(
     elif uri.startswith(("sqlite:", "file:")):
         prepare_local_store(uri, state_dir / "mlartifacts")
     components = [
-        Component("orchestrator", "default"),
+        Component(
+            "orchestrator",
+            ORCHESTRATOR_NAME,
+            LOCAL_PARALLEL_ORCHESTRATOR_FLAVOR,
+            flavor_source="orchestrators.local_parallel.flavor.LocalParallelOrchestratorFlavor",
+        ),
         Component("artifact_store", "default"),
         Component("experiment_tracker", TRACKER_NAME, "mlflow", configuration, MLFLOW_CLIENT_ENVIRONMENT),
         Component("model_registry", REGISTRY_NAME, "mlflow"),

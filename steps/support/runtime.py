@@ -31,12 +31,14 @@ from model.training.threads import machine_threads
 logger = logging.getLogger(__name__)
 
 
-def steps_run_in_this_process() -> bool:
-    """True on the local orchestrator (every step runs in the process that started the run); False in a pod
-    of its own (kubeflow_gpu), where the step is retried or rerun and the run goes on."""
+def run_is_local() -> bool:
+    """True on a local orchestrator (`local`, or `local_parallel`, a subclass): the process that started the run
+    launches every step and stops with it. False in a pod of its own (kubeflow_gpu), where the step is retried
+    or rerun and the run goes on."""
     from zenml.client import Client
+    from zenml.orchestrators.local.local_orchestrator import LocalOrchestrator
 
-    return bool(Client().active_stack.orchestrator.flavor == "local")
+    return isinstance(Client().active_stack.orchestrator, LocalOrchestrator)
 
 
 def stop_this_step(what: str) -> NoReturn:

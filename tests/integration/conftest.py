@@ -10,7 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from orchestrators.local_parallel.flavor import LOCAL_PARALLEL_SETTINGS_KEY
 from tests.integration.hostile_names import HostileRun, write_hostile_table
 from tests.integration.mlflow_scenario import (
     FAILING_GATES,
@@ -27,6 +29,7 @@ from tests.integration.mlflow_scenario import (
 from tests.integration.zenml_env import (
     CAUSAL_LATTICE,
     LOCAL_STACK,
+    TINY_CONFIG,
     isolated_env,
     run_pipeline,
     start_pipeline,
@@ -34,20 +37,32 @@ from tests.integration.zenml_env import (
 
 
 @pytest.fixture(scope="session")
-def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], str]:
-    """Two runs of the tiny config started at the same moment in one working directory, on a fresh ZenML
-    store: both must finish, each in its own results folder (the pipeline and report tests share them). The
-    working directory, the two run folders and the first run's output."""
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], list[str]]:
+    """Two runs of the tiny config started at the same moment in one working directory, on a fresh local stack
+    (`make run`'s: ZenML store, MLflow on SQLite): both must finish, each in its own results folder (the pipeline and report tests share them). The
+    first runs two steps at a time in worker processes (`local_parallel`, `processes: 2`, as `make run` does),
+    the second one step at a time in its own process. The working directory, the two run folders (by name)
+    and the two runs' outputs (first, second)."""
     workdir = tmp_path_factory.mktemp("pipeline")
+    document = yaml.safe_load(TINY_CONFIG.read_text())
+    document["settings"] = {LOCAL_PARALLEL_SETTINGS_KEY: {"processes": 2}}
+    side_by_side = workdir / "side_by_side.yaml"
+    side_by_side.write_text(yaml.safe_dump(document, sort_keys=False))
+    setup = subprocess.run(LOCAL_STACK, cwd=workdir, env=isolated_env(workdir), capture_output=True, text=True,
+                           timeout=300)  # fmt: skip
+    assert setup.returncode == 0, setup.stdout[-2000:] + setup.stderr[-3000:]
     logs = [workdir / f"run-{index}.log" for index in range(2)]
-    processes = [start_pipeline(workdir, log) for log in logs]
+    processes = [
+        start_pipeline(workdir, log, config)
+        for log, config in zip(logs, [side_by_side, TINY_CONFIG], strict=True)
+    ]
     outputs = []
     for process, log in zip(processes, logs, strict=True):
         returncode = process.wait(timeout=1800)
         outputs.append(log.read_text())
         assert returncode == 0, outputs[-1][-8000:]
     runs = sorted(p for p in (workdir / "results").iterdir() if p.is_dir() and not p.is_symlink())
-    return workdir, runs, outputs[0]
+    return workdir, runs, outputs
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import yaml
 
 from registry import CHALLENGER, MLFLOW_EXPERIMENT, MODEL_NAME
 from tests.integration.zenml_env import CAUSAL_LATTICE, LOCAL_STACK
-from tools.local_stack import REGISTRY_NAME, STACK_NAME, TRACKER_NAME
+from tools.local_stack import ORCHESTRATOR_NAME, REGISTRY_NAME, STACK_NAME, TRACKER_NAME
 
 pytestmark = pytest.mark.integration
 
@@ -95,7 +95,7 @@ def test_setup_is_idempotent_and_activates_the_stack(embedded) -> None:
     assert state["trackers"] == 1
     assert state["components"]["experiment_tracker"] == [TRACKER_NAME]
     assert state["components"]["model_registry"] == [REGISTRY_NAME]
-    assert state["components"]["orchestrator"] == ["default"]
+    assert state["components"]["orchestrator"] == [ORCHESTRATOR_NAME]
     assert state["components"]["artifact_store"] == ["default"]
     assert state["tracker"]["tracking_uri"] == f"sqlite:///{workdir.resolve()}/.state/mlflow.db"
 

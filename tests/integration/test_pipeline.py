@@ -14,7 +14,8 @@ from PIL import Image
 
 from tests.integration.zenml_env import RUN_OUTPUTS, SPEC_FILES, TINY_CONFIG, run_pipeline, zenml_query
 
-# `two_runs` (tests/integration/conftest.py): two runs of the tiny config started at once in one working directory.
+# `two_runs` (tests/integration/conftest.py): two runs of the tiny config started at once in one working directory,
+# the first two steps at a time in worker processes, the second one step at a time.
 
 pytestmark = pytest.mark.integration
 
@@ -114,6 +115,28 @@ def test_two_runs_at_once_keep_separate_results(two_runs) -> None:
         assert run.name in summary and other.name not in summary
     latest = workdir / "results" / "latest"
     assert latest.is_symlink() and latest.resolve() in {r.resolve() for r in runs}
+
+
+def test_steps_side_by_side_write_the_same_numbers_as_one_at_a_time(two_runs) -> None:
+    """The first run ran two steps at a time in worker processes, the second one step at a time: every number
+    they wrote (CSV, JSON, NumPy files) is the same, bit for bit, but the forward passes' wall times."""
+    _, runs, outputs = two_runs
+    assert "(2 steps at a time)" in outputs[0] and "started in worker process" in outputs[0]
+    assert "started in worker process" not in outputs[1]
+    numbers = [
+        {name: digest for name, digest in _digest(run).items() if name.endswith((".csv", ".json", ".npz"))}
+        for run in runs
+    ]
+    timed = "utility/flops_log.csv"
+    assert {name for name in numbers[0] if name != timed} >= {
+        "reproducibility_log.json",
+        "logs/grad/train.json",
+    }
+    assert {k: v for k, v in numbers[0].items() if k != timed} == {
+        k: v for k, v in numbers[1].items() if k != timed
+    }
+    flops = [pd.read_csv(run / timed).drop(columns="forward_s") for run in runs]
+    pd.testing.assert_frame_equal(flops[0], flops[1])
 
 
 def test_each_step_is_a_zenml_run_with_versioned_artifacts(two_runs) -> None:

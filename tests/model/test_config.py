@@ -186,6 +186,29 @@ def test_an_empty_experiment_block_is_refused(tmp_path: Path, experiment: dict[s
         read_run_config(_write(tmp_path, {"parameters": {"experiment": experiment}}))
 
 
+@pytest.mark.parametrize(
+    ("block", "says"),
+    [
+        (
+            {"processes": 0},
+            "`settings.orchestrator.local_parallel.processes` is 0: give how many steps run at once",
+        ),
+        ({"processes": "two"}, "`settings.orchestrator.local_parallel.processes` is 'two'"),
+        ({"processes": True}, "`settings.orchestrator.local_parallel.processes` is True"),
+        ({"procesess": 2}, "`settings.orchestrator.local_parallel` takes one key, `processes`"),
+        (2, "`settings.orchestrator.local_parallel` takes one key, `processes`"),
+    ],
+)
+def test_steps_at_once_must_be_a_whole_number_from_one(tmp_path: Path, block: object, says: str) -> None:
+    document = {"settings": {"orchestrator.local_parallel": block}}
+    with pytest.raises(ConfigError) as refused:
+        read_run_config(_write(tmp_path, document))
+    (line,) = str(refused.value).splitlines()
+    assert says in line
+    document["settings"]["orchestrator.local_parallel"] = {"processes": 3}
+    assert read_run_config(_write(tmp_path, document)).document["settings"] == document["settings"]
+
+
 def test_devices_above_a_training_pods_gpus_is_refused(tmp_path: Path) -> None:
     """One rank per GPU: `train.devices: 2` with a training step's pod asking for one GPU is one line naming
     the step's key and the fix; a matching count (and the default 1) is accepted."""
