@@ -16,6 +16,7 @@ with `speedup_vs_sequential` (its total_s over this one's). Target: total_s < 30
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import subprocess
@@ -23,7 +24,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -31,13 +31,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.record import write_new  # noqa: E402
-
-SETTINGS_KEY = "orchestrator.local_parallel"
-
-
-def read_yaml(path: Path) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text()) or {}
-
+from model.run_config import LOCAL_PARALLEL_SETTINGS, read_run_config  # noqa: E402
 
 STEP_TIMES = """
 import json
@@ -70,7 +64,8 @@ def run_once(config: Path, workdir: Path) -> dict[str, object]:
         stderr=sys.stderr,
         check=True,
     )
-    processes = (read_yaml(config).get("settings") or {}).get(SETTINGS_KEY, {}).get("processes", 1)
+    settings = read_run_config(config).document.get("settings") or {}
+    processes = (settings.get(LOCAL_PARALLEL_SETTINGS) or {}).get("processes", 1)
     print(
         f"running the pipeline with {config} ({processes} step(s) at a time) in {workdir} ...",
         file=sys.stderr,
@@ -116,8 +111,8 @@ def main() -> int:
     baseline = None
     with tempfile.TemporaryDirectory(prefix="pipeline-bench-") as folder:
         if args.sequential_baseline:
-            document = read_yaml(config)
-            document.setdefault("settings", {})[SETTINGS_KEY] = {"processes": 1}
+            document = copy.deepcopy(read_run_config(config).document)
+            document.setdefault("settings", {})[LOCAL_PARALLEL_SETTINGS] = {"processes": 1}
             sequential = Path(folder) / "sequential.yaml"
             sequential.write_text(yaml.safe_dump(document, sort_keys=False))
             (Path(folder) / "baseline").mkdir()

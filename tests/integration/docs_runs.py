@@ -21,6 +21,7 @@ import pandas as pd
 import yaml
 
 from model.config import parse_experiment
+from model.run_config import LOCAL_PARALLEL_SETTINGS
 from pipelines.plan import step_names
 
 REPO = Path(__file__).resolve().parents[2]
@@ -73,12 +74,16 @@ def documented(command: str) -> bool:
 
 def write_config(workdir: Path, name: str, base: Path | dict[str, Any], override: Mapping[str, Any]) -> Path:
     """A run configuration: `base` (a file of the repository or a document) with `override` merged into its
-    `parameters.experiment`, results under `workdir/results`, and the `steps:` blocks of the steps it runs."""
+    `parameters.experiment`, results under `workdir/results`, one step at a time, and the `steps:` blocks of the
+    steps it runs."""
     document = yaml.safe_load(base.read_text()) if isinstance(base, Path) else copy.deepcopy(base)
     document.setdefault("parameters", {}).setdefault("experiment", {})
     experiment = merge(document["parameters"]["experiment"], override)
     experiment["results_dir"] = str(workdir / "results")
     document["parameters"]["experiment"] = experiment
+    # Seconds per training: one step at a time, as tests/data/tiny_config.yaml (a worker's own cost eats what
+    # running steps side by side gains at this size, docs/science.md); the side-by-side mode has its own tests.
+    document.setdefault("settings", {})[LOCAL_PARALLEL_SETTINGS] = {"processes": 1}
     # As the docs tell a user who runs fewer cohorts or seeds: drop the `steps:` blocks of the steps this
     # configuration's pipeline does not run (the front door refuses them).
     running = set(step_names(parse_experiment(experiment)))

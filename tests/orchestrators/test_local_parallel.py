@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from orchestrators.local_parallel.flavor import LocalParallelOrchestratorSettings
+from model.run_config import LOCAL_PARALLEL_SETTINGS
+from orchestrators.local_parallel.flavor import LOCAL_PARALLEL_SETTINGS_KEY, LocalParallelOrchestratorSettings
 from orchestrators.local_parallel.orchestrator import StepSchedule, portable_error
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,6 +57,11 @@ def test_a_failure_skips_every_step_that_waits_on_it_and_nothing_else() -> None:
     assert schedule.skip_after_failures() == ["analyse", "report"]
     assert schedule.skip_after_failures() == []
     assert schedule.ready() == ["subset", "side"]
+
+
+def test_the_config_check_reads_this_flavors_settings_key() -> None:
+    # model/ checks the run configuration's block without importing the flavor (it imports nothing above it)
+    assert LOCAL_PARALLEL_SETTINGS == LOCAL_PARALLEL_SETTINGS_KEY
 
 
 def test_processes_below_one_is_refused() -> None:
