@@ -34,8 +34,8 @@ def tracking_server_problem() -> str | None:
 def device_problem(experiment: ExperimentConfig) -> str | None:
     """Why the trainings cannot run where the active stack runs them: `train.device: cuda` (or `train.devices`
     GPUs) while a local orchestrator (`local`, or `local_parallel`, a subclass) runs every step on this machine,
-    where torch sees no CUDA device (or fewer GPUs). Elsewhere (a Kubeflow pod) each training step checks its own node before any work
-    (steps/support/runtime.py)."""
+    where torch sees no CUDA device (or fewer GPUs). Elsewhere (a Kubeflow pod) each training step checks its
+    own node before any work (steps/support/runtime.py)."""
     if experiment.train.device != "cuda" and experiment.train.devices == 1:
         return None
     from zenml.client import Client

@@ -39,10 +39,10 @@ from tests.integration.zenml_env import (
 @pytest.fixture(scope="session")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Path], list[str]]:
     """Two runs of the tiny config started at the same moment in one working directory, on a fresh local stack
-    (`make run`'s: ZenML store, MLflow on SQLite): both must finish, each in its own results folder (the pipeline and report tests share them). The
-    first runs two steps at a time in worker processes (`local_parallel`, `processes: 2`, as `make run` does),
-    the second one step at a time in its own process. The working directory, the two run folders (by name)
-    and the two runs' outputs (first, second)."""
+    (`make run`'s: ZenML store, MLflow on SQLite): both must finish, each in its own results folder (the
+    pipeline and report tests share them). The first runs two steps at a time in worker processes
+    (`local_parallel`, `processes: 2`, as `make run` does), the second one step at a time in its own process.
+    The working directory, the two run folders (by name) and the two runs' outputs (first, second)."""
     workdir = tmp_path_factory.mktemp("pipeline")
     document = yaml.safe_load(TINY_CONFIG.read_text())
     document["settings"] = {LOCAL_PARALLEL_SETTINGS_KEY: {"processes": 2}}
